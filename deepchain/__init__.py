@@ -1,0 +1,1 @@
+"""DeepChain: the framework-free protocol core (imports no Django)."""
