@@ -1,0 +1,177 @@
+"""Fixed-point quantization and BatchCrypt-style packing of gradient vectors.
+
+See PROTOCOL.md, "Packing". A float g becomes q = round(g * scale) clipped to |q| <= 2^Q - 1;
+each slot stores q + 2^Q (non-negative) in w = Q + 1 + ceil(log2 N_max) + 1 bits, so the sum
+of up to N_max parties' slots, sum(q) + N 2^Q <= N_max (2^(Q+1) - 1) < 2^w, never carries into
+the next slot. Slot 0 is the least significant.
+
+Slots per plaintext: floor((|n| - 2 - (K + KAPPA) - ceil(log2 N_max)) / w). This leaves room
+for Proof_PK's slack: a proven plaintext is < 2^(B + K + KAPPA) with B = slots * w, and the sum
+of N_max such plaintexts is still < 2^(|n| - 2) < n, so even cheating-but-proven parties cannot
+wrap the aggregate around n. At |n| = 2048, Q = 16, N_max = 16 this gives w = 22 and 85 slots
+(6.02 bytes of ciphertext per gradient), as in PROTOCOL.md.
+
+Default scale 2^12: representable range |g| <= (2^16 - 1) / 2^12 ~ 16.0, resolution 2.4e-4.
+Pick a larger scale (e.g. 2^14: range +-4, resolution 6.1e-5) for small learning-rate-scaled
+updates; the scale is part of the group's public parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deepchain.crypto.serialize import CryptoFormatError, check_header, get_int
+
+
+class SlotOverflowError(ValueError):
+    """A decrypted slot lies outside the range an honest aggregate can produce."""
+
+
+@dataclass(frozen=True)
+class PackingScheme:
+    """Public encoding parameters of a group (part of the round's public record)."""
+
+    n_bits: int
+    Q: int = 16
+    N_max: int = 16
+    scale: float = 2.0**12
+    K: int = 128
+    KAPPA: int = 40
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.Q <= 52 or not 1 <= self.N_max <= 1 << 20:
+            raise ValueError("PackingScheme: Q must be in [1, 52] and N_max in [1, 2^20]")
+        if not (self.scale > 0 and math.isfinite(self.scale)):
+            raise ValueError("PackingScheme: scale must be a positive finite number")
+        if self.slots_per_ciphertext < 1:
+            raise ValueError("PackingScheme: key too small for one slot plus proof slack")
+
+    @property
+    def log_n_max(self) -> int:
+        return max(0, math.ceil(math.log2(self.N_max)))
+
+    @property
+    def slot_bits(self) -> int:
+        """w = Q + 1 + ceil(log2 N_max) + 1."""
+        return self.Q + 1 + self.log_n_max + 1
+
+    @property
+    def slots_per_ciphertext(self) -> int:
+        free = self.n_bits - 2 - (self.K + self.KAPPA) - self.log_n_max
+        return free // self.slot_bits
+
+    @property
+    def plaintext_bits(self) -> int:
+        """B: every honest packed plaintext is < 2^B (the bound Proof_PK proves, with slack)."""
+        return self.slots_per_ciphertext * self.slot_bits
+
+    @property
+    def q_max(self) -> int:
+        return (1 << self.Q) - 1
+
+    @property
+    def max_abs(self) -> float:
+        """Largest representable |gradient| before clipping."""
+        return self.q_max / self.scale
+
+    def n_ciphertexts(self, length: int) -> int:
+        return -(-length // self.slots_per_ciphertext)
+
+    # -- quantization --------------------------------------------------------------------
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """q = round(x * scale) clipped to |q| <= 2^Q - 1 (int64). NaN maps to 0."""
+        a = np.asarray(x, dtype=np.float64) * self.scale
+        a = np.nan_to_num(a, nan=0.0, posinf=self.q_max, neginf=-self.q_max)
+        return np.clip(np.rint(a), -self.q_max, self.q_max).astype(np.int64)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        """q / scale as float32 (q may be a sum over parties)."""
+        return (np.asarray(q, dtype=np.float64) / self.scale).astype(np.float32)
+
+    # -- packing -------------------------------------------------------------------------
+    def pack(self, q: np.ndarray) -> list[int]:
+        """Pack quantized values, slot k of plaintext j holding q[j*slots + k] + 2^Q."""
+        q = np.asarray(q)
+        if q.ndim != 1 or not np.issubdtype(q.dtype, np.integer):
+            raise ValueError("pack expects a 1-D integer array")
+        if q.size and int(np.max(np.abs(q))) > self.q_max:
+            raise ValueError(f"pack: |q| must be <= 2^Q - 1 = {self.q_max}")
+        off = (q.astype(np.int64) + (1 << self.Q)).tolist()
+        s, w = self.slots_per_ciphertext, self.slot_bits
+        out = []
+        for j in range(0, len(off), s):
+            acc = 0
+            for v in reversed(off[j : j + s]):
+                acc = (acc << w) | v
+            out.append(acc)
+        return out
+
+    def unpack(self, plaintexts: list[int], length: int, n_parties: int) -> np.ndarray:
+        """Exact element-wise sum (int64) of ``n_parties`` packed vectors of ``length`` values.
+
+        Raises SlotOverflowError if any plaintext or slot is outside what n_parties honest
+        contributions can produce (evidence of an out-of-range contribution).
+        """
+        if not 1 <= n_parties <= self.N_max:
+            raise ValueError(f"n_parties must be in [1, N_max={self.N_max}]")
+        s, w = self.slots_per_ciphertext, self.slot_bits
+        if len(plaintexts) != self.n_ciphertexts(length):
+            raise ValueError(f"expected {self.n_ciphertexts(length)} plaintexts for {length}")
+        mask = (1 << w) - 1
+        offset = n_parties << self.Q
+        hi = n_parties * ((1 << (self.Q + 1)) - 1)
+        lo = n_parties
+        out = np.empty(length, dtype=np.int64)
+        k = 0
+        for j, m in enumerate(plaintexts):
+            m = int(m)
+            cnt = min(s, length - k)
+            if m < 0 or m.bit_length() > cnt * w:
+                raise SlotOverflowError(f"plaintext {j} exceeds its {cnt} slots")
+            for _ in range(cnt):
+                v = m & mask
+                if not lo <= v <= hi:
+                    raise SlotOverflowError(f"slot {k} value out of range for {n_parties}")
+                out[k] = v - offset
+                m >>= w
+                k += 1
+        return out
+
+    # -- serialization -------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "packing_scheme",
+            "version": 1,
+            "n_bits": self.n_bits,
+            "Q": self.Q,
+            "N_max": self.N_max,
+            "scale": float(self.scale).hex(),
+            "K": self.K,
+            "KAPPA": self.KAPPA,
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> PackingScheme:
+        ctx = "PackingScheme"
+        check_header(d, "packing_scheme")
+        try:
+            scale = float.fromhex(d["scale"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CryptoFormatError(f"{ctx}: bad scale") from exc
+        try:
+            return cls(
+                n_bits=get_int(d, "n_bits", ctx, 64, 1 << 16),
+                Q=get_int(d, "Q", ctx, 1, 52),
+                N_max=get_int(d, "N_max", ctx, 1, 1 << 20),
+                scale=scale,
+                K=get_int(d, "K", ctx, 64, 512),
+                KAPPA=get_int(d, "KAPPA", ctx, 20, 256),
+            )
+        except CryptoFormatError:
+            raise
+        except ValueError as exc:
+            raise CryptoFormatError(str(exc)) from exc

@@ -1,0 +1,492 @@
+"""Threshold Paillier (Damgard-Jurik s = 1, trusted dealer) with DJN short-exponent randomness.
+
+PK_model = (n, h_s, v, {v_i}, N, t) -- the paper's (n, g, theta, V) with g = n + 1 and
+theta = 1 (the secret exponent d satisfies d = 0 mod m, d = 1 mod n). See
+/work/shared/PROTOCOL.md, sections "Keys", "Encryption and homomorphism" and "Threshold
+decryption". All big-integer arithmetic uses gmpy2.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import gmpy2
+from gmpy2 import mpz
+
+from deepchain.canonical import canonical_json, int_to_hex, sha256_hex
+from deepchain.crypto.serialize import (
+    CryptoFormatError,
+    check_header,
+    check_unit,
+    get_hex,
+    get_hex_list,
+    get_int,
+    hexs,
+)
+
+if TYPE_CHECKING:
+    from deepchain.crypto.identity import Identity, PublicIdentity
+
+ALPHA_BITS = 448  # DJN randomness exponent: 2 x 224-bit security
+K_BITS = 128  # Fiat-Shamir challenge bits
+KAPPA = 40  # statistical hiding
+WINDOW = 8  # comb table window bits
+MIN_N_BITS = 128  # tests go down to small keys; production uses 2048
+MAX_PARTIES = 1024
+
+
+class RNG(Protocol):
+    def getrandbits(self, k: int) -> int: ...
+
+
+_SYSRAND = secrets.SystemRandom()
+
+
+def _rng(rng: RNG | None) -> RNG:
+    return _SYSRAND if rng is None else rng
+
+
+def _randbelow(rng: RNG, n: int) -> int:
+    """Uniform integer in [0, n) by rejection sampling on getrandbits."""
+    k = int(n).bit_length()
+    while True:
+        x = rng.getrandbits(k)
+        if x < n:
+            return x
+
+
+def _random_unit(rng: RNG, n: int) -> mpz:
+    """Uniform element of Z*_n."""
+    while True:
+        x = mpz(_randbelow(rng, n))
+        if x > 1 and gmpy2.gcd(x, n) == 1:
+            return x
+
+
+# -- safe primes ---------------------------------------------------------------------------
+_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, int(p**0.5) + 1))]
+
+
+def safe_prime(bits: int, rng: RNG | None = None) -> mpz:
+    """A safe prime p = 2p' + 1 of exactly ``bits`` bits (top two bits set).
+
+    Candidates for p' are sieved so that neither p' nor 2p'+1 has a factor below 2000, then
+    both pass Miller-Rabin (gmpy2.is_prime, 25 rounds).
+    """
+    r = _rng(rng)
+    assert bits >= 16
+    while True:
+        # p' has bits-1 bits with top two bits set -> p = 2p'+1 has top two bits set.
+        start = mpz(r.getrandbits(bits - 1)) | (mpz(3) << (bits - 3)) | 1
+        residues = [int(start % q) for q in _SMALL_PRIMES]
+        for off in range(0, 2 * 4096, 2):  # scan odd p' in a window
+            ok = True
+            for q, res in zip(_SMALL_PRIMES, residues, strict=True):
+                x = (res + off) % q
+                if x == 0 or (2 * x + 1) % q == 0:
+                    ok = False
+                    break
+            if not ok:
+                continue
+            pp = start + off
+            if pp.bit_length() != bits - 1:
+                break
+            p = 2 * pp + 1
+            # cheap Fermat test on p first, then full tests on both
+            if gmpy2.powmod(2, p - 1, p) != 1:
+                continue
+            if gmpy2.is_prime(pp, 25) and gmpy2.is_prime(p, 25):
+                return p
+
+
+# -- comb table for h_s (fixed-base exponentiation) ----------------------------------------
+class CombTable:
+    """Fixed-base table T[j][k] = base^(k * 2^(WINDOW j)) mod n^2 (BGMW / fixed-base comb).
+
+    base^e is then a product of ceil(|e| / WINDOW) table entries: 56 multiplications for a
+    448-bit alpha instead of a 448-bit square-and-multiply.
+    """
+
+    def __init__(self, base: int, mod: int, max_bits: int, window: int = WINDOW) -> None:
+        self.mod = mpz(mod)
+        self.base = mpz(base)
+        self.window = window
+        self.mask = (1 << window) - 1
+        self.windows = -(-max_bits // window)
+        self.max_bits = self.windows * window
+        table = []
+        g = self.base
+        for _ in range(self.windows):
+            row = [mpz(1)] * (1 << window)
+            acc = mpz(1)
+            for k in range(1, 1 << window):
+                acc = acc * g % self.mod
+                row[k] = acc
+            table.append(row)
+            g = acc * g % self.mod  # base^(2^(window (j+1)))
+        self.table = table
+
+    def pow(self, e: int) -> mpz:
+        """base^e mod n^2 for 0 <= e; falls back to powmod beyond the table."""
+        e = int(e)
+        if e < 0 or e.bit_length() > self.max_bits:
+            return gmpy2.powmod(self.base, e, self.mod)
+        mod, mask, w = self.mod, self.mask, self.window
+        acc = mpz(1)
+        j = 0
+        table = self.table
+        while e:
+            k = e & mask
+            if k:
+                acc = acc * table[j][k] % mod
+            e >>= w
+            j += 1
+        return acc
+
+
+_COMB_CACHE: dict[tuple[int, int], CombTable] = {}
+
+
+def comb_table(n: int, h_s: int) -> CombTable:
+    """The cached comb table on h_s, wide enough for alpha and Proof_PK's z2 (617 bits)."""
+    key = (int(n), int(h_s))
+    tab = _COMB_CACHE.get(key)
+    if tab is None:
+        if len(_COMB_CACHE) >= 4:  # bounded cache: ~11 MB per 2048-bit key
+            _COMB_CACHE.pop(next(iter(_COMB_CACHE)))
+        tab = CombTable(h_s, mpz(n) * n, ALPHA_BITS + K_BITS + KAPPA + 2)
+        _COMB_CACHE[key] = tab
+    return tab
+
+
+# -- keys ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ThresholdPublicKey:
+    """PK_model = (n, h_s, v, {v_i}, N, t); g = n + 1 and theta = 1 are implicit."""
+
+    n: int
+    h_s: int
+    v: int
+    v_i: tuple[int, ...]
+    N: int
+    t: int
+
+    @property
+    def n2(self) -> int:
+        return self.n * self.n
+
+    @property
+    def delta(self) -> int:
+        """Delta = N!."""
+        return math.factorial(self.N)
+
+    @property
+    def n_bits(self) -> int:
+        return self.n.bit_length()
+
+    def encrypt(self, m: int, alpha: int | None = None, rng: RNG | None = None) -> int:
+        """Enc(M; alpha) = (1 + M n) h_s^alpha mod n^2, alpha a 448-bit short exponent (DJN)."""
+        return djn_encrypt(self.n, self.h_s, m, alpha, rng)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "threshold_paillier_pk",
+            "version": 1,
+            "n": int_to_hex(self.n),
+            "h_s": int_to_hex(self.h_s),
+            "v": int_to_hex(self.v),
+            "v_i": hexs(self.v_i),
+            "N": self.N,
+            "t": self.t,
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> ThresholdPublicKey:
+        ctx = "ThresholdPublicKey"
+        check_header(d, "threshold_paillier_pk")
+        n = get_hex(d, "n", ctx)
+        if n.bit_length() < MIN_N_BITS or n % 2 == 0 or gmpy2.is_square(n):
+            raise CryptoFormatError(f"{ctx}: n is not a plausible RSA modulus")
+        N = get_int(d, "N", ctx, 1, MAX_PARTIES)
+        t = get_int(d, "t", ctx, 1, N)
+        h_s = check_unit(get_hex(d, "h_s", ctx), n, f"{ctx}.h_s")
+        v = check_unit(get_hex(d, "v", ctx), n, f"{ctx}.v")
+        v_i = get_hex_list(d, "v_i", ctx)
+        if len(v_i) != N:
+            raise CryptoFormatError(f"{ctx}: expected {N} verification keys, got {len(v_i)}")
+        for k, x in enumerate(v_i):
+            check_unit(x, n, f"{ctx}.v_i[{k}]")
+        if set(d) - {"type", "version", "n", "h_s", "v", "v_i", "N", "t"}:
+            raise CryptoFormatError(f"{ctx}: unknown fields")
+        return cls(n=n, h_s=h_s, v=v, v_i=tuple(v_i), N=N, t=t)
+
+    def fingerprint(self) -> str:
+        """SHA-256 hex of the canonical JSON form."""
+        return sha256_hex(canonical_json(self.to_json()))
+
+    def __hash__(self) -> int:
+        return hash((self.n, self.h_s, self.v))
+
+
+@dataclass(frozen=True, repr=False)
+class KeyShare:
+    """Party i's secret share s_i = f(i) of d (Shamir over Z_{nm}). SECRET."""
+
+    i: int
+    s_i: int
+
+    def __repr__(self) -> str:  # never print s_i
+        return f"KeyShare(i={self.i}, s_i=<secret>)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "paillier_key_share",
+            "version": 1,
+            "i": self.i,
+            "s_i": int_to_hex(self.s_i),
+        }
+
+    @classmethod
+    def from_json(cls, d: Any, pk: ThresholdPublicKey | None = None) -> KeyShare:
+        ctx = "KeyShare"
+        check_header(d, "paillier_key_share")
+        i = get_int(d, "i", ctx, 1, pk.N if pk is not None else MAX_PARTIES)
+        s_i = get_hex(d, "s_i", ctx)
+        if pk is not None and s_i >= pk.n2:
+            raise CryptoFormatError(f"{ctx}: s_i out of range")
+        return cls(i=i, s_i=s_i)
+
+
+def djn_encrypt(n: int, h_s: int, m: int, alpha: int | None = None, rng: RNG | None = None) -> int:
+    """(1 + m n) h_s^alpha mod n^2 using the cached comb table on h_s."""
+    if not 0 <= m < n:
+        raise ValueError("plaintext must be in [0, n)")
+    if alpha is None:
+        alpha = _rng(rng).getrandbits(ALPHA_BITS)
+    n2 = mpz(n) * n
+    return int((1 + mpz(m) * n) * comb_table(n, h_s).pow(alpha) % n2)
+
+
+def djn_h_s(n: int, rng: RNG | None = None) -> int:
+    """h_s = (x^2)^n mod n^2 for random x in Z*_n (DJN's public randomness base)."""
+    x = _random_unit(_rng(rng), n)
+    n2 = mpz(n) * n
+    return int(gmpy2.powmod(x * x, n, n2))
+
+
+def generate_threshold_keypair(
+    n_bits: int, N: int, t: int, rng: RNG | None = None
+) -> tuple[ThresholdPublicKey, list[KeyShare]]:
+    """Trusted-dealer key generation (Damgard-Jurik section 4, s = 1).
+
+    Safe primes p = 2p'+1, q = 2q'+1; m = p'q'; d = 0 mod m, d = 1 mod n; Shamir shares
+    s_i = f(i) mod nm with f(0) = d of degree t-1; v a random square, v_i = v^(Delta s_i).
+    """
+    pk, shares, _ = _generate_with_factors(n_bits, N, t, rng)
+    return pk, shares
+
+
+def _generate_with_factors(
+    n_bits: int, N: int, t: int, rng: RNG | None = None
+) -> tuple[ThresholdPublicKey, list[KeyShare], tuple[int, int]]:
+    if not 1 <= t <= N <= MAX_PARTIES:
+        raise ValueError(f"need 1 <= t <= N <= {MAX_PARTIES}")
+    if n_bits < MIN_N_BITS or n_bits % 2:
+        raise ValueError(f"n_bits must be even and >= {MIN_N_BITS}")
+    r = _rng(rng)
+    half = n_bits // 2
+    while True:
+        p = safe_prime(half, r)
+        q = safe_prime(half, r)
+        if p != q:
+            break
+    n = p * q
+    assert n.bit_length() == n_bits
+    pp, qq = (p - 1) // 2, (q - 1) // 2
+    m = pp * qq
+    nm = n * m
+    assert min(pp, qq) > N, "Delta must be invertible mod n"
+    d = m * gmpy2.invert(m, n) % nm
+    assert d % m == 0 and d % n == 1
+    coeffs = [d] + [mpz(_randbelow(r, nm)) for _ in range(t - 1)]
+    shares = []
+    for i in range(1, N + 1):
+        s = mpz(0)
+        for a in reversed(coeffs):
+            s = (s * i + a) % nm
+        shares.append(KeyShare(i=i, s_i=int(s)))
+    n2 = n * n
+    v = int(gmpy2.powmod(_random_unit(r, n2), 2, n2))
+    delta = math.factorial(N)
+    v_i = tuple(int(gmpy2.powmod(v, delta * sh.s_i, n2)) for sh in shares)
+    pk = ThresholdPublicKey(n=int(n), h_s=djn_h_s(n, r), v=v, v_i=v_i, N=N, t=t)
+    return pk, shares, (int(p), int(q))
+
+
+def verify_key_share(pk: ThresholdPublicKey, share: KeyShare) -> bool:
+    """v^(Delta s_i) == v_i: the share matches its public verification key."""
+    if not 1 <= share.i <= pk.N or share.s_i < 0:
+        return False
+    return gmpy2.powmod(pk.v, pk.delta * share.s_i, pk.n2) == pk.v_i[share.i - 1]
+
+
+# -- homomorphism --------------------------------------------------------------------------
+def add(pk: ThresholdPublicKey, c1: int, c2: int) -> int:
+    """Enc(a) * Enc(b) = Enc(a + b mod n)."""
+    return int(mpz(c1) * c2 % pk.n2)
+
+
+def scalar_mul(pk: ThresholdPublicKey, c: int, k: int) -> int:
+    """Enc(a)^k = Enc(k a mod n); negative k via the inverse."""
+    return int(gmpy2.powmod(c, k, pk.n2))
+
+
+def negate(pk: ThresholdPublicKey, c: int) -> int:
+    """Enc(a)^-1 = Enc(-a mod n)."""
+    return int(gmpy2.invert(c, pk.n2))
+
+
+# -- threshold decryption ------------------------------------------------------------------
+def partial_decrypt(pk: ThresholdPublicKey, share: KeyShare, c: int) -> int:
+    """c_i = c^(2 Delta s_i) mod n^2."""
+    return int(gmpy2.powmod(c, 2 * pk.delta * share.s_i, pk.n2))
+
+
+def lagrange_lambda(delta: int, S: list[int], i: int) -> int:
+    """lambda_{0,i}^S = Delta * prod_{j in S, j != i} (-j) / (i - j) -- an integer."""
+    num, den = delta, 1
+    for j in S:
+        if j != i:
+            num *= -j
+            den *= i - j
+    assert num % den == 0
+    return num // den
+
+
+def combine(pk: ThresholdPublicKey, shares: dict[int, int]) -> int:
+    """Combine >= t partial decryptions {i: c_i} into M in [0, n).
+
+    c' = prod c_i^(2 lambda_i) = (1+n)^(4 Delta^2 M); M = L(c') (4 Delta^2)^-1 mod n.
+    Uses the t smallest indices. Raises ValueError on fewer than t shares or bad indices.
+    """
+    if len(shares) < pk.t:
+        raise ValueError(f"need at least t={pk.t} decryption shares, got {len(shares)}")
+    for i in shares:
+        if not 1 <= i <= pk.N:
+            raise ValueError(f"share index {i} out of range 1..{pk.N}")
+    S = sorted(shares)[: pk.t]
+    return _combine_S(pk, S, shares, _combine_consts(pk, S))
+
+
+def _combine_consts(pk: ThresholdPublicKey, S: list[int]) -> tuple[list[int], mpz]:
+    delta = pk.delta
+    lambdas = [2 * lagrange_lambda(delta, S, i) for i in S]
+    inv = gmpy2.invert(4 * delta * delta, pk.n)
+    return lambdas, inv
+
+
+def _combine_S(
+    pk: ThresholdPublicKey, S: list[int], shares: dict[int, int], consts: tuple[list[int], mpz]
+) -> int:
+    lambdas, inv = consts
+    n, n2 = mpz(pk.n), mpz(pk.n2)
+    acc = mpz(1)
+    for i, lam in zip(S, lambdas, strict=True):
+        acc = acc * gmpy2.powmod(shares[i], lam, n2) % n2
+    if (acc - 1) % n != 0:
+        raise ValueError("decryption shares are inconsistent (wrong share or wrong key)")
+    return int((acc - 1) // n * inv % n)
+
+
+# -- plain (non-threshold) Paillier: interop with phe --------------------------------------
+@dataclass(frozen=True)
+class PlainPublicKey:
+    """A non-threshold Paillier public key n with DJN base h_s (g = n + 1, as phe uses)."""
+
+    n: int
+    h_s: int
+
+    @property
+    def n2(self) -> int:
+        return self.n * self.n
+
+    def encrypt(self, m: int, alpha: int | None = None, rng: RNG | None = None) -> int:
+        return djn_encrypt(self.n, self.h_s, m, alpha, rng)
+
+
+def plain_public_key(n: int, rng: RNG | None = None) -> PlainPublicKey:
+    """DJN public key for an existing modulus n (e.g. phe's)."""
+    return PlainPublicKey(n=int(n), h_s=djn_h_s(n, rng))
+
+
+def decrypt_with_factors(p: int, q: int, c: int) -> int:
+    """Standard Paillier decryption with g = n+1: M = L(c^lambda mod n^2) lambda^-1 mod n."""
+    p, q = mpz(p), mpz(q)
+    n = p * q
+    n2 = n * n
+    if not 1 <= c < n2 or gmpy2.gcd(c, n) != 1:
+        raise ValueError("ciphertext not in Z*_{n^2}")
+    lam = gmpy2.lcm(p - 1, q - 1)
+    u = gmpy2.powmod(c, lam, n2)
+    return int((u - 1) // n * gmpy2.invert(lam, n) % n)
+
+
+# -- key-share delivery: commit_SK_model = Enc(s_i || r || Sign(s_i || r)) -----------------
+_SEAL_TAG = b"deepchain/keyshare/v1\x00"
+
+
+class KeyShareError(CryptoFormatError):
+    """A sealed key share that is forged, misdirected, or does not match v_i."""
+
+
+def seal_key_share(
+    share: KeyShare, recipient: PublicIdentity, dealer: Identity, pk: ThresholdPublicKey
+) -> str:
+    """Dealer side: sign (share, r, pk fingerprint, recipient) and seal it to the recipient.
+
+    The signed body binds the share to the key (pk fingerprint) and to the recipient's
+    address so a box cannot be replayed to another party or another group key.
+    """
+    from deepchain.crypto.identity import seal
+
+    body = {
+        "type": "sealed_key_share",
+        "version": 1,
+        "share": share.to_json(),
+        "r": secrets.token_hex(32),
+        "pk": pk.fingerprint(),
+        "recipient": recipient.sign_pk,
+    }
+    msg = canonical_json(body)
+    sig = dealer.sign(_SEAL_TAG + msg)
+    return seal(recipient.box_pk, canonical_json({"body": body, "sig": sig.hex()}))
+
+
+def open_key_share(box: str, me: Identity, dealer_sign_pk: str, pk: ThresholdPublicKey) -> KeyShare:
+    """Party side: open, check the dealer's signature, the binding, and v^(Delta s_i) == v_i."""
+    import json
+
+    from deepchain.crypto.identity import IdentityError, verify_signature
+
+    try:
+        raw = me.open_sealed(box)
+        doc = json.loads(raw)
+        body, sig = doc["body"], bytes.fromhex(doc["sig"])
+    except (IdentityError, ValueError, KeyError, TypeError) as exc:
+        raise KeyShareError(f"sealed key share does not open: {exc}") from exc
+    if not isinstance(body, dict) or not verify_signature(
+        dealer_sign_pk, _SEAL_TAG + canonical_json(body), sig
+    ):
+        raise KeyShareError("sealed key share: bad dealer signature")
+    check_header(body, "sealed_key_share")
+    if body.get("pk") != pk.fingerprint():
+        raise KeyShareError("sealed key share is for another public key")
+    if body.get("recipient") != me.address:
+        raise KeyShareError("sealed key share is addressed to another party")
+    share = KeyShare.from_json(body.get("share"), pk)
+    if not verify_key_share(pk, share):
+        raise KeyShareError(f"key share {share.i} does not match v_i")
+    return share

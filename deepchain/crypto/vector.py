@@ -1,0 +1,348 @@
+"""Vector operations: what the party agent and the workers call each round.
+
+- encrypt_update: pack a quantized update, encrypt each plaintext, attach Proof_PK (fsver1).
+- verify_update / aggregate: the Trading and Processing contracts' checks and homomorphic sum.
+- decryption_share / verify_decryption_share / combine_vector: collaborative decryption with a
+  single batched Proof_CD per party per round (fsver2).
+``processes > 1`` spreads the per-ciphertext work over a fork-based process pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import (
+    ALPHA_BITS,
+    RNG,
+    KeyShare,
+    ThresholdPublicKey,
+    _combine_consts,
+    _combine_S,
+    _rng,
+    comb_table,
+    partial_decrypt,
+)
+from deepchain.crypto.proofs import ProofCD, ProofPK, prove_cd, prove_pk, verify_cd, verify_pk
+from deepchain.crypto.serialize import (
+    CryptoFormatError,
+    Reader,
+    Writer,
+    check_header,
+    check_unit,
+    get_hex_list,
+    get_int,
+    hexs,
+)
+
+MAX_LENGTH = 1 << 40
+
+
+def _ct_width(n: int) -> int:
+    return ((n * n).bit_length() + 7) // 8
+
+
+# -- process pool helpers --------------------------------------------------------------------
+def _chunks(k: int, parts: int) -> list[tuple[int, int]]:
+    parts = max(1, min(parts, k))
+    step = -(-k // parts) if k else 1
+    return [(s, min(k, s + step)) for s in range(0, k, step)]
+
+
+def _map_chunks(
+    fn: Callable[..., list], k: int, processes: int, args: Sequence[Any], rng: RNG | None = None
+) -> list:
+    """Run fn(*args, lo, hi, rng) over chunks of range(k), concatenating results in order."""
+    ranges = _chunks(k, processes if processes > 1 else 1)
+    if processes <= 1 or len(ranges) <= 1:
+        out: list = []
+        for lo, hi in ranges:
+            out.extend(fn(*args, lo, hi, rng))
+        return out
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    seeds = _seed_list(rng, len(ranges))
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=ctx) as ex:
+        futs = [ex.submit(fn, *args, lo, hi, s) for (lo, hi), s in zip(ranges, seeds, strict=True)]
+        out = []
+        for f in futs:
+            out.extend(f.result())
+    return out
+
+
+def _seed_list(rng: RNG | None, k: int) -> list[Any]:
+    """Per-chunk randomness: None (system CSPRNG in the worker) unless a test rng was injected."""
+    if rng is None:
+        return [None] * k
+    return [random.Random(rng.getrandbits(256)) for _ in range(k)]
+
+
+# -- encrypted update -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EncryptedUpdate:
+    """C(dW): packed ciphertexts, one Proof_PK per ciphertext (or none), vector length."""
+
+    ciphertexts: list[int]
+    proofs: list[ProofPK]
+    length: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "encrypted_update",
+            "version": 1,
+            "length": self.length,
+            "ciphertexts": hexs(self.ciphertexts),
+            "proofs": [p.to_json() for p in self.proofs],
+        }
+
+    @classmethod
+    def from_json(cls, d: Any, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
+        ctx = "EncryptedUpdate"
+        check_header(d, "encrypted_update")
+        length = get_int(d, "length", ctx, 0, MAX_LENGTH)
+        cts = get_hex_list(d, "ciphertexts", ctx)
+        proofs_raw = d.get("proofs")
+        if not isinstance(proofs_raw, list):
+            raise CryptoFormatError(f"{ctx}: proofs must be a list")
+        proofs = [ProofPK.from_json(p) for p in proofs_raw]
+        return cls._checked(cts, proofs, length, pk)
+
+    @classmethod
+    def _checked(
+        cls, cts: list[int], proofs: list[ProofPK], length: int, pk: ThresholdPublicKey | None
+    ) -> EncryptedUpdate:
+        if proofs and len(proofs) != len(cts):
+            raise CryptoFormatError("EncryptedUpdate: one proof per ciphertext (or none)")
+        if length < len(cts) or (length and not cts):
+            raise CryptoFormatError("EncryptedUpdate: length inconsistent with ciphertexts")
+        if pk is not None:
+            for k, c in enumerate(cts):
+                check_unit(c, pk.n, f"EncryptedUpdate.ciphertexts[{k}]")
+        return cls(ciphertexts=cts, proofs=proofs, length=length)
+
+    def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:
+        """Compact form: fixed-width ciphertexts (|n^2| bytes each), then proofs."""
+        width = _ct_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.ciphertexts)
+        w = Writer(b"DCEU")
+        w.u64(self.length)
+        w.u32(len(self.ciphertexts))
+        w.u32(width)
+        w.u8(1 if self.proofs else 0)
+        for c in self.ciphertexts:
+            w.fixed(c, width)
+        for p in self.proofs:
+            p.write(w)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
+        r = Reader(data, b"DCEU")
+        length, k, width, has = r.u64(), r.u32(), r.u32(), r.u8()
+        if length > MAX_LENGTH or has not in (0, 1) or width > 1 << 16:
+            raise CryptoFormatError("EncryptedUpdate: bad header")
+        if pk is not None and width != _ct_width(pk.n):
+            raise CryptoFormatError("EncryptedUpdate: ciphertext width does not match key")
+        if k * width > len(data):
+            raise CryptoFormatError("truncated data")
+        cts = [r.fixed(width) for _ in range(k)]
+        proofs = [ProofPK.read(r) for _ in range(k)] if has else []
+        r.end()
+        return cls._checked(cts, proofs, length, pk)
+
+
+def _enc_chunk(
+    pk: ThresholdPublicKey, ms: list[int], B: int, prove: bool, lo: int, hi: int, rng: Any
+) -> list[tuple[int, ProofPK | None]]:
+    r = _rng(rng)
+    n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
+    tab = comb_table(pk.n, pk.h_s)
+    out = []
+    for m in ms[lo:hi]:
+        alpha = r.getrandbits(ALPHA_BITS)
+        c = int((1 + mpz(m) * n) * tab.pow(alpha) % n2)
+        proof = prove_pk(pk, c, m, alpha, B, r) if prove else None
+        out.append((c, proof))
+    return out
+
+
+def encrypt_update(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    q: np.ndarray,
+    rng: RNG | None = None,
+    prove: bool = True,
+    processes: int = 1,
+) -> EncryptedUpdate:
+    """Pack the quantized vector q and encrypt each plaintext; attach Proof_PK unless disabled."""
+    if scheme.n_bits != pk.n.bit_length():
+        raise ValueError("packing scheme was made for a different key size")
+    q = np.asarray(q)
+    ms = scheme.pack(q)
+    comb_table(pk.n, pk.h_s)  # build before forking so workers inherit it
+    res = _map_chunks(_enc_chunk, len(ms), processes, (pk, ms, scheme.plaintext_bits, prove), rng)
+    cts = [c for c, _ in res]
+    proofs = [p for _, p in res] if prove else []
+    return EncryptedUpdate(ciphertexts=cts, proofs=proofs, length=int(q.size))
+
+
+def _verify_chunk(
+    pk: ThresholdPublicKey, upd: EncryptedUpdate, B: int, lo: int, hi: int, _rng: Any
+) -> list[bool]:
+    return [
+        verify_pk(pk, c, p, B)
+        for c, p in zip(upd.ciphertexts[lo:hi], upd.proofs[lo:hi], strict=True)
+    ]
+
+
+def verify_update(
+    pk: ThresholdPublicKey, scheme: PackingScheme, upd: EncryptedUpdate, processes: int = 1
+) -> bool:
+    """fsver1: right number of ciphertexts for the length and every Proof_PK verifies."""
+    if scheme.n_bits != pk.n.bit_length():
+        return False
+    k = len(upd.ciphertexts)
+    if k != scheme.n_ciphertexts(upd.length) or len(upd.proofs) != k:
+        return False
+    comb_table(pk.n, pk.h_s)
+    res = _map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits))
+    return all(res)
+
+
+def aggregate(pk: ThresholdPublicKey, vectors: list[list[int]]) -> list[int]:
+    """Element-wise product mod n^2: Enc(sum of the vectors)."""
+    if not vectors:
+        raise ValueError("nothing to aggregate")
+    k = len(vectors[0])
+    if any(len(v) != k for v in vectors):
+        raise ValueError("ciphertext vectors differ in length")
+    n2 = mpz(pk.n2)
+    out = []
+    for j in range(k):
+        acc = mpz(vectors[0][j])
+        for v in vectors[1:]:
+            acc = acc * v[j] % n2
+        out.append(int(acc))
+    return out
+
+
+# -- decryption shares ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DecryptionShare:
+    """Party i's shares c_ij = c_j^(2 Delta s_i) of an aggregate, with one batched Proof_CD."""
+
+    i: int
+    c_is: list[int]
+    proof: ProofCD
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "decryption_share",
+            "version": 1,
+            "i": self.i,
+            "c_is": hexs(self.c_is),
+            "proof": self.proof.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Any, pk: ThresholdPublicKey | None = None) -> DecryptionShare:
+        ctx = "DecryptionShare"
+        check_header(d, "decryption_share")
+        i = get_int(d, "i", ctx, 1, pk.N if pk is not None else 1 << 10)
+        c_is = get_hex_list(d, "c_is", ctx)
+        proof = ProofCD.from_json(d.get("proof"))
+        return cls._checked(i, c_is, proof, pk)
+
+    @classmethod
+    def _checked(
+        cls, i: int, c_is: list[int], proof: ProofCD, pk: ThresholdPublicKey | None
+    ) -> DecryptionShare:
+        if not c_is:
+            raise CryptoFormatError("DecryptionShare: empty")
+        if pk is not None:
+            if not 1 <= i <= pk.N:
+                raise CryptoFormatError("DecryptionShare: index out of range")
+            for k, c in enumerate(c_is):
+                check_unit(c, pk.n, f"DecryptionShare.c_is[{k}]")
+        return cls(i=i, c_is=c_is, proof=proof)
+
+    def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:
+        width = _ct_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.c_is)
+        w = Writer(b"DCDS")
+        w.u32(self.i)
+        w.u32(len(self.c_is))
+        w.u32(width)
+        for c in self.c_is:
+            w.fixed(c, width)
+        self.proof.write(w)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> DecryptionShare:
+        r = Reader(data, b"DCDS")
+        i, k, width = r.u32(), r.u32(), r.u32()
+        if width > 1 << 16 or (pk is not None and width != _ct_width(pk.n)):
+            raise CryptoFormatError("DecryptionShare: bad ciphertext width")
+        if k * width > len(data):
+            raise CryptoFormatError("truncated data")
+        c_is = [r.fixed(width) for _ in range(k)]
+        proof = ProofCD.read(r)
+        r.end()
+        if i < 1:
+            raise CryptoFormatError("DecryptionShare: index out of range")
+        return cls._checked(i, c_is, proof, pk)
+
+
+def _partial_chunk(
+    pk: ThresholdPublicKey, share: KeyShare, cs: list[int], lo: int, hi: int, _rng: Any
+) -> list[int]:
+    return [partial_decrypt(pk, share, c) for c in cs[lo:hi]]
+
+
+def decryption_share(
+    pk: ThresholdPublicKey,
+    share: KeyShare,
+    cs: list[int],
+    rng: RNG | None = None,
+    processes: int = 1,
+) -> DecryptionShare:
+    """Party i's partial decryptions of the aggregate cs plus a batched Proof_CD."""
+    n, n2 = pk.n, pk.n2
+    for k, c in enumerate(cs):
+        if not (1 <= c < n2 and gmpy2.gcd(c, n) == 1):
+            raise ValueError(f"ciphertext {k} is not in Z*_(n^2)")
+    c_is = _map_chunks(_partial_chunk, len(cs), processes, (pk, share, cs))
+    proof = prove_cd(pk, share, cs, c_is, rng)
+    return DecryptionShare(i=share.i, c_is=c_is, proof=proof)
+
+
+def verify_decryption_share(pk: ThresholdPublicKey, cs: list[int], ds: DecryptionShare) -> bool:
+    """fsver2: the batched Proof_CD verifies for this aggregate and party index."""
+    return verify_cd(pk, ds.i, cs, ds.c_is, ds.proof)
+
+
+def combine_vector(pk: ThresholdPublicKey, dshares: list[DecryptionShare]) -> list[int]:
+    """Plaintexts of the aggregate from >= t shares with distinct indices (uses t of them).
+
+    Does not re-verify Proof_CD: call verify_decryption_share on each share first.
+    """
+    by_i: dict[int, DecryptionShare] = {}
+    for ds in dshares:
+        if not 1 <= ds.i <= pk.N:
+            raise ValueError(f"share index {ds.i} out of range")
+        by_i.setdefault(ds.i, ds)
+    if len(by_i) < pk.t:
+        raise ValueError(f"need shares from at least t={pk.t} distinct parties, got {len(by_i)}")
+    S = sorted(by_i)[: pk.t]
+    k = len(by_i[S[0]].c_is)
+    if any(len(by_i[i].c_is) != k for i in S):
+        raise ValueError("decryption shares differ in length")
+    consts = _combine_consts(pk, S)
+    return [_combine_S(pk, S, {i: by_i[i].c_is[j] for i in S}, consts) for j in range(k)]
