@@ -1,0 +1,105 @@
+"""Start and stop the platform's processes: Daphne (HTTP + websockets) and Celery workers.
+
+The launcher owns every process it starts: on Ctrl-C (SIGINT) or SIGTERM it stops the
+workers and the web server, then the embedded Redis if it started one, so nothing is left
+behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepchain_web import embedded
+
+QUEUES = ("party", "crypto", "consensus", "training")
+
+
+@dataclass
+class Launcher:
+    base_dir: Path
+    port: int = 8000
+    host: str = "127.0.0.1"
+    workers: int = 2
+    beat: bool = True
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def _spawn(self, argv: Sequence[str], name: str) -> subprocess.Popen:
+        log_dir = self.base_dir / "var" / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=self.base_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start(self) -> None:
+        python = sys.executable
+        for i in range(self.workers):
+            argv = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "deepchain_web",
+                "worker",
+                "-l",
+                "INFO",
+                "-Q",
+                ",".join(QUEUES),
+                "-c",
+                "1",
+                "-n",
+                f"worker{i}@%h",
+                "--without-gossip",
+            ]
+            if self.beat and i == 0:
+                argv.append("--beat")
+                argv += ["-s", str(self.base_dir / "var" / "celerybeat-schedule")]
+            self._spawn(argv, f"celery-{i}")
+        self._spawn(
+            [
+                python,
+                "-m",
+                "daphne",
+                "-b",
+                self.host,
+                "-p",
+                str(self.port),
+                "deepchain_web.asgi:application",
+            ],
+            "daphne",
+        )
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+        embedded.stop_embedded_redis()
+
+    def wait(self) -> int:
+        """Block until a child dies or we are told to stop; returns an exit code."""
+        while True:
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    return proc.returncode or 1
+            time.sleep(0.5)

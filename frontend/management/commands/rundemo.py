@@ -1,0 +1,56 @@
+"""``manage.py rundemo``: migrate, seed demo users, start web + workers, print the URL."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from deepchain_web.launcher import Launcher
+
+
+class Command(BaseCommand):
+    help = "Run the platform with a demo (embedded services unless DATABASE_URL/REDIS_URL set)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--no-training", action="store_true", help="don't start a demo group")
+
+    def handle(self, *args, **opts):
+        call_command("migrate", verbosity=0, interactive=False)
+        logins = call_command("seed_demo", start_training=not opts["no_training"])
+        launcher = Launcher(
+            base_dir=settings.BASE_DIR,
+            port=opts["port"],
+            host=opts["host"],
+            workers=opts["workers"],
+        )
+
+        def _stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _stop)
+        launcher.start()
+        url = f"http://{opts['host']}:{opts['port']}/"
+        self.stdout.write(self.style.SUCCESS(f"DeepChain is running at {url}"))
+        self.stdout.write(
+            f"Redis: {settings.REDIS_URL}  database: {settings.DATABASES['default']['NAME']}"
+        )
+        if logins:
+            self.stdout.write(logins)
+        self.stdout.write("Press Ctrl-C to stop every process started here.")
+        sys.stdout.flush()
+        code = 0
+        try:
+            code = launcher.wait()
+            self.stderr.write(f"a child process exited ({code}); see var/log/")
+        except KeyboardInterrupt:
+            self.stdout.write("stopping…")
+        finally:
+            launcher.stop()
+        sys.exit(code)

