@@ -1,0 +1,68 @@
+"""Ledger core: signed transactions, the money state, blocks and Blockwise-BA consensus."""
+
+from deepchain.ledger.blocks import (
+    Block,
+    BlockHeader,
+    Vote,
+    genesis_params,
+    make_genesis,
+    merkle_proof,
+    merkle_root,
+    verify_merkle_proof,
+)
+from deepchain.ledger.consensus import (
+    ConsensusOutcome,
+    EquivocationEvidence,
+    InvalidBlock,
+    WorkerNode,
+    check_block,
+    detect_equivocation,
+    is_final,
+    propose_block,
+    quorum,
+    run_consensus_round,
+    select_committee,
+    select_leader,
+    verify_block,
+    vote,
+)
+from deepchain.ledger.state import LedgerState, genesis_state
+from deepchain.ledger.transactions import (
+    InvalidTransaction,
+    Transaction,
+    TxFormatError,
+    TxKind,
+    make_tx,
+)
+
+__all__ = [
+    "Block",
+    "BlockHeader",
+    "ConsensusOutcome",
+    "EquivocationEvidence",
+    "InvalidBlock",
+    "InvalidTransaction",
+    "LedgerState",
+    "Transaction",
+    "TxFormatError",
+    "TxKind",
+    "Vote",
+    "WorkerNode",
+    "check_block",
+    "detect_equivocation",
+    "genesis_params",
+    "genesis_state",
+    "is_final",
+    "make_genesis",
+    "make_tx",
+    "merkle_proof",
+    "merkle_root",
+    "propose_block",
+    "quorum",
+    "run_consensus_round",
+    "select_committee",
+    "select_leader",
+    "verify_block",
+    "verify_merkle_proof",
+    "vote",
+]
