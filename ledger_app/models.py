@@ -1,0 +1,166 @@
+"""The ledger's Django home: accounts (wallets), money entries, transactions, blocks, nodes.
+
+Ledger rows are append-only: code never updates a confirmed Transaction or a Block, and the
+admin offers no add/change/delete. The canonical bytes of each block and transaction are kept
+in ``raw`` so auditors can re-verify exactly what was signed (editing any byte is detected).
+Amounts are integers in DeepCoin's smallest unit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Account(models.Model):
+    """A wallet: an on-chain address with a balance (the paper's pk_psu, or a contract account)."""
+
+    class Kind(models.TextChoices):
+        PARTY = "party"  # a participant (browser user or party agent)
+        WORKER = "worker"  # a worker node keeping the ledger
+        AUTHORITY = "authority"  # the contracts / clock identity allowed to move escrow money
+        TREASURY = "treasury"  # genesis allocation; pays faucet grants and worker fees
+        ESCROW = "escrow"  # "escrow:<group>": deposits held by a group's contracts
+        POOL = "pool"  # "pool:<group>": penalties awaiting redistribution
+
+    address = models.CharField(max_length=80, unique=True)  # Ed25519 pk hex or "escrow:<g>"
+    box_pk = models.CharField(max_length=64, blank=True)  # X25519 pk hex (sealed key shares)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="account",
+    )  # fmt: skip
+    label = models.CharField(max_length=120, blank=True)
+    balance = models.BigIntegerField(default=0)
+    nonce = models.BigIntegerField(default=0)  # last nonce used by this sender on chain
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="balance_non_negative")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.address[:16]
+
+
+class Transaction(models.Model):
+    """A signed transaction; pending in the mempool until a final block includes it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CONFIRMED = "confirmed"
+        REJECTED = "rejected"
+
+    tx_hash = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=32, db_index=True)
+    sender = models.CharField(max_length=80, db_index=True)
+    nonce = models.BigIntegerField()
+    group_ref = models.CharField(max_length=80, blank=True, db_index=True)
+    round = models.IntegerField(null=True, blank=True, db_index=True)
+    phase = models.CharField(max_length=32, blank=True, db_index=True)
+    payload = models.JSONField(default=dict)
+    raw = models.TextField()  # canonical JSON of the signed transaction (Transaction.to_dict)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    reason = models.TextField(blank=True)  # why it was rejected (recorded for auditors)
+    block = models.ForeignKey(
+        "Block", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    )
+    index_in_block = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.tx_hash[:12]}"
+
+
+class LedgerEntry(models.Model):
+    """One change of one account's balance; every change has exactly one entry."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    delta = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    transaction = models.ForeignKey(
+        Transaction, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Block(models.Model):
+    """A final block agreed by Blockwise-BA; ``raw`` holds the full canonical block."""
+
+    height = models.BigIntegerField(unique=True)
+    block_hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64)
+    merkle_root = models.CharField(max_length=64)
+    timestamp_ms = models.BigIntegerField()
+    leader = models.CharField(max_length=80)
+    consensus_round = models.IntegerField(default=0)
+    tx_count = models.IntegerField(default=0)
+    raw = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["height"]
+
+    def __str__(self) -> str:
+        return f"#{self.height} {self.block_hash[:12]}"
+
+
+class WorkerNode(models.Model):
+    """A worker node of the consensus committee; its private key lives only in its keystore."""
+
+    class Behaviour(models.TextChoices):
+        HONEST = "honest"
+        SILENT = "silent"
+        FORGE_SIGNATURE = "forge_signature"
+        DOUBLE_SPEND = "double_spend"
+        BAD_MERKLE = "bad_merkle"
+        EQUIVOCATE = "equivocate"
+        CRASHED = "crashed"
+
+    name = models.CharField(max_length=64, unique=True)
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="worker")
+    behaviour = models.CharField(
+        max_length=20, choices=Behaviour.choices, default=Behaviour.HONEST
+    )  # fault injection for the demo and the fault tests
+    stake = models.BigIntegerField(default=0)
+    neighbours = models.ManyToManyField("self", blank=True, symmetrical=True)
+    height = models.BigIntegerField(default=-1)  # highest block this node stored (gossip)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConsensusEvent(models.Model):
+    """What happened in Blockwise-BA: proposals, votes, replaced leaders, equivocation, stalls."""
+
+    height = models.BigIntegerField(db_index=True)
+    consensus_round = models.IntegerField(default=0)
+    kind = models.CharField(max_length=40, db_index=True)
+    node = models.ForeignKey(WorkerNode, null=True, blank=True, on_delete=models.PROTECT)
+    detail = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Asset(models.Model):
+    """A party's asset statement (paper 4.2.3): keywords and pairing-based possession tags."""
+
+    owner = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="assets")
+    title = models.CharField(max_length=120)
+    keywords = models.JSONField(default=list)
+    n_blocks = models.IntegerField()
+    statement = models.JSONField()  # public AssetStatement (pk_data, tags): no data
+    transaction = models.ForeignKey(Transaction, null=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,147 @@
+"""Cooperative groups, memberships, rounds and what parties submit in each round.
+
+Only public protocol data is stored: ciphertexts and proofs live in the content-addressed blob
+store (their SHA-256 here and on chain); key shares only ever appear sealed to their party;
+plaintext updates never reach the database (only the decrypted *aggregate*, which is public).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class CooperativeGroup(models.Model):
+    """A cooperative group co (paper 4.2.4): task, model, N, t, rounds, deadlines, deposit."""
+
+    class Status(models.TextChoices):
+        RECRUITING = "recruiting"
+        KEYGEN = "keygen"
+        RUNNING = "running"
+        FINISHED = "finished"
+        ABORTED = "aborted"
+
+    name = models.CharField(max_length=120)
+    initiator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="initiated_groups"
+    )
+    address = models.CharField(max_length=80, unique=True)  # the group's on-chain address
+    task = models.CharField(max_length=200, default="MNIST digit classification")
+    model_name = models.CharField(max_length=40, default="mlp")
+    n_parties = models.PositiveIntegerField()  # N
+    threshold = models.PositiveIntegerField()  # t
+    rounds = models.PositiveIntegerField(default=3)
+    local_iterations = models.PositiveIntegerField(default=50)
+    learning_rate = models.FloatField(default=0.1)
+    batch_size = models.PositiveIntegerField(default=64)
+    partition = models.CharField(max_length=20, default="iid")  # "iid" | "dirichlet"
+    dirichlet_alpha = models.FloatField(default=0.5)
+    deposit = models.BigIntegerField()  # d, staked per phase (gradient, decryption share)
+    deadlines = models.JSONField(default=dict)  # Deadlines.to_json(): T_t1..T_t9 durations
+    key_bits = models.PositiveIntegerField(default=2048)
+    public_key = models.JSONField(null=True, blank=True)  # PK_model, public
+    packing = models.JSONField(null=True, blank=True)  # PackingScheme.to_json()
+    initial_params = models.CharField(max_length=64, blank=True)  # blob hash of W_0
+    current_round = models.IntegerField(default=0)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECRUITING, db_index=True
+    )
+    status_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A party in a group: applied, approved (party index i), or dropped."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied"
+        ACTIVE = "active"
+        REJECTED = "rejected"
+        DROPPED = "dropped"
+
+    group = models.ForeignKey(CooperativeGroup, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    account = models.ForeignKey("ledger_app.Account", on_delete=models.PROTECT)
+    party_index = models.PositiveIntegerField(null=True, blank=True)  # i in 1..N
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLIED)
+    data_size = models.PositiveIntegerField(default=0)
+    sealed_key_share = models.TextField(blank=True)  # commit_SK_model: sealed to the party
+    simulated = models.BooleanField(default=False)  # a demo party run by Celery (queue party)
+    behaviour = models.CharField(max_length=20, default="honest")  # demo: honest|late|cheat|silent
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "user"], name="one_membership_per_user"),
+            models.UniqueConstraint(fields=["group", "party_index"], name="unique_party_index"),
+        ]
+
+
+class Round(models.Model):
+    """Round r of a group: its phase and deadlines (RoundSchedule), the aggregate, the result."""
+
+    group = models.ForeignKey(CooperativeGroup, on_delete=models.CASCADE, related_name="round_set")
+    number = models.PositiveIntegerField()
+    phase = models.CharField(max_length=32, default="gradient_submission")
+    schedule = models.JSONField(default=dict)  # RoundSchedule.to_json()
+    closed_phases = models.JSONField(default=list)  # phases closed exactly once
+    aggregate_blob = models.CharField(max_length=64, blank=True)  # C(sum dW), ciphertexts
+    result_blob = models.CharField(max_length=64, blank=True)  # decrypted aggregate (public)
+    params_blob = models.CharField(max_length=64, blank=True)  # W_r after the update
+    accuracy = models.FloatField(null=True, blank=True)  # collaborative model, held-out test
+    loss = models.FloatField(null=True, blank=True)
+    phase_times = models.JSONField(default=dict)  # phase -> seconds
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "number"], name="one_round_number")]
+        ordering = ["group", "number"]
+
+
+class Submission(models.Model):
+    """A gradient (C(dW) + Proof_PK) or a decryption share (+ Proof_CD) from one party."""
+
+    class Kind(models.TextChoices):
+        GRADIENT = "gradient"
+        DECRYPTION_SHARE = "decryption_share"
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"  # proof failed
+        LATE = "late"  # after the deadline
+        PENDING = "pending"
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="submissions")
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    blob = models.CharField(max_length=64, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    transaction = models.ForeignKey(
+        "ledger_app.Transaction", null=True, blank=True, on_delete=models.PROTECT
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "membership", "kind"], name="one_submission_per_phase"
+            )
+        ]
+
+
+class Metric(models.Model):
+    """Validation accuracy/loss of one party (or the collaborative model) after a round."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="metrics")
+    membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.CASCADE)
+    accuracy = models.FloatField()
+    loss = models.FloatField()
+    seconds = models.JSONField(default=dict)  # phase -> seconds spent by this party
+    bytes_sent = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
