@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-
-def group_channel_name(group_id: int) -> str:
-    return f"group.{group_id}"
+from deepchain_web.events import group_channel_name
 
 
 class GroupDashboardConsumer(AsyncJsonWebsocketConsumer):

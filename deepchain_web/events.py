@@ -1,0 +1,38 @@
+"""Push protocol events to a group's live dashboard (Channels group ``group.<id>``).
+
+Call ``publish`` inside the database transaction that made the change: the event is sent
+only after that transaction commits, so the dashboard never shows what was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def group_channel_name(group_id: int) -> str:
+    return f"group.{group_id}"
+
+
+def send_now(group_id: int, payload: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            group_channel_name(group_id), {"type": "protocol.event", "payload": payload}
+        )
+    except Exception:  # a dashboard push must never break the protocol step that made it
+        log.warning("could not push %s to group %s", payload.get("type"), group_id, exc_info=True)
+
+
+def publish(group_id: int, event_type: str, **data: Any) -> None:
+    """Send ``{"type": event_type, "group": group_id, **data}`` once the transaction commits."""
+    payload = {"type": event_type, "group": group_id, **data}
+    transaction.on_commit(lambda: send_now(group_id, payload))
