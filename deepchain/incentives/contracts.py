@@ -1,0 +1,719 @@
+"""DeepChain's contracts as pure state machines (paper Algorithms 2-4).
+
+Nothing here moves money or touches a database: every money move is *returned* as a
+:class:`Transfer` (source, destination, amount, reason, party) for the caller to perform
+atomically, e.g. a Django service that locks both wallet rows and writes a ledger entry and a
+chain transaction per transfer. Every method takes the trusted time ``at_ms`` explicitly and
+checks the round's deadline itself (:meth:`RoundSchedule.check_on_time`), so a late message is
+refused even when the task that closes the phase runs behind.
+
+Accounts (plain strings):
+- a party's or worker's address (its wallet);
+- ``escrow:{group}`` (:func:`escrow_account`): per-message deposits d while a phase is open;
+- ``stake:{group}`` (:func:`stake_account`): the group-level stake each party posts when it
+  joins (:func:`stake_transfers`), returned when it leaves (:func:`stake_return_transfers`);
+- ``pool:{group}`` (:func:`pool_account`): penalties, paid out as extra pay.
+
+Payback / extra pay / penalty rule (F*_GradientCollecting, F*_CollaborativeDecryption):
+- *honest* (message on time, proof verified): deposit d paid back (escrow -> party);
+- *cheater* (proof failed): deposit d forfeited (escrow -> pool), reason ``penalty:invalid_proof``;
+- *late* (message after T_tk, refused) and *absent* (nothing sent): their message carried no
+  deposit, so they forfeit d from their group stake instead (stake -> pool, at most what is
+  left of their stake), reason ``penalty:late`` / ``penalty:absent``;
+- the pool (this phase's penalties plus any ``pool_carry`` from earlier) is split among the
+  honest parties as extra pay, equally or by contribution weights, with an exact integer split
+  (largest remainder, ties by address) so that the sum is exact. With no honest party (or
+  zero total weight) nothing is paid out and the pool keeps the money (``pool_retained``):
+  nobody gains from a round in which nobody contributed (paper Fig. 2).
+
+A settlement conserves money exactly: escrow in == escrow out, and pool in + carry == pool out
++ retained. Settling twice returns an empty settlement (idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from deepchain.canonical import canonical_json
+from deepchain.incentives.clock import ContractError, LateError, Phase, RoundSchedule
+
+__all__ = [
+    "ContractError",
+    "DecryptionContract",
+    "LateError",
+    "ProcessingContract",
+    "ProcessingResult",
+    "Reason",
+    "Receipt",
+    "Settlement",
+    "TradingContract",
+    "Transfer",
+    "escrow_account",
+    "fee_transfers",
+    "fixed_point_mean",
+    "pool_account",
+    "stake_account",
+    "stake_return_transfers",
+    "stake_transfers",
+    "update_model_fixed_point",
+]
+
+
+def escrow_account(group: str) -> str:
+    """Account holding the deposits d of the open phases of ``group``."""
+    return f"escrow:{group}"
+
+
+def pool_account(group: str) -> str:
+    """Account holding ``group``'s penalties until they are paid out as extra pay."""
+    return f"pool:{group}"
+
+
+def stake_account(group: str) -> str:
+    """Account holding the group-level stakes posted at join."""
+    return f"stake:{group}"
+
+
+class Reason(StrEnum):
+    """Why money moved (recorded on chain with every transfer)."""
+
+    STAKE = "stake"
+    STAKE_RETURN = "stake_return"
+    DEPOSIT = "deposit"
+    PAYBACK = "payback"
+    PENALTY_INVALID = "penalty:invalid_proof"
+    PENALTY_LATE = "penalty:late"
+    PENALTY_ABSENT = "penalty:absent"
+    EXTRA_PAY = "extra_pay"
+    WORKER_FEE = "worker_fee"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One money move: ``amount`` (> 0, smallest unit) from ``source`` to ``destination``."""
+
+    source: str
+    destination: str
+    amount: int
+    reason: str
+    party: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount <= 0:
+            raise ValueError(f"transfer amount must be a positive int, got {self.amount!r}")
+        if self.source == self.destination:
+            raise ValueError("transfer to the same account")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "amount": self.amount,
+            "reason": str(self.reason),
+            "party": self.party,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Transfer:
+        return cls(d["source"], d["destination"], int(d["amount"]), d["reason"], d.get("party"))
+
+
+def _xfer(src: str, dst: str, amount: int, reason: Reason, party: str | None) -> list[Transfer]:
+    """A transfer, or nothing for a zero amount."""
+    assert amount >= 0
+    return [Transfer(src, dst, amount, reason.value, party)] if amount else []
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a contract accepted: the message's party, time, proof verdict and its deposit."""
+
+    group: str
+    phase: Phase
+    party: str
+    at_ms: int
+    proof_ok: bool | None  # None: verification pending (record it with .verify())
+    transfers: tuple[Transfer, ...]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The money moves that close a phase, and who was honest or penalised (and why)."""
+
+    group: str
+    phase: Phase
+    transfers: tuple[Transfer, ...] = ()
+    honest: tuple[str, ...] = ()
+    penalised: dict[str, str] = field(default_factory=dict)  # party -> reason
+    extra_pay: dict[str, int] = field(default_factory=dict)
+    pool_retained: int = 0  # penalties (and carry) left in the pool: nobody honest to pay
+    decryptable: bool | None = None  # DecryptionContract: >= t valid shares arrived
+    repeat: bool = False  # True for a second close(): nothing moves
+
+    def total_in(self, account: str) -> int:
+        """Sum of the amounts this settlement moves into ``account``."""
+        return sum(t.amount for t in self.transfers if t.destination == account)
+
+    def total_out(self, account: str) -> int:
+        """Sum of the amounts this settlement moves out of ``account``."""
+        return sum(t.amount for t in self.transfers if t.source == account)
+
+    def net(self, account: str) -> int:
+        """Net change of ``account``'s balance."""
+        return self.total_in(account) - self.total_out(account)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "phase": self.phase.value,
+            "transfers": [t.to_dict() for t in self.transfers],
+            "honest": list(self.honest),
+            "penalised": dict(self.penalised),
+            "extra_pay": dict(self.extra_pay),
+            "pool_retained": self.pool_retained,
+            "decryptable": self.decryptable,
+            "repeat": self.repeat,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Settlement:
+        return cls(
+            group=d["group"],
+            phase=Phase(d["phase"]),
+            transfers=tuple(Transfer.from_dict(t) for t in d["transfers"]),
+            honest=tuple(d["honest"]),
+            penalised=dict(d["penalised"]),
+            extra_pay={k: int(v) for k, v in d["extra_pay"].items()},
+            pool_retained=int(d["pool_retained"]),
+            decryptable=d.get("decryptable"),
+            repeat=bool(d.get("repeat", False)),
+        )
+
+
+# --- group-level stake ------------------------------------------------------------------------
+
+
+def stake_transfers(group: str, parties: Iterable[str], stake: int) -> list[Transfer]:
+    """Each party posts its group stake at join: party -> ``stake:{group}``."""
+    out: list[Transfer] = []
+    for p in parties:
+        out += _xfer(p, stake_account(group), stake, Reason.STAKE, p)
+    return out
+
+
+def stake_return_transfers(group: str, remaining: Mapping[str, int]) -> list[Transfer]:
+    """At the end of the group, return what is left of each party's stake."""
+    out: list[Transfer] = []
+    for p, amount in remaining.items():
+        if amount < 0:
+            raise ValueError(f"negative remaining stake for {p}")
+        out += _xfer(stake_account(group), p, amount, Reason.STAKE_RETURN, p)
+    return out
+
+
+# --- deposit contracts (Algorithms 3 and 4) ---------------------------------------------------
+
+
+class _DepositPhaseContract:
+    """Deposit-with-message contract of one phase (shared by Trading and Decryption)."""
+
+    PHASE: ClassVar[Phase]
+    KIND: ClassVar[str]
+
+    def __init__(
+        self,
+        group: str,
+        parties: Sequence[str],
+        deposit: int,
+        schedule: RoundSchedule,
+        *,
+        stakes: Mapping[str, int] | None = None,
+    ) -> None:
+        if len(set(parties)) != len(parties) or not parties:
+            raise ValueError("parties must be a non-empty list of distinct addresses")
+        if deposit < 0:
+            raise ValueError("deposit d must be >= 0")
+        self.group = group
+        self.parties: tuple[str, ...] = tuple(parties)
+        self.deposit = int(deposit)
+        #: current round schedule; the driver replaces it after updateTime() extensions
+        self.schedule = schedule
+        #: group stake still held for each party (late / absent penalties come from it)
+        self.stakes: dict[str, int] = {p: int((stakes or {}).get(p, 0)) for p in self.parties}
+        self.submissions: dict[str, tuple[int, bool | None]] = {}  # party -> (at_ms, proof_ok)
+        self.late: dict[str, int] = {}  # party -> at_ms of the refused late message
+        self.settlement: Settlement | None = None
+
+    # -- accounts ------------------------------------------------------------------------------
+    @property
+    def escrow(self) -> str:
+        return escrow_account(self.group)
+
+    @property
+    def pool(self) -> str:
+        return pool_account(self.group)
+
+    @property
+    def stake(self) -> str:
+        return stake_account(self.group)
+
+    @property
+    def closed(self) -> bool:
+        return self.settlement is not None
+
+    # -- messages ------------------------------------------------------------------------------
+    def _submit(self, party: str, at_ms: int, proof_ok: bool | None) -> Receipt:
+        if party not in self.stakes:
+            raise ContractError(f"{party} is not a party of group {self.group}")
+        if self.closed:
+            raise ContractError(f"{self.PHASE.value} of group {self.group} is closed")
+        if party in self.submissions:
+            raise ContractError(f"{party} already submitted in {self.PHASE.value}")
+        try:
+            self.schedule.check_on_time(self.PHASE, at_ms)
+        except LateError:
+            # Record the fault before refusing: the party is penalised at settlement.
+            self.late.setdefault(party, at_ms)
+            raise
+        if at_ms < self.schedule.opens_at(self.PHASE):
+            raise ContractError(f"{self.PHASE.value} is not open yet")
+        self.submissions[party] = (at_ms, proof_ok)
+        return Receipt(
+            self.group,
+            self.PHASE,
+            party,
+            at_ms,
+            proof_ok,
+            tuple(_xfer(party, self.escrow, self.deposit, Reason.DEPOSIT, party)),
+        )
+
+    def verify(self, party: str, proof_ok: bool, at_ms: int | None = None) -> None:
+        """Record a pending verification (fsver) result for ``party``'s accepted message.
+
+        With a schedule, the verdict must come before the verification deadline T_t2 (Trading)
+        or T_t5 (Decryption); verification is the verifiers' job, not the party's, so a late
+        verdict is refused with LateError but does not penalise the party.
+        """
+        if self.closed:
+            raise ContractError("contract already settled")
+        if party not in self.submissions:
+            raise ContractError(f"{party} has no submission to verify")
+        t, old = self.submissions[party]
+        if old is not None:
+            raise ContractError(f"{party}'s message is already verified")
+        if at_ms is not None:
+            self.schedule.check_on_time(self.verify_phase, at_ms)
+        self.submissions[party] = (t, bool(proof_ok))
+
+    verify_phase: ClassVar[Phase]
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Parties whose message awaits verification."""
+        return tuple(
+            p for p in self.parties if p in self.submissions and self.submissions[p][1] is None
+        )
+
+    @property
+    def honest(self) -> tuple[str, ...]:
+        """Parties whose message arrived on time with a verified proof, in group order."""
+        return tuple(p for p in self.parties if self.submissions.get(p, (0, None))[1] is True)
+
+    def status(self, party: str) -> str:
+        """'honest', 'invalid_proof', 'pending', 'late', 'absent' (or 'waiting' while open)."""
+        if party in self.submissions:
+            ok = self.submissions[party][1]
+            return "pending" if ok is None else ("honest" if ok else "invalid_proof")
+        if party in self.late:
+            return "late"
+        return "absent" if self.closed else "waiting"
+
+    # -- settlement ----------------------------------------------------------------------------
+    def can_close(self, at_ms: int) -> bool:
+        """After T_tk, or earlier once every party has submitted (an early close)."""
+        return at_ms > self.schedule.deadline(self.PHASE) or len(self.submissions) == len(
+            self.parties
+        )
+
+    def close(
+        self,
+        at_ms: int,
+        *,
+        pool_carry: int = 0,
+        weights: Mapping[str, Any] | None = None,
+    ) -> Settlement:
+        """Settle the phase: payback, penalties, extra pay (see the module docstring).
+
+        ``pool_carry``: money already in the pool from earlier phases, paid out here too.
+        ``weights``: contribution weights of the parties for the extra pay (default equal).
+        Idempotent: a second call returns an empty settlement with ``repeat=True``.
+        """
+        from deepchain.incentives.payoff import split_reward
+
+        if self.settlement is not None:
+            return Settlement(self.group, self.PHASE, repeat=True)
+        if not self.can_close(at_ms):
+            raise ContractError(f"{self.PHASE.value} is still open until its deadline")
+        if self.pending:
+            raise ContractError(f"verification pending for {list(self.pending)}")
+        if pool_carry < 0:
+            raise ValueError("pool_carry must be >= 0")
+        honest = self.honest
+        paybacks: list[Transfer] = []
+        penalties: list[Transfer] = []
+        penalised: dict[str, str] = {}
+        for p in self.parties:
+            st = self.status(p) if p in self.submissions or p in self.late else "absent"
+            if st == "honest":
+                paybacks += _xfer(self.escrow, p, self.deposit, Reason.PAYBACK, p)
+            elif st == "invalid_proof":
+                penalised[p] = Reason.PENALTY_INVALID.value
+                penalties += _xfer(self.escrow, self.pool, self.deposit, Reason.PENALTY_INVALID, p)
+            else:
+                reason = Reason.PENALTY_LATE if st == "late" else Reason.PENALTY_ABSENT
+                penalised[p] = reason.value
+                forfeit = min(self.deposit, self.stakes[p])
+                self.stakes[p] -= forfeit
+                penalties += _xfer(self.stake, self.pool, forfeit, reason, p)
+        pot = sum(t.amount for t in penalties) + int(pool_carry)
+        if weights is None:
+            w: dict[str, Any] = {p: 1 for p in honest}
+        else:
+            w = {p: weights.get(p, 0) for p in honest}
+        extra: dict[str, int] = {}
+        retained = pot
+        if pot and honest and sum(w.values()) > 0:
+            extra = {p: a for p, a in split_reward(pot, w).items() if a}
+            retained = 0
+        pay = [t for p in honest for t in _xfer(self.pool, p, extra.get(p, 0), Reason.EXTRA_PAY, p)]
+        self.settlement = Settlement(
+            self.group,
+            self.PHASE,
+            tuple(paybacks + penalties + pay),
+            honest,
+            penalised,
+            extra,
+            retained,
+            self._decryptable(),
+        )
+        s = self.settlement
+        # Conservation: every deposit leaves escrow; the pool pays out all it got, or keeps it.
+        assert s.total_out(self.escrow) == self.deposit * len(self.submissions)
+        assert s.total_in(self.pool) + pool_carry == s.total_out(self.pool) + retained
+        return s
+
+    def _decryptable(self) -> bool | None:
+        return None
+
+    # -- serialization -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.KIND,
+            "group": self.group,
+            "parties": list(self.parties),
+            "deposit": self.deposit,
+            "schedule": self.schedule.to_dict(),
+            "stakes": dict(self.stakes),
+            "submissions": {p: [t, ok] for p, (t, ok) in self.submissions.items()},
+            "late": dict(self.late),
+            "settlement": None if self.settlement is None else self.settlement.to_dict(),
+            **self._extra_state(),
+        }
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def to_json(self) -> str:
+        return canonical_json(self.to_dict()).decode()
+
+    def _load_state(self, d: Mapping[str, Any]) -> None:
+        self.stakes = {p: int(v) for p, v in d["stakes"].items()}
+        self.submissions = {p: (int(t), ok) for p, (t, ok) in d["submissions"].items()}
+        self.late = {p: int(t) for p, t in d["late"].items()}
+        s = d.get("settlement")
+        self.settlement = None if s is None else Settlement.from_dict(s)
+
+
+class TradingContract(_DepositPhaseContract):
+    """F*_GradientCollecting (paper Algorithm 3): gradients with deposit d before T_t1.
+
+    Proof_PK is checked by the caller (fsver1) and passed as ``proof_ok``; pass None to verify
+    later with :meth:`verify` (before T_t2). Settle with :meth:`close` after T_t1 (or once
+    every party has submitted); :attr:`honest` are the parties whose gradients go to the
+    Processing contract.
+    """
+
+    PHASE = Phase.T1
+    verify_phase = Phase.T2
+    KIND = "trading"
+
+    def submit_gradient(self, party: str, at_ms: int, proof_ok: bool | None) -> Receipt:
+        """Accept ``party``'s gradient and its deposit d (a DEPOSIT transfer party -> escrow).
+
+        Late (after T_t1): refused with LateError and the party is recorded as late.
+        Unknown party, double submission or a closed phase: ContractError.
+        """
+        return self._submit(party, at_ms, proof_ok)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TradingContract:
+        assert d["kind"] == cls.KIND
+        c = cls(d["group"], d["parties"], d["deposit"], RoundSchedule.from_json(d["schedule"]))
+        c._load_state(d)
+        return c
+
+    @classmethod
+    def from_json(cls, s: str | bytes) -> TradingContract:
+        return cls.from_dict(json.loads(s))
+
+
+class DecryptionContract(_DepositPhaseContract):
+    """F*_CollaborativeDecryption (paper Algorithm 4): decryption shares with deposit d.
+
+    A share counts if it arrives by T_t5 and its Proof_CD verifies (fsver2). The round can
+    decrypt when at least ``threshold`` = t valid shares arrived (t-of-N threshold Paillier);
+    parties that post nothing forfeit d from their stake, and the round goes on without them.
+    """
+
+    PHASE = Phase.T5
+    verify_phase = Phase.T5
+    KIND = "decryption"
+
+    def __init__(
+        self,
+        group: str,
+        parties: Sequence[str],
+        deposit: int,
+        schedule: RoundSchedule,
+        *,
+        threshold: int,
+        stakes: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(group, parties, deposit, schedule, stakes=stakes)
+        if not 1 <= threshold <= len(self.parties):
+            raise ValueError("threshold t must satisfy 1 <= t <= N")
+        self.threshold = int(threshold)
+
+    def submit_share(self, party: str, at_ms: int, proof_ok: bool | None) -> Receipt:
+        """Accept ``party``'s decryption share c_j and deposit d (before T_t5)."""
+        return self._submit(party, at_ms, proof_ok)
+
+    @property
+    def valid_shares(self) -> tuple[str, ...]:
+        """Parties whose share verified, in group order (combine any t of them)."""
+        return self.honest
+
+    @property
+    def decryptable(self) -> bool:
+        """At least t valid shares: the aggregate can be decrypted."""
+        return len(self.valid_shares) >= self.threshold
+
+    def can_close(self, at_ms: int) -> bool:
+        return super().can_close(at_ms)
+
+    def _decryptable(self) -> bool | None:
+        return self.decryptable
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DecryptionContract:
+        assert d["kind"] == cls.KIND
+        c = cls(
+            d["group"],
+            d["parties"],
+            d["deposit"],
+            RoundSchedule.from_json(d["schedule"]),
+            threshold=int(d["threshold"]),
+        )
+        c._load_state(d)
+        return c
+
+    @classmethod
+    def from_json(cls, s: str | bytes) -> DecryptionContract:
+        return cls.from_dict(json.loads(s))
+
+
+# --- Processing contract (Algorithm 2) --------------------------------------------------------
+
+A = TypeVar("A")
+
+
+def fixed_point_mean(total: int, n: int) -> int:
+    """round(total / n) exactly in integers, ties to even: the 1/N weight, applied once.
+
+    The encrypted aggregate holds the exact integer sum S = sum_j q_j of the parties'
+    quantized updates (Paillier adds integers; it cannot multiply by 1/N). Dividing once,
+    after decryption, costs a single rounding (|error| <= 1/2 unit in the last place);
+    scaling each update by 1/N before encryption would round N times and bias the sum.
+    """
+    if n <= 0:
+        raise ValueError("n must be positive")
+    q, r = divmod(total, n)  # floor division: 0 <= r < n
+    if 2 * r > n or (2 * r == n and q % 2 == 1):
+        q += 1
+    return q
+
+
+def update_model_fixed_point(previous: Sequence[int], sums: Sequence[int], n: int) -> list[int]:
+    """W_i = W_{i-1} - (1/N) sum_j dW_{i,j}, in fixed point (same scale for W and dW).
+
+    ``previous``: the model W_{i-1} as fixed-point integers; ``sums``: the decrypted integer
+    aggregate S_i = sum_j q_{i,j} (the plaintext of prod_j C(dW_{i,j})); ``n``: the number N of
+    parties whose gradients were aggregated (the honest parties of this round).
+    """
+    if len(previous) != len(sums):
+        raise ValueError("model and aggregate lengths differ")
+    return [w - fixed_point_mean(s, n) for w, s in zip(previous, sums, strict=True)]
+
+
+def fee_transfers(
+    workers: Iterable[str], block_count: int | Mapping[str, int], fee: int, source: str
+) -> list[Transfer]:
+    """Worker fees: ``fee`` per accepted block, from ``source`` (e.g. the group's pool).
+
+    ``block_count``: accepted blocks per worker (a mapping) or the same count for every worker.
+    """
+    if fee < 0:
+        raise ValueError("fee must be >= 0")
+    out: list[Transfer] = []
+    for w in workers:
+        k = block_count if isinstance(block_count, int) else block_count.get(w, 0)
+        if k < 0:
+            raise ValueError("block count must be >= 0")
+        out += _xfer(source, w, fee * k, Reason.WORKER_FEE, w)
+    return out
+
+
+@dataclass(frozen=True)
+class ProcessingResult(Generic[A]):
+    """Outcome of append (T_t9): the new aggregate C(W_i) if a quorum of workers approved it."""
+
+    accepted: bool
+    aggregate: A | None
+    proposer: str | None
+    approvers: tuple[str, ...]
+    rejecters: tuple[str, ...]
+    reason: str = ""
+    repeat: bool = False
+
+
+class ProcessingContract(Generic[A]):
+    """Processing contract (paper Algorithm 2): update (T_t7), verify (T_t8), append (T_t9).
+
+    C(W_i) = C(W_{i-1}) * prod_j C(-dW_{i,j}) is computed by the injected ``aggregate_fn``
+    (previous, [gradient ciphertexts in party order]) -> aggregate, so the crypto is pluggable
+    (ciphertext products mod n^2 in production, integers in tests). ``verify_fn(previous,
+    gradients, candidate) -> bool`` defaults to recomputing the aggregate (it is deterministic).
+    The candidate is appended when more than ``quorum`` (2/3, as Blockwise-BA) of the workers
+    approve it; the proposer and approvers of an accepted block earn the worker fee
+    (:meth:`fee_transfers`). A rejected or missing proposal leaves C(W_{i-1}) unchanged; the
+    caller may start a new ProcessingContract with an extended schedule.
+    """
+
+    def __init__(
+        self,
+        group: str,
+        workers: Sequence[str],
+        schedule: RoundSchedule,
+        previous: A,
+        parties: Sequence[str],
+        aggregate_fn: Callable[[A, Sequence[A]], A],
+        verify_fn: Callable[[A, Sequence[A], A], bool] | None = None,
+        *,
+        quorum_num: int = 2,
+        quorum_den: int = 3,
+    ) -> None:
+        if not workers or len(set(workers)) != len(workers):
+            raise ValueError("workers must be a non-empty list of distinct addresses")
+        if len(set(parties)) != len(parties):
+            raise ValueError("duplicate parties")
+        self.group = group
+        self.workers: tuple[str, ...] = tuple(workers)
+        self.schedule = schedule
+        self.previous = previous
+        self.parties: tuple[str, ...] = tuple(parties)
+        self.aggregate_fn = aggregate_fn
+        self.verify_fn = verify_fn or (lambda prev, grads, cand: aggregate_fn(prev, grads) == cand)
+        self.quorum_num, self.quorum_den = quorum_num, quorum_den
+        self.gradients: tuple[A, ...] | None = None
+        self.candidate: A | None = None
+        self.proposer: str | None = None
+        self.votes: dict[str, bool] = {}
+        self.result: ProcessingResult[A] | None = None
+
+    def _check_worker(self, worker: str) -> None:
+        if worker not in self.workers:
+            raise ContractError(f"{worker} is not a worker")
+        if self.result is not None:
+            raise ContractError("aggregate already appended")
+
+    def update(self, worker: str, gradients: Mapping[str, A], at_ms: int) -> A:
+        """T_t7: ``worker`` computes C(W_i) from exactly the accepted parties' gradients."""
+        self._check_worker(worker)
+        self.schedule.check_on_time(Phase.T7, at_ms)
+        if self.candidate is not None:
+            raise ContractError(f"{self.proposer} already proposed the update")
+        if set(gradients) != set(self.parties):
+            raise ContractError("the update must aggregate exactly the accepted gradients")
+        grads = tuple(gradients[p] for p in self.parties)
+        self.gradients = grads
+        self.candidate = self.aggregate_fn(self.previous, grads)
+        self.proposer = worker
+        return self.candidate
+
+    def verify(self, worker: str, at_ms: int, ok: bool | None = None) -> bool:
+        """T_t8: ``worker`` checks the candidate (recomputes it unless it passes its verdict)."""
+        self._check_worker(worker)
+        self.schedule.check_on_time(Phase.T8, at_ms)
+        if self.candidate is None or self.gradients is None:
+            raise ContractError("nothing to verify: no update proposed")
+        if worker in self.votes:
+            raise ContractError(f"{worker} already voted")
+        verdict = (
+            bool(self.verify_fn(self.previous, self.gradients, self.candidate))
+            if ok is None
+            else bool(ok)
+        )
+        self.votes[worker] = verdict
+        return verdict
+
+    def append(self, at_ms: int) -> ProcessingResult[A]:
+        """T_t9: append C(W_i) if > quorum of the workers approved; idempotent."""
+        if self.result is not None:
+            r = self.result
+            return ProcessingResult(
+                r.accepted, r.aggregate, r.proposer, r.approvers, r.rejecters, r.reason, True
+            )
+        self.schedule.check_on_time(Phase.T9, at_ms)
+        approvers = tuple(w for w in self.workers if self.votes.get(w) is True)
+        rejecters = tuple(w for w in self.workers if self.votes.get(w) is False)
+        if self.candidate is None:
+            res: ProcessingResult[A] = ProcessingResult(False, None, None, (), (), "no proposal")
+        elif len(approvers) * self.quorum_den > self.quorum_num * len(self.workers):
+            res = ProcessingResult(True, self.candidate, self.proposer, approvers, rejecters)
+        else:
+            res = ProcessingResult(
+                False, None, self.proposer, approvers, rejecters, "no quorum of approvals"
+            )
+        self.result = res
+        return res
+
+    @property
+    def aggregate(self) -> A:
+        """C(W_i) if appended, else C(W_{i-1})."""
+        if self.result is not None and self.result.accepted:
+            return self.result.aggregate  # type: ignore[return-value]
+        return self.previous
+
+    def fee_transfers(self, fee: int, source: str) -> list[Transfer]:
+        """Fee for the accepted block: to its proposer and to each approving worker."""
+        if self.result is None or not self.result.accepted:
+            return []
+        earners = list(dict.fromkeys([self.result.proposer, *self.result.approvers]))
+        return fee_transfers([w for w in earners if w is not None], 1, fee, source)
