@@ -134,16 +134,21 @@ class CombTable:
         e = int(e)
         if e < 0 or e.bit_length() > self.max_bits:
             return gmpy2.powmod(self.base, e, self.mod)
-        mod, mask, w = self.mod, self.mask, self.window
+        mod, mul, fmod = self.mod, gmpy2.mul, gmpy2.f_mod
         acc = mpz(1)
-        j = 0
-        table = self.table
-        while e:
+        if self.window == 8:
+            for row, k in zip(self.table, e.to_bytes(self.windows, "little"), strict=False):
+                if k:
+                    acc = fmod(mul(acc, row[k]), mod)
+            return acc
+        mask, w = self.mask, self.window
+        for row in self.table:
+            if not e:
+                break
             k = e & mask
             if k:
-                acc = acc * table[j][k] % mod
+                acc = fmod(mul(acc, row[k]), mod)
             e >>= w
-            j += 1
         return acc
 
 
@@ -266,8 +271,15 @@ def djn_encrypt(n: int, h_s: int, m: int, alpha: int | None = None, rng: RNG | N
         raise ValueError("plaintext must be in [0, n)")
     if alpha is None:
         alpha = _rng(rng).getrandbits(ALPHA_BITS)
-    n2 = mpz(n) * n
-    return int((1 + mpz(m) * n) * comb_table(n, h_s).pow(alpha) % n2)
+    return int(_times_1_plus_mn(comb_table(n, h_s).pow(alpha), m, n))
+
+
+def _times_1_plus_mn(x: mpz, m: int, n: int) -> mpz:
+    """(1 + m n) x mod n^2 = x + n ((m x) mod n) mod n^2 (cheaper than a 4096-bit product)."""
+    n = mpz(n)
+    r = x + n * gmpy2.f_mod(gmpy2.mul(m, x), n)
+    n2 = n * n
+    return r - n2 if r >= n2 else r
 
 
 def djn_h_s(n: int, rng: RNG | None = None) -> int:

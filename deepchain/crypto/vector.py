@@ -29,6 +29,7 @@ from deepchain.crypto.paillier import (
     _combine_consts,
     _combine_S,
     _rng,
+    _times_1_plus_mn,
     comb_table,
     partial_decrypt,
 )
@@ -162,12 +163,12 @@ def _enc_chunk(
     pk: ThresholdPublicKey, ms: list[int], B: int, prove: bool, lo: int, hi: int, rng: Any
 ) -> list[tuple[int, ProofPK | None]]:
     r = _rng(rng)
-    n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
+    n = mpz(pk.n)
     tab = comb_table(pk.n, pk.h_s)
     out = []
     for m in ms[lo:hi]:
         alpha = r.getrandbits(ALPHA_BITS)
-        c = int((1 + mpz(m) * n) * tab.pow(alpha) % n2)
+        c = int(_times_1_plus_mn(tab.pow(alpha), m, n))
         proof = prove_pk(pk, c, m, alpha, B, r) if prove else None
         out.append((c, proof))
     return out

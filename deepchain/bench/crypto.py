@@ -1,0 +1,194 @@
+"""Threshold Paillier benchmark: ``python -m deepchain.bench crypto [--quick] [--bits 2048]``.
+
+Measures, for one key (default 2048 bits), each operation's median time, packed gradients
+encrypted per second on one core, ciphertext bytes per gradient, one party's decryption shares
+(with the batched Proof_CD) over a G-gradient aggregate, and the baseline ``phe`` encrypting
+one value per ciphertext in the same run. ``--quick`` reuses a cached test key from
+var/bench/ (labelled; never use it for anything else) and extrapolates the decryption-share
+time from a smaller vector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _median(fn, reps: int) -> float:
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def _key(bits: int, N: int, t: int, quick: bool):
+    from deepchain.crypto.paillier import (
+        KeyShare,
+        ThresholdPublicKey,
+        generate_threshold_keypair,
+    )
+
+    cache = Path("var/bench") / f"crypto_test_key_{bits}_{N}_{t}.json"
+    if quick and cache.exists():
+        d = json.loads(cache.read_text())
+        pk = ThresholdPublicKey.from_json(d["pk"])
+        return pk, [KeyShare.from_json(s, pk) for s in d["shares"]], None
+    t0 = time.perf_counter()
+    pk, shares = generate_threshold_keypair(bits, N, t)
+    dt = time.perf_counter() - t0
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "label": "BENCHMARK TEST KEY - cached by deepchain.bench.crypto, not for real use",
+        "pk": pk.to_json(),
+        "shares": [s.to_json() for s in shares],
+    }
+    cache.write_text(json.dumps(doc))
+    cache.chmod(0o600)
+    return pk, shares, dt
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m deepchain.bench crypto")
+    ap.add_argument("--quick", action="store_true", help="< 60 s: cached key, extrapolation")
+    ap.add_argument("--bits", type=int, default=2048)
+    ap.add_argument("--gradients", type=int, default=100_000)
+    ap.add_argument("--parties", type=int, default=10)
+    args = ap.parse_args(argv)
+
+    import gmpy2
+    import phe
+
+    from deepchain.crypto.encoding import PackingScheme
+    from deepchain.crypto.paillier import (
+        ALPHA_BITS,
+        comb_table,
+        combine,
+        partial_decrypt,
+    )
+    from deepchain.crypto.proofs import prove_cd, prove_pk, verify_cd, verify_pk
+    from deepchain.crypto.vector import aggregate, decryption_share, encrypt_update
+
+    quick = args.quick
+    N = args.parties
+    t = N // 2 + 1
+    print(f"# crypto benchmark: {args.bits}-bit n, N={N}, t={t}, one core, quick={quick}")
+    pk, shares, keygen_s = _key(args.bits, N, t, quick)
+    if keygen_s is None:
+        print("keygen (safe primes + shares):   cached test key from var/bench (not timed)")
+    else:
+        print(f"keygen (safe primes + shares):   {keygen_s:9.2f} s  (once)")
+    scheme = PackingScheme(args.bits, N_max=max(16, N))
+    B = scheme.plaintext_bits
+    rng = random.Random(1)
+    m = scheme.pack(np.full(scheme.slots_per_ciphertext, 12345, dtype=np.int64))[0]
+    n2 = pk.n2
+
+    t0 = time.perf_counter()
+    comb_table(pk.n, pk.h_s)
+    table_s = time.perf_counter() - t0
+    reps = 30 if quick else 100
+
+    def plain_djn():
+        a = rng.getrandbits(ALPHA_BITS)
+        return (1 + m * pk.n) * gmpy2.powmod(pk.h_s, a, n2) % n2
+
+    t_plain = _median(plain_djn, reps)
+    t_enc = _median(lambda: pk.encrypt(m, rng=rng), reps * 3)
+    alpha = rng.getrandbits(ALPHA_BITS)
+    c = pk.encrypt(m, alpha)
+    t_ppk = _median(lambda: prove_pk(pk, c, m, alpha, B, rng), reps)
+    proof = prove_pk(pk, c, m, alpha, B, rng)
+    t_vpk = _median(lambda: verify_pk(pk, c, proof, B), reps)
+    t_pd = _median(lambda: partial_decrypt(pk, shares[0], c), 5 if quick else 15)
+    cs = [pk.encrypt(m) for _ in range(8)]
+    cis = [partial_decrypt(pk, shares[0], x) for x in cs]
+    t_pcd = _median(lambda: prove_cd(pk, shares[0], cs, cis), 3)
+    pcd = prove_cd(pk, shares[0], cs, cis)
+    t_vcd = _median(lambda: verify_cd(pk, 1, cs, cis, pcd), 3)
+    parts = {s.i: partial_decrypt(pk, s, c) for s in shares[:t]}
+    t_comb = _median(lambda: combine(pk, parts), 10)
+    assert combine(pk, parts) == m
+
+    print(f"comb table on h_s (8-bit windows): {table_s * 1e3:8.1f} ms  (once per key)")
+    print(f"encrypt, plain DJN h_s^alpha:    {t_plain * 1e3:9.3f} ms")
+    print(f"encrypt, comb table:             {t_enc * 1e3:9.3f} ms")
+    print(f"Proof_PK prove:                  {t_ppk * 1e3:9.3f} ms  ({t_ppk / t_enc:.2f}x encrypt)")
+    print(f"Proof_PK verify:                 {t_vpk * 1e3:9.3f} ms")
+    print(f"partial decryption c^(2 D s_i):  {t_pd * 1e3:9.3f} ms")
+    print(f"Proof_CD prove (batch of 8):     {t_pcd * 1e3:9.3f} ms")
+    print(f"Proof_CD verify (batch of 8):    {t_vcd * 1e3:9.3f} ms")
+    print(f"combine ({t} shares):             {t_comb * 1e3:9.3f} ms")
+
+    # packed throughput over a real gradient vector
+    G = args.gradients
+    g_enc = min(G, 20_000) if quick else G
+    grads = np.random.default_rng(0).normal(0, 0.05, g_enc).astype(np.float32)
+    q = scheme.quantize(grads)
+    t0 = time.perf_counter()
+    upd = encrypt_update(pk, scheme, q, prove=False)
+    t_vec = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    encrypt_update(pk, scheme, q[: min(g_enc, 20 * scheme.slots_per_ciphertext)], prove=True)
+    t_vec_p = (time.perf_counter() - t0) * g_enc / min(g_enc, 20 * scheme.slots_per_ciphertext)
+    packed_rate = g_enc / t_vec
+    width = (n2.bit_length() + 7) // 8
+    bytes_per_grad = len(upd.ciphertexts) * width / g_enc
+    proof_bytes = len(encrypt_update(pk, scheme, q[:85], prove=True).to_bytes(pk)) - width
+    print(
+        f"packed encryption: {scheme.slots_per_ciphertext} slots x {scheme.slot_bits} bits; "
+        f"{g_enc} gradients in {t_vec:.2f} s -> {packed_rate:,.0f} gradients/s"
+    )
+    print(f"  with Proof_PK: {g_enc / t_vec_p:,.0f} gradients/s")
+    print(
+        f"ciphertext bytes/gradient: {bytes_per_grad:.2f} "
+        f"(+ about {proof_bytes / scheme.slots_per_ciphertext:.2f} with Proof_PK)"
+    )
+
+    # one party's decryption shares over a G-gradient aggregate
+    k_full = scheme.n_ciphertexts(G)
+    if not quick:
+        agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k_full)]] * 2)
+        t0 = time.perf_counter()
+        decryption_share(pk, shares[0], agg)
+        t_ds = time.perf_counter() - t0
+        print(f"one party's shares + Proof_CD, {G} gradients ({k_full} ct): {t_ds:.1f} s")
+    else:  # two sizes -> per-ciphertext slope + fixed proof cost, extrapolated to k_full
+        ts = {}
+        for k in (8, 24):
+            agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k)]] * 2)
+            t0 = time.perf_counter()
+            decryption_share(pk, shares[0], agg)
+            ts[k] = time.perf_counter() - t0
+        slope = (ts[24] - ts[8]) / 16
+        est = ts[8] + slope * (k_full - 8)
+        print(
+            f"one party's decryption shares + Proof_CD, {G} gradients ({k_full} ct): "
+            f"EXTRAPOLATED {est:.1f} s (measured 8 ct {ts[8]:.2f} s, 24 ct {ts[24]:.2f} s)"
+        )
+
+    # baseline: phe, one value per ciphertext, same key size
+    t0 = time.perf_counter()
+    ppub, _ = phe.generate_paillier_keypair(n_length=args.bits)
+    phe_keygen = time.perf_counter() - t0
+    vals = [float(x) for x in grads[: (20 if quick else 60)]]
+    t0 = time.perf_counter()
+    for v in vals:
+        ppub.encrypt(v)
+    phe_rate = len(vals) / (time.perf_counter() - t0)
+    print(f"phe keygen {phe_keygen:.2f} s; phe encrypt: {1e3 / phe_rate:.2f} ms/value")
+    phe_bytes = width / 1  # one ciphertext per value
+    print(f"phe bytes/gradient: {phe_bytes:.0f}")
+    ratio = packed_rate / phe_rate
+    print(
+        f"crypto: packed {packed_rate:.0f} gradients/s, phe {phe_rate:.0f} gradients/s, "
+        f"ratio {ratio:.0f}x, {bytes_per_grad:.2f} bytes/gradient"
+    )
+    return 0

@@ -1,0 +1,168 @@
+"""Proof_PK and Proof_CD: honest provers verify, every tampered field is rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import generate_threshold_keypair, partial_decrypt
+from deepchain.crypto.proofs import (
+    ProofCD,
+    ProofPK,
+    prove_cd,
+    prove_pk,
+    verify_cd,
+    verify_pk,
+)
+from deepchain.crypto.serialize import CryptoFormatError
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return generate_threshold_keypair(512, 4, 2, rng=random.Random(11))
+
+
+@pytest.fixture(scope="module")
+def B(keys):
+    return PackingScheme(512, N_max=4).plaintext_bits
+
+
+@pytest.fixture(scope="module")
+def pk_statement(keys, B):
+    pk, _ = keys
+    rng = random.Random(12)
+    m, alpha = (1 << B) - 1, rng.getrandbits(448)
+    c = pk.encrypt(m, alpha)
+    return c, m, alpha, prove_pk(pk, c, m, alpha, B, rng)
+
+
+def test_honest_proof_pk_verifies(keys, B, pk_statement):
+    pk, _ = keys
+    c, _, _, proof = pk_statement
+    assert verify_pk(pk, c, proof, B)
+
+
+def test_proof_pk_is_deterministic_under_an_injected_rng(keys, B, pk_statement):
+    pk, _ = keys
+    c, m, alpha, _ = pk_statement
+    p1 = prove_pk(pk, c, m, alpha, B, random.Random(1))
+    assert p1 == prove_pk(pk, c, m, alpha, B, random.Random(1))
+
+
+@pytest.mark.parametrize("field", ["a", "e", "z1", "z2"])
+def test_proof_pk_rejects_a_tampered_field(keys, B, pk_statement, field):
+    pk, _ = keys
+    c, _, _, proof = pk_statement
+    bad = dataclasses.replace(proof, **{field: getattr(proof, field) + 1})
+    assert not verify_pk(pk, c, bad, B)
+
+
+def test_proof_pk_rejects_another_ciphertext(keys, B, pk_statement):
+    pk, _ = keys
+    c, _, _, proof = pk_statement
+    assert not verify_pk(pk, c * pk.h_s % pk.n2, proof, B)
+
+
+def test_proof_pk_rejects_a_different_bound(keys, B, pk_statement):
+    pk, _ = keys
+    c, _, _, proof = pk_statement
+    assert not verify_pk(pk, c, proof, B - 1)
+
+
+def test_prover_refuses_out_of_bound_plaintext(keys, B):
+    pk, _ = keys
+    with pytest.raises(ValueError):
+        prove_pk(pk, pk.encrypt(1 << B, 5), 1 << B, 5, B)
+
+
+@pytest.mark.xfail(strict=True, reason="PROTOCOL.md Proof_PK checks z1 only mod n (bound unsound)")
+def test_proof_pk_cannot_be_forged_for_a_wrapping_plaintext(keys, B):
+    """A prover who knows a too-large plaintext cannot produce an accepted z1."""
+    pk, _ = keys
+    m = pk.n - 5  # "minus five": would wrap the aggregate
+    c = pk.encrypt(m, 9)
+    total = B + 128 + 40
+    x, y = random.getrandbits(total), random.getrandbits(616)
+    from deepchain.crypto.proofs import _pk_challenge
+
+    a = (1 + x * pk.n) * pow(pk.h_s, y, pk.n2) % pk.n2
+    e = _pk_challenge(pk.n, pk.h_s, B, c, a)
+    forged = ProofPK(a=a, e=e, z1=x + e * m, z2=y + e * 9)
+    assert not verify_pk(pk, c, forged, B)
+    reduced = dataclasses.replace(forged, z1=(x + e * m) % pk.n)
+    assert not verify_pk(pk, c, reduced, B)
+
+
+def test_proof_pk_serialization_round_trips_and_rejects_garbage(pk_statement):
+    proof = pk_statement[3]
+    assert ProofPK.from_json(proof.to_json()) == proof
+    assert ProofPK.from_bytes(proof.to_bytes()) == proof
+    with pytest.raises(CryptoFormatError):
+        ProofPK.from_json(proof.to_json() | {"version": 9})
+    with pytest.raises(CryptoFormatError):
+        ProofPK.from_json(proof.to_json() | {"e": format(1 << 200, "x")})
+    with pytest.raises(CryptoFormatError):
+        ProofPK.from_bytes(proof.to_bytes()[:-1])
+    with pytest.raises(CryptoFormatError):
+        ProofPK.from_bytes(proof.to_bytes() + b"\0")
+
+
+# -- Proof_CD --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cd_statement(keys):
+    pk, shares = keys
+    cs = [pk.encrypt(m) for m in (1, 2, 3, 4, 5)]
+    share = shares[1]
+    c_is = [partial_decrypt(pk, share, c) for c in cs]
+    return cs, c_is, prove_cd(pk, share, cs, c_is, random.Random(13))
+
+
+def test_honest_proof_cd_verifies(keys, cd_statement):
+    pk, _ = keys
+    cs, c_is, proof = cd_statement
+    assert verify_cd(pk, 2, cs, c_is, proof)
+
+
+@pytest.mark.parametrize("field", ["a", "b", "e", "z"])
+def test_proof_cd_rejects_a_tampered_field(keys, cd_statement, field):
+    pk, _ = keys
+    cs, c_is, proof = cd_statement
+    bad = dataclasses.replace(proof, **{field: getattr(proof, field) + 1})
+    assert not verify_cd(pk, 2, cs, c_is, bad)
+
+
+def test_proof_cd_rejects_one_wrong_share_in_the_vector(keys, cd_statement):
+    pk, shares = keys
+    cs, c_is, _ = cd_statement
+    bad = list(c_is)
+    bad[3] = bad[3] * pk.v % pk.n2
+    assert not verify_cd(pk, 2, cs, bad, prove_cd(pk, shares[1], cs, bad))
+
+
+def test_proof_cd_rejects_the_wrong_party_index_or_vector(keys, cd_statement):
+    pk, _ = keys
+    cs, c_is, proof = cd_statement
+    assert not verify_cd(pk, 1, cs, c_is, proof)
+    assert not verify_cd(pk, 2, cs[::-1], c_is[::-1], proof)
+    assert not verify_cd(pk, 2, cs[:-1], c_is[:-1], proof)
+    assert not verify_cd(pk, 9, cs, c_is, proof)
+
+
+def test_proof_cd_with_another_share_is_rejected(keys, cd_statement):
+    pk, shares = keys
+    cs, _, _ = cd_statement
+    c_is = [partial_decrypt(pk, shares[0], c) for c in cs]  # share 1's values claimed as 2's
+    proof = prove_cd(pk, shares[0], cs, c_is)
+    assert verify_cd(pk, 1, cs, c_is, proof)
+    assert not verify_cd(pk, 2, cs, c_is, proof)
+
+
+def test_proof_cd_serialization_round_trips(cd_statement):
+    proof = cd_statement[2]
+    assert ProofCD.from_json(proof.to_json()) == proof
+    assert ProofCD.from_bytes(proof.to_bytes()) == proof
+    with pytest.raises(CryptoFormatError):
+        ProofCD.from_json({k: v for k, v in proof.to_json().items() if k != "z"})
