@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -234,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not isinstance(doc, dict):
         print("UNREADABLE: the export must be a JSON object", file=sys.stderr)
+        return 2
+    if args.blobs and not os.path.isdir(args.blobs):
+        print(f"UNREADABLE: blob directory {args.blobs} does not exist", file=sys.stderr)
         return 2
     store = BlobStore(args.blobs) if args.blobs else None
     report = audit_ledger(doc, store, genesis_hash=args.genesis_hash)

@@ -17,6 +17,7 @@ on the instance sound.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -25,7 +26,9 @@ from deepchain.canonical import FORMAT_VERSION, canonical_json, tagged_hash
 from deepchain.crypto.identity import Identity, verify_signature
 
 TX_DOMAIN = "deepchain/tx"
-GENESIS_SENDER = "00" * 32  # the genesis transaction is the only unsigned one
+GENESIS_SENDER = "00" * 32
+_PK_RE = re.compile(r"[0-9a-f]{64}")
+_HEX_RE = re.compile(r"[0-9a-f]*")  # the genesis transaction is the only unsigned one
 
 
 class TxKind(StrEnum):
@@ -107,9 +110,7 @@ def thaw(value: Any) -> Any:
 
 def is_pk_hex(s: object) -> bool:
     """True iff ``s`` looks like an Ed25519 public key in lowercase hex (64 digits)."""
-    return (
-        isinstance(s, str) and len(s) == 64 and all(c in "0123456789abcdef" for c in s.lower())
-    ) and s == s.lower()
+    return isinstance(s, str) and _PK_RE.fullmatch(s) is not None
 
 
 def _is_int(x: object) -> bool:
@@ -152,9 +153,7 @@ class Transaction:
             raise TxFormatError("phase must be a string or None")
         if not _is_int(self.timestamp_ms) or self.timestamp_ms < 0:
             raise TxFormatError("timestamp_ms must be a non-negative int")
-        if not isinstance(self.signature, str) or any(
-            c not in "0123456789abcdef" for c in self.signature
-        ):
+        if not isinstance(self.signature, str) or not _HEX_RE.fullmatch(self.signature):
             raise TxFormatError("signature must be lowercase hex")
 
     # -- encoding ---------------------------------------------------------------------
