@@ -142,7 +142,11 @@ class Receipt:
 
 @dataclass(frozen=True)
 class Settlement:
-    """The money moves that close a phase, and who was honest or penalised (and why)."""
+    """The money moves that close a phase, and who was honest or penalised (and why).
+
+    ``transfers`` are ordered paybacks, then penalties, then extra pay: applied in this
+    order no account ever goes negative (extra pay is funded by the penalties before it).
+    """
 
     group: str
     phase: Phase
@@ -273,6 +277,8 @@ class _DepositPhaseContract:
             raise ContractError(f"{self.PHASE.value} of group {self.group} is closed")
         if party in self.submissions:
             raise ContractError(f"{party} already submitted in {self.PHASE.value}")
+        if party in self.late:
+            raise ContractError(f"{party} was already refused as late in {self.PHASE.value}")
         try:
             self.schedule.check_on_time(self.PHASE, at_ms)
         except LateError:
@@ -294,8 +300,8 @@ class _DepositPhaseContract:
     def verify(self, party: str, proof_ok: bool, at_ms: int | None = None) -> None:
         """Record a pending verification (fsver) result for ``party``'s accepted message.
 
-        With a schedule, the verdict must come before the verification deadline T_t2 (Trading)
-        or T_t5 (Decryption); verification is the verifiers' job, not the party's, so a late
+        With ``at_ms``, the verdict must come before the verification deadline T_t2 (Trading)
+        or T_t6 (Decryption); verification is the verifiers' job, not the party's, so a late
         verdict is refused with LateError but does not penalise the party.
         """
         if self.closed:
@@ -480,7 +486,7 @@ class DecryptionContract(_DepositPhaseContract):
     """
 
     PHASE = Phase.T5
-    verify_phase = Phase.T5
+    verify_phase = Phase.T6  # Proof_CD checked before the combined result returns (T_t6)
     KIND = "decryption"
 
     def __init__(
