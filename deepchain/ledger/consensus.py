@@ -46,6 +46,7 @@ from deepchain.ledger.transactions import (
     _check_signature,
     is_pk_hex,
     make_rejection,
+    make_tx,
 )
 
 __all__ = [
@@ -270,12 +271,18 @@ def build_block(
     *,
     record_rejections: bool = False,
     max_txs: int | None = None,
+    evidence: Iterable[EquivocationEvidence] = (),
 ) -> tuple[Block, list[tuple[Transaction, str]]]:
     """Leader's block: only the txs valid (in order) against ``state``; returns the block and
-    the rejected txs with reasons (recorded as REJECTION txs if ``record_rejections``)."""
+    the rejected txs with reasons (recorded as REJECTION txs if ``record_rejections``).
+    Equivocation ``evidence`` not yet on chain is recorded first as EQUIVOCATION txs."""
     s = state.copy()
     included: list[Transaction] = []
     rejected: list[tuple[Transaction, str]] = []
+    for ev in evidence:
+        rec = ev.as_transaction(leader, s.next_nonce(leader.address), timestamp_ms)
+        if s.try_apply(rec) is None:
+            included.append(rec)
     for tx in txs:
         if max_txs is not None and len(included) >= max_txs:
             break
@@ -379,6 +386,27 @@ class EquivocationEvidence:
             "vote_b": self.vote_b.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> EquivocationEvidence:
+        a, b = Vote.from_dict(d["vote_a"]), Vote.from_dict(d["vote_b"])
+        return cls(d["voter"], d["height"], a, b)
+
+    def as_transaction(self, reporter: Identity, nonce: int, timestamp_ms: int = 0) -> Transaction:
+        """The EQUIVOCATION transaction recording this evidence on chain."""
+        return make_tx(
+            reporter,
+            TxKind.EQUIVOCATION,
+            nonce,
+            {
+                "voter": self.voter,
+                "height": self.height,
+                "k": self.vote_a.k,
+                "vote_a": self.vote_a.to_dict(),
+                "vote_b": self.vote_b.to_dict(),
+            },
+            timestamp_ms=timestamp_ms,
+        )
+
 
 def detect_equivocation(votes: Iterable[Vote]) -> list[EquivocationEvidence]:
     """Evidence for every voter with valid votes on two different blocks at one (height, k)."""
@@ -432,6 +460,29 @@ class WorkerNode:
 
     def __repr__(self) -> str:
         return f"WorkerNode({self.address[:8]}, {self.behaviour}, h={self.height})"
+
+    @classmethod
+    def from_chain(
+        cls, identity: Identity, blocks: Sequence[Block], *, verify: bool = True, **kw: object
+    ) -> WorkerNode:
+        """Rebuild a node from a stored chain (blocks[0] = genesis), re-verifying each block
+        (with its quorum) unless ``verify`` is False; raises InvalidBlock on a bad block.
+        This is how a stateless (e.g. Celery) worker resumes from the database."""
+        node = cls(identity, blocks[0], **kw)  # type: ignore[arg-type]
+        for b in blocks[1:]:
+            if verify:
+                node.state = check_block(
+                    b, node.tip, node.state, node.workers, node.committee_size, node.stakes
+                )
+            else:
+                for tx in b.transactions:
+                    node.state.apply(tx)
+            node.chain.append(b)
+        for b in node.chain[1:]:
+            for v in b.votes:
+                if v.voter == node.address:
+                    node.votes_cast[(v.height, v.k)] = v.block_hash
+        return node
 
     @property
     def address(self) -> str:
@@ -487,6 +538,7 @@ class WorkerNode:
             now_ms,
             record_rejections=self.record_rejections,
             max_txs=self.max_block_txs,
+            evidence=self.evidence,
         )
         for tx, _reason in rejected:
             self.mempool.pop(tx.tx_hash, None)
@@ -672,6 +724,31 @@ class ConsensusOutcome:
     evidence: list[EquivocationEvidence]
     gossip: dict[str, str]
     elapsed_ms: int
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (for an API/dashboard saying why a height did not finalize)."""
+        return {
+            "final": self.final,
+            "height": self.height,
+            "block_hash": self.block.block_hash if self.block else None,
+            "k": self.k,
+            "reason": self.reason,
+            "attempts": [
+                {
+                    "k": a.k,
+                    "leader": a.leader,
+                    "status": a.status,
+                    "reason": a.reason,
+                    "votes": a.votes,
+                    "committee": a.committee,
+                    "block_hash": a.block_hash,
+                }
+                for a in self.attempts
+            ],
+            "evidence": [e.to_dict() for e in self.evidence],
+            "gossip": self.gossip,
+            "elapsed_ms": self.elapsed_ms,
+        }
 
 
 def run_consensus_round(

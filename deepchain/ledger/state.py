@@ -17,12 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from deepchain.canonical import canonical_json, tagged_hash
+from deepchain.ledger.blocks import Vote
 from deepchain.ledger.transactions import (
     GENESIS_SENDER,
     InvalidTransaction,
     Transaction,
     TxKind,
     is_pk_hex,
+    thaw,
 )
 
 # kinds that only a contract/clock authority may send
@@ -69,10 +71,16 @@ class LedgerState:
     nonces: dict[str, int] = field(default_factory=dict)
     supply: int = 0
     authorities: set[str] = field(default_factory=set)
+    # recorded equivocations, "voter:height:k" (each misbehaviour is recorded once)
+    equivocations: set[str] = field(default_factory=set)
 
     def copy(self) -> LedgerState:
         return LedgerState(
-            dict(self.balances), dict(self.nonces), self.supply, set(self.authorities)
+            dict(self.balances),
+            dict(self.nonces),
+            self.supply,
+            set(self.authorities),
+            set(self.equivocations),
         )
 
     def balance(self, account: str) -> int:
@@ -94,6 +102,7 @@ class LedgerState:
             "nonces": self.nonces,
             "supply": self.supply,
             "authorities": sorted(self.authorities),
+            "equivocations": sorted(self.equivocations),
         }
         return tagged_hash("deepchain/state", canonical_json(doc))
 
@@ -145,6 +154,10 @@ class LedgerState:
             isinstance(p.get("tx_hash"), str) and isinstance(p.get("reason"), str)
         ):
             raise InvalidTransaction("rejection must name the tx_hash and the reason")
+        elif kind == TxKind.EQUIVOCATION:
+            key = equivocation_key(p)
+            if key in self.equivocations:
+                raise InvalidTransaction("equivocation already recorded")
         # debit totals per account must be covered (double spend / overdraft)
         debits: dict[str, int] = {}
         for src, _dst, a in mv:
@@ -169,6 +182,8 @@ class LedgerState:
                 del self.balances[src]
             self.balances[dst] = self.balances.get(dst, 0) + a
         self.nonces[tx.sender] = tx.nonce
+        if tx.kind == TxKind.EQUIVOCATION:
+            self.equivocations.add(equivocation_key(tx.payload))
         self.check_invariants()
 
     def try_apply(self, tx: Transaction) -> str | None:
@@ -178,6 +193,24 @@ class LedgerState:
         except InvalidTransaction as exc:
             return exc.reason
         return None
+
+
+def equivocation_key(payload: dict) -> str:
+    """Check an EQUIVOCATION payload {"vote_a", "vote_b"}: two valid votes by one voter for
+    different blocks at the same (height, k). Returns "voter:height:k"; raises if not proof."""
+    try:
+        a, b = Vote.from_dict(thaw(payload["vote_a"])), Vote.from_dict(thaw(payload["vote_b"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidTransaction(f"equivocation evidence malformed: {exc}") from exc
+    if not (a.voter == b.voter and a.height == b.height and a.k == b.k):
+        raise InvalidTransaction("equivocation votes must share voter, height and round")
+    if (payload.get("voter"), payload.get("height"), payload.get("k")) != (a.voter, a.height, a.k):
+        raise InvalidTransaction("equivocation payload disagrees with its votes")
+    if a.block_hash == b.block_hash:
+        raise InvalidTransaction("equivocation votes must be for different blocks")
+    if not (a.verify() and b.verify()):
+        raise InvalidTransaction("equivocation evidence has a bad vote signature")
+    return f"{a.voter}:{a.height}:{a.k}"
 
 
 def genesis_state(allocations: dict[str, int], authorities: Iterable[str]) -> LedgerState:

@@ -48,6 +48,7 @@ class TxKind(StrEnum):
     PENALTY = "penalty"
     CLOCK = "clock"  # a phase closed (deadline T_tk reached)
     REJECTION = "rejection"  # a rejected transaction, recorded with its reason
+    EQUIVOCATION = "equivocation"  # evidence: a committee member signed two blocks at one (h, k)
 
 
 class TxFormatError(ValueError):

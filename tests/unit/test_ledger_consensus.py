@@ -280,3 +280,66 @@ def test_unknown_behaviour_is_refused():
     net = make_network(1)
     with pytest.raises(ValueError):
         WorkerNode(net.nodes[0].identity, net.genesis, behaviour="byzantine-ish")
+
+
+def test_equivocation_evidence_is_recorded_on_chain_once_and_audits():
+    from deepchain.audit import audit_ledger, export_ledger
+    from deepchain.ledger.state import equivocation_key
+
+    net = make_network(4, behaviours={2: "equivocate"})
+    out = run_consensus_round(net.nodes, [payment(net, 0, 1)], 1_000, 500)
+    assert out.final and len(out.evidence) == 1
+    out2 = run_consensus_round(net.nodes, [payment(net, 1, 1)], 2_000, 500)
+    assert out2.final
+    recs = [t for t in out2.block.transactions if t.kind == TxKind.EQUIVOCATION]
+    assert len(recs) == 1 and recs[0].payload["voter"] == net.nodes[2].address
+    key = equivocation_key(recs[0].payload)
+    assert key in net.nodes[0].state.equivocations
+    # each misbehaviour (voter, height, k) is recorded exactly once
+    for h in range(3, 5):
+        assert run_consensus_round(net.nodes, [], h * 1_000, 500).final
+    recorded = [
+        equivocation_key(t.payload)
+        for b in net.nodes[0].chain
+        for t in b.transactions
+        if t.kind == TxKind.EQUIVOCATION
+    ]
+    assert len(recorded) == len(set(recorded)) >= 3
+    report = audit_ledger(export_ledger(net.nodes[0].chain))
+    assert report.ok and report.counts["kind:equivocation"] == len(recorded)
+
+
+def test_forged_equivocation_evidence_is_rejected():
+    from deepchain.ledger.consensus import EquivocationEvidence
+    from deepchain.ledger.transactions import InvalidTransaction
+
+    net = make_network(4)
+    n0, n1 = net.nodes[0], net.nodes[1]
+    a = propose_block(n0.identity, n0.tip, 0, [], n0.state, 5)
+    b = propose_block(n0.identity, n0.tip, 0, [], n0.state, 6)
+    va = vote(n1.identity, a)
+    vb_forged = type(va)(va.voter, b.block_hash, va.height, va.k, va.signature)
+    ev = EquivocationEvidence(n1.address, 1, va, vb_forged)
+    assert not ev.verify()
+    tx = ev.as_transaction(n0.identity, 1)
+    with pytest.raises(InvalidTransaction, match="bad vote signature"):
+        n0.state.copy().apply(tx)
+
+
+def test_a_node_rebuilt_from_the_stored_chain_matches_and_keeps_going():
+    net = make_network(4)
+    for h in range(1, 3):
+        assert run_consensus_round(net.nodes, [payment(net, h, 1)], h * 1000, 500).final
+    blocks = [Block.from_dict(b.to_dict()) for b in net.nodes[1].chain]
+    fresh = WorkerNode.from_chain(net.nodes[1].identity, blocks)
+    assert fresh.state.digest() == net.nodes[1].state.digest()
+    nodes = [fresh if n is net.nodes[1] else n for n in net.nodes]
+    for n in nodes:
+        n.neighbours = [m for m in nodes if m is not n]
+    out = run_consensus_round(nodes, [payment(net, 0, 1)], 5_000, 500)
+    assert out.final and fresh.height == 3
+    assert out.to_dict()["final"] is True
+    d = blocks[1].to_dict()
+    d["header"]["timestamp_ms"] += 1
+    with pytest.raises(Exception, match="leader signature"):
+        WorkerNode.from_chain(fresh.identity, [blocks[0], Block.from_dict(d)])
