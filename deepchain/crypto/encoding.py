@@ -6,9 +6,11 @@ of up to N_max parties' slots, sum(q) + N 2^Q <= N_max (2^(Q+1) - 1) < 2^w, neve
 the next slot. Slot 0 is the least significant.
 
 Slots per plaintext: floor((|n| - 2 - (K + KAPPA) - ceil(log2 N_max)) / w). This leaves room
-for Proof_PK's slack: a proven plaintext is < 2^(B + K + KAPPA) with B = slots * w, and the sum
-of N_max such plaintexts is still < 2^(|n| - 2) < n, so even cheating-but-proven parties cannot
-wrap the aggregate around n. At |n| = 2048, Q = 16, N_max = 16 this gives w = 22 and 85 slots
+for Proof_PK's slack: a proven plaintext is an integer M* with |M*| < 2^(B + K + KAPPA),
+B = slots * w, and the sum of N_max such values lies in (-2^(|n|-2), 2^(|n|-2)), inside
+(-n/2, n/2): cheating-but-proven parties cannot wrap the aggregate around n undetected (a
+negative total decrypts to a value > n/2, which ``unpack`` rejects).
+At |n| = 2048, Q = 16, N_max = 16 this gives w = 22 and 85 slots
 (6.02 bytes of ciphertext per gradient), as in PROTOCOL.md.
 
 Default scale 2^12: representable range |g| <= (2^16 - 1) / 2^12 ~ 16.0, resolution 2.4e-4.

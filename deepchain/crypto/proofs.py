@@ -1,8 +1,17 @@
 """Non-interactive sigma proofs (Fiat-Shamir, SHA-256 with domain separation).
 
 Every public value of the statement goes into the challenge hash. See PROTOCOL.md:
-- Proof_PK: a gradient ciphertext c = (1+n)^M h_s^alpha encrypts a known M < 2^(B+K+KAPPA)
-  (the paper's fsver1; a proof with slack: honest provers use M < 2^B).
+- Proof_PK: a gradient ciphertext c = (1+n)^M h_s^alpha encrypts a known M with
+  |M| < 2^(B+K+KAPPA) (the paper's fsver1; a proof with slack: honest provers use M < 2^B).
+  DEVIATION from PROTOCOL.md: the protocol's sigma proof checks z1 only through (1 + z1 n), i.e.
+  mod n, and Z_n has public order n, so it does not bound M (a prover with M = n - 5 or
+  M = 1/2 mod n is accepted after a few Fiat-Shamir retries). As in CGGMP'20's Pi^enc we add a
+  ring-Pedersen commitment S = s^M t^mu mod n in QR_n, whose order p'q' nobody but the (trusted,
+  forgetful) dealer knows; s, t are hashed from n, so nobody knows log_t s. The extra equation
+  s^z1 t^z3 = C S^e mod n makes the integer bound on z1 sound (strong RSA): the proof shows
+  M = M* mod n for an integer |M*| < 2^(B+K+KAPPA) (possibly negative; see encoding.py).
+  The commitment randomness mu is a 448-bit short exponent (hiding under the same
+  short-exponent assumption DJN encryption already relies on), which keeps the cost down.
 - Proof_CD: a vector of decryption shares c_ij = c_j^(2 Delta s_i) is correct, i.e.
   log_{C^4}(C_i^2) = log_v(v_i) for random-weighted products C, C_i (Shoup's proof, batched;
   the paper's fsver2).
@@ -23,6 +32,7 @@ from deepchain.crypto.paillier import (
     K_BITS,
     KAPPA,
     RNG,
+    CombTable,
     KeyShare,
     ThresholdPublicKey,
     _rng,
@@ -72,31 +82,82 @@ def _is_unit(x: int, n: int, n2: int) -> bool:
 
 
 # -- Proof_PK --------------------------------------------------------------------------------
+_RP_TAG = "deepchain/ring-pedersen-bases/v1"
+_RP_CACHE: dict[int, tuple[CombTable, CombTable]] = {}
+
+
+def _mu_bits(n: int) -> int:
+    """Short-exponent commitment randomness (DJN's assumption, as for h_s^alpha)."""
+    return ALPHA_BITS
+
+
+def _gamma_bits(n: int) -> int:
+    """gamma statistically hides e * mu."""
+    return ALPHA_BITS + K_BITS + KAPPA
+
+
+def ring_pedersen_bases(n: int) -> tuple[int, int]:
+    """(s, t): squares of hash-derived elements of Z*_n (nothing-up-my-sleeve bases)."""
+    out = []
+    for label in (b"s", b"t"):
+        ctr = 0
+        while True:
+            stream = b"".join(
+                hashlib.sha256(
+                    _RP_TAG.encode() + label + n.to_bytes(1024, "big") + bytes([ctr, k])
+                ).digest()
+                for k in range(-(-(n.bit_length() + 128) // 256))
+            )
+            x = int.from_bytes(stream, "big") % n
+            ctr += 1
+            if x > 1 and gmpy2.gcd(x, n) == 1:
+                out.append(int(x * x % n))
+                break
+    return out[0], out[1]
+
+
+def _rp_tables(n: int) -> tuple[CombTable, CombTable]:
+    tabs = _RP_CACHE.get(n)
+    if tabs is None:
+        if len(_RP_CACHE) >= 4:
+            _RP_CACHE.pop(next(iter(_RP_CACHE)))
+        s_, t_ = ring_pedersen_bases(n)
+        bits_s = n.bit_length() + 2  # covers M, x and z1 (< 2^(|n|-1))
+        tabs = (CombTable(s_, n, bits_s), CombTable(t_, n, _gamma_bits(n) + 1))
+        _RP_CACHE[n] = tabs
+    return tabs
+
+
 @dataclass(frozen=True)
 class ProofPK:
-    """(a, e, z1, z2): a = (1+xn) h_s^y, e = H(PK, n, h_s, B, c, a), z1 = x+eM, z2 = y+e alpha."""
+    """Proof_PK = (a, e, z1, z2, S, C, z3).
+
+    a = (1 + x n) h_s^y mod n^2, S = s^M t^mu, C = s^x t^gamma mod n,
+    e = H(PK, n, h_s, B, c, a, S, C), z1 = x + e M, z2 = y + e alpha, z3 = gamma + e mu.
+    """
 
     a: int
     e: int
     z1: int
     z2: int
+    S: int
+    C: int
+    z3: int
+
+    _FIELDS = ("a", "e", "z1", "z2", "S", "C", "z3")
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "proof_pk",
-            "version": 1,
-            "a": int_to_hex(self.a),
-            "e": int_to_hex(self.e),
-            "z1": int_to_hex(self.z1),
-            "z2": int_to_hex(self.z2),
-        }
+        d: dict[str, Any] = {"type": "proof_pk", "version": 1}
+        for k in self._FIELDS:
+            d[k] = int_to_hex(getattr(self, k))
+        return d
 
     @classmethod
     def from_json(cls, d: Any) -> ProofPK:
         check_header(d, "proof_pk")
-        if set(d) != {"type", "version", "a", "e", "z1", "z2"}:
+        if set(d) != {"type", "version", *cls._FIELDS}:
             raise CryptoFormatError("ProofPK: unexpected fields")
-        p = cls(*(get_hex(d, k, "ProofPK") for k in ("a", "e", "z1", "z2")))
+        p = cls(*(get_hex(d, k, "ProofPK") for k in cls._FIELDS))
         p._check_sizes()
         return p
 
@@ -105,16 +166,16 @@ class ProofPK:
             raise CryptoFormatError("ProofPK: challenge too long")
         if self.z2.bit_length() > ALPHA_BITS + K_BITS + KAPPA + 1:
             raise CryptoFormatError("ProofPK: z2 too long")
+        if self.z3.bit_length() > 1 << 16 or self.z1.bit_length() > 1 << 16:
+            raise CryptoFormatError("ProofPK: response too long")
 
     def write(self, w: Writer) -> None:
-        w.var(self.a)
-        w.var(self.e)
-        w.var(self.z1)
-        w.var(self.z2)
+        for k in self._FIELDS:
+            w.var(getattr(self, k))
 
     @classmethod
     def read(cls, r: Reader) -> ProofPK:
-        p = cls(r.var(), r.var(), r.var(), r.var())
+        p = cls(*(r.var() for _ in cls._FIELDS))
         p._check_sizes()
         return p
 
@@ -131,8 +192,8 @@ class ProofPK:
         return p
 
 
-def _pk_challenge(n: int, h_s: int, B: int, c: int, a: int) -> int:
-    return _Hasher(_PK_TAG).ints(n, h_s, B, c, a).challenge()
+def _pk_challenge(n: int, h_s: int, B: int, c: int, a: int, S: int, C: int) -> int:
+    return _Hasher(_PK_TAG).ints(n, h_s, B, c, a, S, C).challenge()
 
 
 def _pk_check_bound(pk: Any, B: int) -> int:
@@ -152,32 +213,45 @@ def prove_pk(
     r = _rng(rng)
     n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
     tab = comb_table(pk.n, pk.h_s)
+    ts, tt = _rp_tables(pk.n)
+    mu = r.getrandbits(_mu_bits(pk.n))
+    S = int(ts.pow(m) * tt.pow(mu) % n)
     bound = 1 << total
     while True:  # abort-and-retry keeps z1 < 2^(B+K+KAPPA) (fails w.p. < 2^-KAPPA)
         x = r.getrandbits(total)
         y = r.getrandbits(ALPHA_BITS + K_BITS + KAPPA)
+        gamma = r.getrandbits(_gamma_bits(pk.n))
         a = int((1 + x * n) * tab.pow(y) % n2)
-        e = _pk_challenge(pk.n, pk.h_s, B, c, a)
+        C = int(ts.pow(x) * tt.pow(gamma) % n)
+        e = _pk_challenge(pk.n, pk.h_s, B, c, a, S, C)
         z1 = x + e * m
         if z1 < bound:
-            return ProofPK(a=a, e=e, z1=z1, z2=y + e * alpha)
+            return ProofPK(a=a, e=e, z1=z1, z2=y + e * alpha, S=S, C=C, z3=gamma + e * mu)
 
 
 def verify_pk(pk: ThresholdPublicKey, c: int, proof: ProofPK, B: int) -> bool:
-    """Check 0 <= z1 < 2^(B+K+KAPPA), e = H(..., c, a) and (1 + z1 n) h_s^z2 = a c^e mod n^2."""
+    """Check 0 <= z1 < 2^(B+K+KAPPA), e = H(...), (1 + z1 n) h_s^z2 = a c^e mod n^2 and
+    s^z1 t^z3 = C S^e mod n."""
     try:
         total = _pk_check_bound(pk, B)
     except ValueError:
         return False
     n, n2 = pk.n, pk.n * pk.n
-    a, e, z1, z2 = proof.a, proof.e, proof.z1, proof.z2
+    a, e, z1, z2, S, C, z3 = (getattr(proof, k) for k in ProofPK._FIELDS)
     if not (_is_unit(c, n, n2) and _is_unit(a, n, n2)):
+        return False
+    if not (_is_unit(S, n, n) and _is_unit(C, n, n)):
         return False
     if not (0 <= e < (1 << K_BITS) and 0 <= z1 < (1 << total)):
         return False
     if not 0 <= z2 < (1 << (ALPHA_BITS + K_BITS + KAPPA + 1)):
         return False
-    if _pk_challenge(n, pk.h_s, B, c, a) != e:
+    if not 0 <= z3 < (1 << (_gamma_bits(n) + 1)):
+        return False
+    if _pk_challenge(n, pk.h_s, B, c, a, S, C) != e:
+        return False
+    ts, tt = _rp_tables(n)
+    if ts.pow(z1) * tt.pow(z3) % n != mpz(C) * gmpy2.powmod(S, e, n) % n:
         return False
     lhs = (1 + mpz(z1) * n) * comb_table(n, pk.h_s).pow(z2) % n2
     rhs = mpz(a) * gmpy2.powmod(c, e, n2) % n2

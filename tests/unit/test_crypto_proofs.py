@@ -52,7 +52,7 @@ def test_proof_pk_is_deterministic_under_an_injected_rng(keys, B, pk_statement):
     assert p1 == prove_pk(pk, c, m, alpha, B, random.Random(1))
 
 
-@pytest.mark.parametrize("field", ["a", "e", "z1", "z2"])
+@pytest.mark.parametrize("field", ["a", "e", "z1", "z2", "S", "C", "z3"])
 def test_proof_pk_rejects_a_tampered_field(keys, B, pk_statement, field):
     pk, _ = keys
     c, _, _, proof = pk_statement
@@ -78,22 +78,34 @@ def test_prover_refuses_out_of_bound_plaintext(keys, B):
         prove_pk(pk, pk.encrypt(1 << B, 5), 1 << B, 5, B)
 
 
-@pytest.mark.xfail(strict=True, reason="PROTOCOL.md Proof_PK checks z1 only mod n (bound unsound)")
 def test_proof_pk_cannot_be_forged_for_a_wrapping_plaintext(keys, B):
-    """A prover who knows a too-large plaintext cannot produce an accepted z1."""
+    """M = 1/2 mod n would wrap the aggregate. For even e, z1 = (x + e M) mod n = x + e/2 is
+    small and satisfies the Paillier equation (this forgery passes PROTOCOL.md's original
+    mod-n check), but not the ring-Pedersen equation over the integers."""
     pk, _ = keys
-    m = pk.n - 5  # "minus five": would wrap the aggregate
-    c = pk.encrypt(m, 9)
-    total = B + 128 + 40
-    x, y = random.getrandbits(total), random.getrandbits(616)
-    from deepchain.crypto.proofs import _pk_challenge
+    from deepchain.crypto.proofs import _gamma_bits, _mu_bits, _pk_challenge, _rp_tables
 
-    a = (1 + x * pk.n) * pow(pk.h_s, y, pk.n2) % pk.n2
-    e = _pk_challenge(pk.n, pk.h_s, B, c, a)
-    forged = ProofPK(a=a, e=e, z1=x + e * m, z2=y + e * 9)
-    assert not verify_pk(pk, c, forged, B)
-    reduced = dataclasses.replace(forged, z1=(x + e * m) % pk.n)
-    assert not verify_pk(pk, c, reduced, B)
+    m, alpha = (pk.n + 1) // 2, 9
+    c = pk.encrypt(m, alpha)
+    s_, t_ = _rp_tables(pk.n)[0].base, _rp_tables(pk.n)[1].base
+    rng = random.Random(5)
+    total = B + 128 + 40
+    tried = 0
+    while tried < 3:
+        x, y = rng.getrandbits(total), rng.getrandbits(616)
+        mu, gamma = rng.getrandbits(_mu_bits(pk.n)), rng.getrandbits(_gamma_bits(pk.n))
+        S = pow(s_, m, pk.n) * pow(t_, mu, pk.n) % pk.n
+        a = (1 + x * pk.n) * pow(pk.h_s, y, pk.n2) % pk.n2
+        C = pow(s_, x, pk.n) * pow(t_, gamma, pk.n) % pk.n
+        e = _pk_challenge(pk.n, pk.h_s, B, c, a, int(S), int(C))
+        z1 = (x + e * m) % pk.n
+        if z1 >= 1 << total:
+            continue  # odd e: the forger grinds Fiat-Shamir until e is even
+        tried += 1
+        lhs = (1 + z1 * pk.n) * pow(pk.h_s, y + e * alpha, pk.n2) % pk.n2
+        assert lhs == a * pow(c, e, pk.n2) % pk.n2  # the old check alone would accept
+        forged = ProofPK(a=a, e=e, z1=z1, z2=y + e * alpha, S=int(S), C=int(C), z3=gamma + e * mu)
+        assert not verify_pk(pk, c, forged, B)
 
 
 def test_proof_pk_serialization_round_trips_and_rejects_garbage(pk_statement):
