@@ -518,9 +518,6 @@ class DecryptionContract(_DepositPhaseContract):
         """At least t valid shares: the aggregate can be decrypted."""
         return len(self.valid_shares) >= self.threshold
 
-    def can_close(self, at_ms: int) -> bool:
-        return super().can_close(at_ms)
-
     def _decryptable(self) -> bool | None:
         return self.decryptable
 
