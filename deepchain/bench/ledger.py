@@ -178,9 +178,9 @@ def main(argv: list[str]) -> int:
                 assert _naive_tx_ok(td)[1]
 
     def cached_txs(pool=None) -> None:
-        for d in dicts:
-            txs = [Transaction.from_dict(td) for td in d["transactions"]]
-            assert all(verify_signatures(txs, pool, chunks=args.workers))
+        # parse every transaction, then check the signatures as one batch
+        txs = [Transaction.from_dict(td) for d in dicts for td in d["transactions"]]
+        assert all(verify_signatures(txs, pool, chunks=4 * args.workers))
 
     def naive_chain() -> None:
         prev, st = genesis, state0
@@ -247,6 +247,7 @@ def main(argv: list[str]) -> int:
     opt_tx, opt_b = max(cached_tx, pool_tx), max(cached_b, pool_b)
     print(
         f"ledger: {opt_tx:.0f} tx/s verified, {opt_b:.1f} blocks/s (100 tx/block), "
-        f"naive {naive_tx:.0f} tx/s, ratio {opt_tx / naive_tx:.2f}x"
+        f"naive {naive_tx:.0f} tx/s, ratio {opt_tx / naive_tx:.2f}x; "
+        f"warm signature cache {warm_b:.0f} blocks/s ({warm_b / naive_b:.1f}x naive blocks)"
     )
     return 0

@@ -316,10 +316,21 @@ def propose_block(
     txs: Iterable[Transaction],
     state: LedgerState,
     timestamp_ms: int,
-    **kw: object,
+    *,
+    record_rejections: bool = False,
+    max_txs: int | None = None,
 ) -> Block:
     """The leader includes only the txs valid against ``state`` (see ``build_block``)."""
-    return build_block(leader, prev, k, txs, state, timestamp_ms, **kw)[0]  # type: ignore[arg-type]
+    return build_block(
+        leader,
+        prev,
+        k,
+        txs,
+        state,
+        timestamp_ms,
+        record_rejections=record_rejections,
+        max_txs=max_txs,
+    )[0]
 
 
 def vote(identity: Identity, block: Block) -> Vote:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deepchain.ledger.blocks import Block
 from deepchain.ledger.consensus import (
@@ -343,3 +345,40 @@ def test_a_node_rebuilt_from_the_stored_chain_matches_and_keeps_going():
     d["header"]["timestamp_ms"] += 1
     with pytest.raises(Exception, match="leader signature"):
         WorkerNode.from_chain(fresh.identity, [blocks[0], Block.from_dict(d)])
+
+
+def test_stake_weighted_network_elects_by_stake_and_finalizes():
+    net = make_network(4, stakes={0: 0, 1: 0, 2: 10, 3: 0})
+    for h in range(1, 4):
+        out = run_consensus_round(net.nodes, [payment(net, h, 1)], h * 1000, 500)
+        assert out.final and out.block.header.leader == net.nodes[2].address
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(-2, 1_500), st.integers(-1, 1)),
+        max_size=12,
+    )
+)
+def test_chain_supply_and_audit_hold_under_random_mempools(ops):
+    from deepchain.audit import audit_ledger, export_ledger
+
+    net = make_network(4, behaviours={3: "double_spend"})
+    n0 = net.nodes[0]
+    txs = []
+    for i, j, amount, skew in ops:
+        a, b = net.parties[i], net.parties[j]
+        nonce = max(
+            0, n0.state.next_nonce(a.address) + skew + sum(t.sender == a.address for t in txs)
+        )
+        txs.append(make_tx(a, TxKind.TRANSFER, nonce, {"to": b.address, "amount": amount}))
+    for h in range(1, 3):
+        out = run_consensus_round(net.nodes, txs if h == 1 else [], h * 1000, 500)
+        assert out.final, out.reason
+    honest = [n for n in net.nodes if n.behaviour == "honest"]
+    assert len({n.state.digest() for n in honest}) == 1
+    st_ = honest[0].state
+    assert sum(st_.balances.values()) == st_.supply == 3_400
+    report = audit_ledger(export_ledger(honest[0].chain))
+    assert report.ok and sum(report.balances.values()) == 3_400
