@@ -1,0 +1,442 @@
+"""Plots and README.md of the results report, rendered from the run's results dict only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _save(fig, outdir: Path, name: str, plots: list[str]) -> None:
+    fig.tight_layout()
+    fig.savefig(outdir / name, dpi=110)
+    plt.close(fig)
+    plots.append(name)
+
+
+def render(results: dict[str, Any], outdir: Path) -> list[str]:
+    """Write every PNG and README.md into ``outdir``; returns the PNG file names."""
+    plots: list[str] = []
+    _plot_sizes(results, outdir, plots)
+    _plot_throughput(results, outdir, plots)
+    for n in results["accuracy"]["groups"]:
+        _plot_accuracy(results, n, outdir, plots)
+    _plot_round(results, outdir, plots)
+    _plot_consensus(results, outdir, plots)
+    (outdir / "README.md").write_text(readme(results, plots))
+    return plots
+
+
+def _plot_sizes(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
+    c = r["crypto"]
+    g = [x["gradients"] for x in c["sizes"]]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.loglog(g, [x["one_per_ct_bytes"] for x in c["sizes"]], "o-", label="one value per ct")
+    ax.loglog(
+        g, [x["paper_20_per_ct_bytes"] for x in c["sizes"]], "s--", label="20 values per ct (paper)"
+    )
+    ax.loglog(
+        g,
+        [x["packed_bytes"] for x in c["sizes"]],
+        "^-",
+        label=f"packed, {r['key']['slots_per_ciphertext']} per ct (this project)",
+    )
+    s = c["serialized"]
+    gs = [x["gradients"] for x in s]
+    ax.loglog(gs, [x["packed_bytes"] for x in s], "kx", ms=9, label="measured to_bytes, packed")
+    ax.loglog(
+        gs, [x["packed_with_proofs_bytes"] for x in s], "r+", ms=10, label="measured, + Proof_PK"
+    )
+    ax.loglog(gs, [x["phe_bytes"] for x in s], "md", mfc="none", label="measured phe ciphertexts")
+    ax.set_xlabel("number of gradients")
+    ax.set_ylabel("ciphertext bytes")
+    ax.set_title(f"Fig. 4: ciphertext size ({r['key']['bits']}-bit n)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, outdir, "fig4_cipher_size.png", plots)
+
+
+def _plot_throughput(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
+    t = r["crypto"]["throughput"]
+    g = [x["gradients"] for x in t]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, title in (
+        (axes[0], "encrypt", "gradients encrypted / s"),
+        (axes[1], "aggregate", f"gradient additions / s ({r['crypto']['agg_parties']} parties)"),
+    ):
+        ax.loglog(g, [x[f"{key}_per_s"] for x in t], "^-", label="this project (packed)")
+        ax.loglog(g, [x[f"phe_{key}_per_s"] for x in t], "o--", label="phe (one value per ct)")
+        ax.set_xlabel("number of gradients")
+        ax.set_ylabel(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Fig. 5: throughput ({r['key']['bits']}-bit n, one core)")
+    _save(fig, outdir, "fig5_throughput.png", plots)
+
+
+def _plot_accuracy(r: dict[str, Any], n: str, outdir: Path, plots: list[str]) -> None:
+    a = r["accuracy"]
+    grp = a["groups"][n]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    it = grp["federated"]["iteration"][1:]
+    for j, curve in enumerate(grp["parties"]):
+        ax.plot(
+            it, curve, "-", lw=0.8, alpha=0.6, label="each party's local model" if j == 0 else None
+        )
+    ax.plot(
+        grp["federated"]["iteration"],
+        grp["federated"]["accuracy"],
+        "b-o",
+        lw=2,
+        label="collaborative (group model)",
+    )
+    ax.plot(grp["single"]["iteration"], grp["single"]["accuracy"], "g--", label="one party alone")
+    ax.plot(
+        a["centralized"]["iteration"], a["centralized"]["accuracy"], "k:", lw=2, label="centralized"
+    )
+    paper = r["paper"]["accuracy"].get(n)
+    if paper:
+        lo, hi = paper["collaborative"]
+        ax.axhspan(lo, hi, color="orange", alpha=0.25, label=f"paper collaborative {lo}-{hi}")
+        ax.axhline(
+            paper["centralized"],
+            color="red",
+            lw=0.8,
+            label=f"paper centralized {paper['centralized']}",
+        )
+    ax.set_ylim(max(0.0, min(grp["federated"]["accuracy"][1:] + [0.5]) - 0.05), 1.0)
+    ax.set_xlabel("local SGD iterations per party")
+    ax.set_ylabel("test accuracy")
+    fig_no = {"4": "Fig. 6", "10": "Fig. 7"}.get(n, "Figs. 6-7")
+    ax.set_title(f"{fig_no}: {n} parties, {a['config']['model']}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    _save(fig, outdir, f"fig6_7_accuracy_{n}_parties.png", plots)
+
+
+def _plot_round(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
+    from deepchain.bench.report import PHASES
+
+    rows = r["round"]["rows"]
+    ns = [x["parties"] for x in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    bottom = [0.0] * len(rows)
+    for ph in PHASES:
+        vals = [x["phases"][ph] for x in rows]
+        ax.bar(ns, vals, bottom=bottom, label=ph)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    ax.set_xlabel("number of parties N")
+    ax.set_ylabel("seconds per round")
+    ax.set_title(
+        f"Fig. 9: round time by phase ({r['key']['bits']}-bit n, "
+        f"{r['round']['per_party']['gradients']:,} gradients)"
+    )
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+    _save(fig, outdir, "fig9_round_time.png", plots)
+
+
+CASES = {"honest": "honest leader", "silent": "silent leader", "forge_signature": "invalid block"}
+
+
+def _plot_consensus(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
+    rows = r["consensus"]["rows"]
+    cs = [x["committee"] for x in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for case, label in CASES.items():
+        axes[0].plot(cs, [x[case]["compute_s"] * 1e3 for x in rows], "o-", label=label)
+        axes[1].plot(cs, [x[case]["latency_s"] for x in rows], "o-", label=label)
+    axes[0].set_ylabel("in-process compute (ms)")
+    axes[1].set_ylabel(f"finality latency incl. {r['consensus']['timeout_ms']} ms timeouts (s)")
+    for ax in axes:
+        ax.set_xlabel("committee size c")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Blockwise-BA block finality vs committee size")
+    _save(fig, outdir, "consensus_latency.png", plots)
+
+
+# -- README ---------------------------------------------------------------------------------------
+def _fmt_bytes(b: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if b < 1024 or unit == "GB":
+            return f"{b:,.0f} {unit}" if unit == "B" else f"{b:,.1f} {unit}"
+        b /= 1024
+    return str(b)
+
+
+def _machine(r: dict[str, Any], extra: str = "") -> str:
+    m = r["machine"]
+    load = ", ".join(f"{x:.1f}" for x in m.get("load_average_start", []))
+    return (
+        f"*Machine: {m['cores']} cores, {m['cpu_model']}, load average at start {load}; "
+        f"key: {r['key']['bits']}-bit n; mode: {r['mode']}.{(' ' + extra) if extra else ''}*"
+    )
+
+
+def readme(r: dict[str, Any], plots: list[str]) -> str:
+    """The report's README.md (Markdown) from the results dict."""
+    c, a, rd, cs = r["crypto"], r["accuracy"], r["round"], r["consensus"]
+    k = r["key"]
+    L: list[str] = []
+    flag = f" --{r['mode']}" if r["mode"] != "full" else ""
+    L.append("# DeepChain: reproduced evaluation")
+    L.append("")
+    L.append(
+        f"Generated by `python -m deepchain.bench report{flag}` "
+        f"on {r['started']} in {r['wall_seconds']:.0f} s. **Mode: {r['mode']}**"
+        + (
+            " (reduced run: smaller key, fewer sizes, smaller model and fewer rounds; "
+            "regenerate with `python -m deepchain.bench report` for the full figures)."
+            if r["mode"] != "full"
+            else " (2048-bit key, paper training preset)."
+        )
+    )
+    L.append(
+        "Every number below was computed in that run (raw data: [results.json](results.json)); "
+        "only the paper's own reported figures are quoted (Weng et al., DeepChain, section 5)."
+    )
+    L.append("")
+    L.append("## Headline")
+    L.append("")
+    big = c["throughput"][-1]
+    L.append(
+        f"- Packed encryption: **{c['encrypt_ratio']:.0f}x** the gradients/s of `phe` "
+        f"(one value per ciphertext) at {big['gradients']:,} gradients; aggregation "
+        f"**{c['aggregate_ratio']:.1f}x**; ciphertexts **{c['size_ratio']:.0f}x** smaller "
+        f"({k['slots_per_ciphertext']} values per ciphertext vs the paper's "
+        f"{r['paper']['values_per_ciphertext']})."
+    )
+    for n, g in a["groups"].items():
+        p = r["paper"]["accuracy"].get(n)
+        ref = (
+            f" (paper: {p['collaborative'][0]}-{p['collaborative'][1]} vs {p['centralized']})"
+            if p
+            else ""
+        )
+        L.append(
+            f"- {n} parties: collaborative accuracy **{g['final_federated']:.4f}**, parties' "
+            f"local models {g['final_parties'][0]:.4f}-{g['final_parties'][1]:.4f}, centralized "
+            f"{g['final_centralized']:.4f}, one party alone {g['final_single']:.4f}{ref}."
+        )
+    r0, r1 = rd["rows"][0], rd["rows"][-1]
+    L.append(
+        f"- Round time: {r0['total_s']:.1f} s with {r0['parties']} parties, "
+        f"{r1['total_s']:.1f} s with {r1['parties']} parties "
+        f"({rd['per_party']['gradients']:,} gradients, "
+        f"{rd['per_party']['ciphertexts']:,} ciphertexts)."
+    )
+    c0, c1 = cs["rows"][0], cs["rows"][-1]
+    L.append(
+        f"- Consensus: a block finalizes in {c0['honest']['compute_s'] * 1e3:.0f} ms of compute "
+        f"with a committee of {c0['committee']}, {c1['honest']['compute_s'] * 1e3:.0f} ms with "
+        f"{c1['committee']}; a faulty leader adds one {cs['timeout_ms']} ms timeout round."
+    )
+    L.append("")
+
+    # (1)
+    L.append("## 1. Ciphertext size vs number of gradients (paper Fig. 4)")
+    L.append("")
+    L.append(
+        _machine(
+            r,
+            f"Packing: {k['slots_per_ciphertext']} slots x {k['slot_bits']} bits "
+            f"(Q = {k['Q']}, N_max = {k['N']}); one ciphertext = {c['ciphertext_bytes']} bytes.",
+        )
+    )
+    L.append("")
+    L.append("![Fig. 4](fig4_cipher_size.png)")
+    L.append("")
+    L.append("| gradients | packed ciphertexts | packed | 20 per ct (paper) | one per ct | ratio |")
+    L.append("|---:|---:|---:|---:|---:|---:|")
+    for x in c["sizes"]:
+        L.append(
+            f"| {x['gradients']:,} | {x['packed_ciphertexts']:,} | {_fmt_bytes(x['packed_bytes'])} "
+            f"| {_fmt_bytes(x['paper_20_per_ct_bytes'])} | {_fmt_bytes(x['one_per_ct_bytes'])} "
+            f"| {x['one_per_ct_bytes'] / x['packed_bytes']:.1f}x |"
+        )
+    L.append("")
+    L.append(
+        "Measured serialized sizes (`EncryptedUpdate.to_bytes`, and `phe` ciphertext integers):"
+    )
+    L.append("")
+    L.append("| gradients | packed | packed + Proof_PK | phe (one per ct) |")
+    L.append("|---:|---:|---:|---:|")
+    for x in c["serialized"]:
+        note = (
+            ""
+            if x["phe_measured_values"] == x["gradients"]
+            else f" (scaled from {x['phe_measured_values']} measured)"
+        )
+        L.append(
+            f"| {x['gradients']:,} | {_fmt_bytes(x['packed_bytes'])} | "
+            f"{_fmt_bytes(x['packed_with_proofs_bytes'])} | {_fmt_bytes(x['phe_bytes'])}{note} |"
+        )
+    L.append("")
+
+    # (2)
+    L.append("## 2. Throughput vs number of gradients (paper Fig. 5)")
+    L.append("")
+    L.append(
+        _machine(
+            r,
+            f"One core; `encrypt_update(prove=False)` and `aggregate` of {c['agg_parties']} "
+            f"vectors vs `phe` (key generated in the same run, {c['phe_keygen_seconds']:.1f} s) "
+            "encrypting each value with the same fixed-point precision. Aggregation rate = "
+            "gradients x (parties - 1) homomorphic additions per second.",
+        )
+    )
+    L.append("")
+    L.append("![Fig. 5](fig5_throughput.png)")
+    L.append("")
+    L.append(
+        "| gradients | encrypt/s (packed) | encrypt/s (phe) | ratio "
+        "| aggregate/s (packed) | aggregate/s (phe) | ratio |"
+    )
+    L.append("|---:|---:|---:|---:|---:|---:|---:|")
+    for x in c["throughput"]:
+        phe_note = "" if x["phe_measured_values"] == x["gradients"] else "*"
+        L.append(
+            f"| {x['gradients']:,} | {x['encrypt_per_s']:,.0f} "
+            f"| {x['phe_encrypt_per_s']:,.0f}{phe_note} "
+            f"| {x['encrypt_per_s'] / x['phe_encrypt_per_s']:.0f}x | {x['aggregate_per_s']:,.0f} "
+            f"| {x['phe_aggregate_per_s']:,.0f}{phe_note} "
+            f"| {x['aggregate_per_s'] / x['phe_aggregate_per_s']:.1f}x |"
+        )
+    L.append("")
+    L.append(
+        f"\\* `phe` measured on the first {r['config']['phe_cap']} values (its cost per value "
+        "does not depend on the vector length)."
+    )
+    L.append("")
+
+    # (3)
+    cfgd = a["config"]
+    L.append("## 3. Test accuracy per iteration (paper Figs. 6-7)")
+    L.append("")
+    L.append(
+        _machine(
+            r,
+            f"Model {cfgd['model']}, {cfgd['rounds']} rounds x {cfgd['local_iterations']} local "
+            f"SGD iterations (batch {cfgd['batch_size']}, lr {cfgd['lr']}); data {a['source']}: "
+            f"pool {a['pool_size']}, held-out test {a['test_size']}, IID split among the parties. "
+            f"Path: {a['path']}.",
+        )
+    )
+    L.append("")
+    for p in plots:
+        if p.startswith("fig6_7_"):
+            L.append(f"![accuracy]({p})")
+    L.append("")
+    L.append(
+        "| parties | party data | collaborative | parties' local models | one party alone "
+        "| centralized | paper collaborative | paper centralized |"
+    )
+    L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, g in a["groups"].items():
+        p = r["paper"]["accuracy"].get(n)
+        pc = f"{p['collaborative'][0]}-{p['collaborative'][1]}" if p else "-"
+        pz = f"{p['centralized']}" if p else "-"
+        L.append(
+            f"| {n} | {min(g['train_sizes'])}-{max(g['train_sizes'])} | {g['final_federated']:.4f} "
+            f"| {g['final_parties'][0]:.4f}-{g['final_parties'][1]:.4f} | {g['final_single']:.4f} "
+            f"| {g['final_centralized']:.4f} | {pc} | {pz} |"
+        )
+    L.append("")
+    L.append(
+        "The paper's prototype exchanged gradients every iteration on the full MNIST training "
+        "set; here parties exchange updates every round of local iterations (see "
+        "`deepchain.learning.models.TrainingConfig`), on the data source named above."
+    )
+    L.append("")
+
+    # (4)
+    from deepchain.bench.report import PHASES
+
+    pp = rd["per_party"]
+    L.append("## 4. Round time by phase vs number of parties (paper Fig. 9)")
+    L.append("")
+    extrap = (
+        f" Crypto costs measured on {pp['sampled_ciphertexts']} of {pp['ciphertexts']} "
+        "ciphertexts and scaled linearly (EXTRAPOLATED)."
+        if pp["extrapolated"]
+        else ""
+    )
+    L.append(
+        _machine(
+            r,
+            f"Model {rd['model']} ({pp['gradients']:,} gradients -> {pp['ciphertexts']:,} "
+            f"ciphertexts), threshold t = N // 2 + 1.{extrap}",
+        )
+    )
+    L.append("")
+    L.append("![Fig. 9](fig9_round_time.png)")
+    L.append("")
+    L.append(
+        "Composition: parties work **in parallel** on their own machines for local training, "
+        "encryption + Proof_PK and their decryption shares (one party's measured time counts "
+        "once); a verifying worker works **sequentially** through the Proof_PK checks of all N "
+        "updates, the (N-1) x ciphertexts homomorphic multiplications, the t Proof_CD checks and "
+        "the Lagrange combination. N-dependent costs (Delta = N!, t) were measured with a fresh "
+        f"key for N in {{{', '.join(rd['keyed'])}}}; other N use the nearest measured key's "
+        "per-share cost scaled by t. Consensus (section 5) and network transfer are not included."
+    )
+    L.append("")
+    L.append("| N | t | " + " | ".join(PHASES) + " | total (s) |")
+    L.append("|---:|---:|" + "---:|" * (len(PHASES) + 1))
+    for x in rd["rows"]:
+        L.append(
+            f"| {x['parties']} | {x['t']} | "
+            + " | ".join(f"{x['phases'][ph]:.2f}" for ph in PHASES)
+            + f" | {x['total_s']:.2f} |"
+        )
+    L.append("")
+
+    # (5)
+    L.append("## 5. Consensus: block finality vs committee size")
+    L.append("")
+    L.append(
+        _machine(
+            r,
+            f"In-process Blockwise-BA (`run_consensus_round` over in-memory `WorkerNode`s, all "
+            f"workers on the committee), {cs['rows'][0]['block_txs']} signed transfers per block, "
+            f"median of {cs['reps']} run(s); leader timeout {cs['timeout_ms']} ms.",
+        )
+    )
+    L.append("")
+    L.append("![consensus](consensus_latency.png)")
+    L.append("")
+    L.append(
+        "Compute = wall-clock time of the whole height in this process (proposal, every "
+        "member's re-verification and vote, quorum, gossip to all workers); latency = compute "
+        "+ timeouts of replaced leaders (a silent leader costs one timeout; an invalid block "
+        "is rejected by the committee and the next leader is selected)."
+    )
+    L.append("")
+    L.append(
+        "| committee | honest (ms) | silent leader: compute ms / latency s / round k "
+        "| invalid block: compute ms / latency s / round k |"
+    )
+    L.append("|---:|---:|---:|---:|")
+    for x in cs["rows"]:
+        L.append(
+            f"| {x['committee']} | {x['honest']['compute_s'] * 1e3:.0f} | "
+            f"{x['silent']['compute_s'] * 1e3:.0f} / {x['silent']['latency_s']:.2f} / "
+            f"{x['silent']['k']} | "
+            f"{x['forge_signature']['compute_s'] * 1e3:.0f} / "
+            f"{x['forge_signature']['latency_s']:.2f} / {x['forge_signature']['k']} |"
+        )
+    L.append("")
+    m = r["machine"]
+    L.append(
+        f"Run environment: Python {m['python']}, torch threads {m['torch_threads']}, "
+        f"{m['platform']}; load average at end "
+        f"{', '.join(f'{x:.1f}' for x in m.get('load_average_end', []))}. "
+        "Timings on a shared machine are noisy."
+    )
+    L.append("")
+    return "\n".join(L)
