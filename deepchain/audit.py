@@ -172,7 +172,10 @@ def audit_ledger(
     if why:
         return _bad(0, genesis.transactions[0].tx_hash, why)
     for i, raw in enumerate(raw_blocks, start=1):
-        height = raw.get("header", {}).get("height", i) if isinstance(raw, dict) else i
+        height = i
+        if isinstance(raw, dict) and isinstance(raw.get("header"), dict):
+            h_raw = raw["header"].get("height", i)
+            height = h_raw if isinstance(h_raw, int) else i
         try:
             block = Block.from_dict(raw)
         except (TxFormatError, ValueError, TypeError) as exc:

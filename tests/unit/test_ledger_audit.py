@@ -183,3 +183,12 @@ def test_cli_exit_codes(ledger, tmp_path, capsys):
     junk.write_text("{not json")
     assert main([str(junk)]) == 2
     assert main([str(tmp_path / "absent.json")]) == 2
+
+
+@pytest.mark.parametrize("bad_block", [None, 5, {"header": "x"}, {"header": {}, "votes": []}])
+def test_malformed_blocks_fail_cleanly_with_their_position(ledger, bad_block):
+    doc, _, _ = ledger
+    d = copy.deepcopy(doc)
+    d["blocks"][1] = bad_block
+    r = audit_ledger(d)
+    assert not r.ok and r.first_bad == {"block": 2, "tx": None} and "malformed" in r.reason
