@@ -164,3 +164,67 @@ class Asset(models.Model):
     statement = models.JSONField()  # public AssetStatement (pk_data, tags): no data
     transaction = models.ForeignKey(Transaction, null=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ConsensusAttempt(models.Model):
+    """One Blockwise-BA consensus round k at a height (paper 4.2.5): leader, committee, verdict.
+
+    ``(height, consensus_round)`` is unique, so two beats or two Celery processes can never
+    drive the same round twice; the status moves exactly once from ``open`` to a verdict.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        FINAL = "final"
+        SILENT = "silent"  # the leader proposed nothing before its timeout
+        INVALID = "invalid"  # the committee refused the leader's block
+        NO_QUORUM = "no_quorum"  # too few committee members answered
+        STALE = "stale"  # the chain moved on (another attempt finalized this height)
+
+    height = models.BigIntegerField(db_index=True)
+    consensus_round = models.IntegerField()
+    prev_hash = models.CharField(max_length=64)
+    leader = models.ForeignKey(WorkerNode, on_delete=models.PROTECT, related_name="led_attempts")
+    committee = models.JSONField(default=list)  # member addresses
+    quorum = models.IntegerField()
+    timeout_s = models.FloatField()
+    deadline = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    reason = models.TextField(blank=True)
+    block_hash = models.CharField(max_length=64, blank=True)
+    proposal = models.TextField(blank=True)  # canonical JSON of the leader's proposed block
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["height", "consensus_round"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["height", "consensus_round"], name="one_attempt_per_height_round"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"h{self.height} k{self.consensus_round} {self.status}"
+
+
+class ConsensusVote(models.Model):
+    """A committee member's verdict on a proposal: a signed vote (``raw``) or a refusal."""
+
+    attempt = models.ForeignKey(ConsensusAttempt, on_delete=models.PROTECT, related_name="votes")
+    node = models.ForeignKey(WorkerNode, on_delete=models.PROTECT, related_name="votes")
+    block_hash = models.CharField(max_length=64, db_index=True)
+    accepted = models.BooleanField()
+    raw = models.TextField(blank=True)  # canonical JSON of the signed Vote
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "node", "block_hash"], name="one_verdict_per_node_block"
+            )
+        ]
