@@ -5,7 +5,9 @@ encrypted per second on one core, ciphertext bytes per gradient, one party's dec
 (with the batched Proof_CD) over a G-gradient aggregate, and the baseline ``phe`` encrypting
 one value per ciphertext in the same run. ``--quick`` reuses a cached test key from
 var/bench/ (labelled; never use it for anything else) and extrapolates the decryption-share
-time from a smaller vector.
+time from a smaller vector. Times are CPU seconds of this process (time.process_time), i.e.
+one core's work, so a loaded machine does not inflate them; keygen is also CPU time.
+Per-slot range proofs are not implemented (see the crypto README section).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import numpy as np
 def _median(fn, reps: int) -> float:
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(time.process_time() - t0)
     return statistics.median(ts)
 
 
@@ -41,9 +43,9 @@ def _key(bits: int, N: int, t: int, quick: bool):
         d = json.loads(cache.read_text())
         pk = ThresholdPublicKey.from_json(d["pk"])
         return pk, [KeyShare.from_json(s, pk) for s in d["shares"]], None
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     pk, shares = generate_threshold_keypair(bits, N, t)
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     cache.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "label": "BENCHMARK TEST KEY - cached by deepchain.bench.crypto, not for real use",
@@ -79,7 +81,7 @@ def main(argv: list[str]) -> int:
     quick = args.quick
     N = args.parties
     t = N // 2 + 1
-    print(f"# crypto benchmark: {args.bits}-bit n, N={N}, t={t}, one core, quick={quick}")
+    print(f"# crypto benchmark: {args.bits}-bit n, N={N}, t={t}, CPU time, quick={quick}")
     pk, shares, keygen_s = _key(args.bits, N, t, quick)
     if keygen_s is None:
         print("keygen (safe primes + shares):   cached test key from var/bench (not timed)")
@@ -91,9 +93,9 @@ def main(argv: list[str]) -> int:
     m = scheme.pack(np.full(scheme.slots_per_ciphertext, 12345, dtype=np.int64))[0]
     n2 = pk.n2
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     comb_table(pk.n, pk.h_s)
-    table_s = time.perf_counter() - t0
+    table_s = time.process_time() - t0
     reps = 30 if quick else 100
 
     def plain_djn():
@@ -132,12 +134,12 @@ def main(argv: list[str]) -> int:
     g_enc = min(G, 20_000) if quick else G
     grads = np.random.default_rng(0).normal(0, 0.05, g_enc).astype(np.float32)
     q = scheme.quantize(grads)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     upd = encrypt_update(pk, scheme, q, prove=False)
-    t_vec = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_vec = time.process_time() - t0
+    t0 = time.process_time()
     encrypt_update(pk, scheme, q[: min(g_enc, 20 * scheme.slots_per_ciphertext)], prove=True)
-    t_vec_p = (time.perf_counter() - t0) * g_enc / min(g_enc, 20 * scheme.slots_per_ciphertext)
+    t_vec_p = (time.process_time() - t0) * g_enc / min(g_enc, 20 * scheme.slots_per_ciphertext)
     packed_rate = g_enc / t_vec
     width = (n2.bit_length() + 7) // 8
     bytes_per_grad = len(upd.ciphertexts) * width / g_enc
@@ -156,17 +158,17 @@ def main(argv: list[str]) -> int:
     k_full = scheme.n_ciphertexts(G)
     if not quick:
         agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k_full)]] * 2)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         decryption_share(pk, shares[0], agg)
-        t_ds = time.perf_counter() - t0
+        t_ds = time.process_time() - t0
         print(f"one party's shares + Proof_CD, {G} gradients ({k_full} ct): {t_ds:.1f} s")
     else:  # two sizes -> per-ciphertext slope + fixed proof cost, extrapolated to k_full
         ts = {}
         for k in (8, 24):
             agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k)]] * 2)
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             decryption_share(pk, shares[0], agg)
-            ts[k] = time.perf_counter() - t0
+            ts[k] = time.process_time() - t0
         slope = (ts[24] - ts[8]) / 16
         est = ts[8] + slope * (k_full - 8)
         print(
@@ -175,14 +177,14 @@ def main(argv: list[str]) -> int:
         )
 
     # baseline: phe, one value per ciphertext, same key size
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     ppub, _ = phe.generate_paillier_keypair(n_length=args.bits)
-    phe_keygen = time.perf_counter() - t0
+    phe_keygen = time.process_time() - t0
     vals = [float(x) for x in grads[: (20 if quick else 60)]]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for v in vals:
         ppub.encrypt(v)
-    phe_rate = len(vals) / (time.perf_counter() - t0)
+    phe_rate = len(vals) / (time.process_time() - t0)
     print(f"phe keygen {phe_keygen:.2f} s; phe encrypt: {1e3 / phe_rate:.2f} ms/value")
     phe_bytes = width / 1  # one ciphertext per value
     print(f"phe bytes/gradient: {phe_bytes:.0f}")
