@@ -1,7 +1,402 @@
-"""Server-rendered participant pages."""
+"""Server-rendered participant pages: accounts, groups, wallet, assets, explorer, dashboard.
 
-from django.shortcuts import render
+Views validate input with forms and call the apps' services (the only code that writes); a
+refused business action (``DomainError``) is shown to the user as an error message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.authtoken.models import Token
+
+from deepchain_web.api_errors import DomainError
+from ledger_app.models import Account, Asset, Block, LedgerEntry, Transaction
+from training_app.models import CooperativeGroup, Membership
+
+from .forms import PHASE_LABELS, AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
+from .permissions import can_watch_group, is_auditor
 
 
-def home(request):
-    return render(request, "frontend/home.html")
+def _service(module: str):
+    """Import an app's services/selectors lazily (the apps are built alongside this one)."""
+    return importlib.import_module(module)
+
+
+def _page(request: HttpRequest, qs, per_page: int = 25):
+    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    stats = {
+        "blocks": Block.objects.count(),
+        "txs": Transaction.objects.count(),
+        "groups": CooperativeGroup.objects.count(),
+    }
+    return render(request, "frontend/home.html", {"stats": stats})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create the user, then its pseudonymous identity and wallet (with a faucet grant)."""
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = form.save()
+                _service("ledger_app.services").create_party_account(user=user)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome! Your wallet has been opened with a starting grant.")
+            return redirect("profile")
+    return render(request, "frontend/accounts/signup.html", {"form": form})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    account = Account.objects.filter(user=request.user).first()
+    token = Token.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "frontend/accounts/profile.html",
+        {"account": account, "token": token, "auditor": is_auditor(request.user)},
+    )
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    """Create (or replace) the user's API token; the old one stops working at once."""
+    Token.objects.filter(user=request.user).delete()
+    Token.objects.create(user=request.user)
+    messages.success(request, "A new API token was created. Any previous token is revoked.")
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest) -> HttpResponse:
+    deleted, _ = Token.objects.filter(user=request.user).delete()
+    messages.success(request, "API token revoked." if deleted else "You had no API token.")
+    return redirect("profile")
+
+
+# --- groups --------------------------------------------------------------------------------
+
+
+def _visible_groups(user):
+    try:
+        return _service("training_app.selectors").visible_groups(user)
+    except (ImportError, AttributeError):
+        return CooperativeGroup.objects.all()
+
+
+@login_required
+def group_list(request: HttpRequest) -> HttpResponse:
+    groups = _visible_groups(request.user).order_by("-id")
+    mine = set(Membership.objects.filter(user=request.user).values_list("group_id", flat=True))
+    return render(
+        request,
+        "frontend/groups/list.html",
+        {"page": _page(request, groups), "mine": mine},
+    )
+
+
+@login_required
+def group_create(request: HttpRequest) -> HttpResponse:
+    form = GroupCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            group = _service("training_app.services").create_group(
+                initiator=request.user,
+                name=d["name"],
+                n_parties=d["n_parties"],
+                threshold=d["threshold"],
+                rounds=d["rounds"],
+                deposit=d["deposit"],
+                model_name=d["model_name"],
+                partition=d["partition"],
+                local_iterations=d["local_iterations"],
+                deadlines=form.deadlines(),
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Group “{group.name}” created. Invite parties to join.")
+            return redirect("group_detail", group_id=group.id)
+    return render(request, "frontend/groups/create.html", {"form": form})
+
+
+def _group_for(request: HttpRequest, group_id: int) -> CooperativeGroup:
+    group = get_object_or_404(CooperativeGroup, pk=group_id)
+    if not _visible_groups(request.user).filter(pk=group.pk).exists():
+        raise Http404("No such group")
+    return group
+
+
+@login_required
+def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = _group_for(request, group_id)
+    members = group.members.select_related("user", "account").order_by("party_index", "id")
+    me = next((m for m in members if m.user_id == request.user.id), None)
+    account = Account.objects.filter(user=request.user).first()
+    active = sum(1 for m in members if m.status == "active")
+    ctx = {
+        "group": group,
+        "members": members,
+        "me": me,
+        "account": account,
+        "active": active,
+        "is_initiator": group.initiator_id == request.user.id,
+        "can_watch": can_watch_group(request.user, group),
+        "join_form": JoinForm(),
+        "deadlines": [(t, name, (group.deadlines or {}).get(name)) for t, name in PHASE_LABELS],
+        "rounds": group.round_set.order_by("-number")[:10],
+    }
+    return render(request, "frontend/groups/detail.html", ctx)
+
+
+def _domain_action(request: HttpRequest, group_id: int, action, success: str) -> HttpResponse:
+    try:
+        action()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("group_detail", group_id=group_id)
+
+
+@login_required
+@require_POST
+def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
+    """Apply and stake the deposit d (wallet -> escrow); the service checks the balance."""
+    group = _group_for(request, group_id)
+    form = JoinForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The declared data size must be a non-negative number.")
+        return redirect("group_detail", group_id=group.id)
+    data_size = form.cleaned_data.get("data_size") or 0
+    svc = _service("training_app.services")
+    return _domain_action(
+        request,
+        group.id,
+        lambda: svc.join_group(group=group, user=request.user, data_size=data_size),
+        f"You joined “{group.name}” and staked a deposit of {group.deposit} DeepCoin.",
+    )
+
+
+@login_required
+@require_POST
+def group_approve(request: HttpRequest, group_id: int, membership_id: int) -> HttpResponse:
+    group = _group_for(request, group_id)
+    membership = get_object_or_404(Membership, pk=membership_id, group=group)
+    svc = _service("training_app.services")
+    return _domain_action(
+        request,
+        group.id,
+        lambda: svc.approve_member(group=group, membership=membership, by=request.user),
+        "Member approved.",
+    )
+
+
+@login_required
+@require_POST
+def group_start(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = _group_for(request, group_id)
+    svc = _service("training_app.services")
+    return _domain_action(
+        request,
+        group.id,
+        lambda: svc.start_group(group=group, by=request.user),
+        "Group starting: key ceremony under way, round 1 follows.",
+    )
+
+
+@login_required
+def group_dashboard(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = _group_for(request, group_id)
+    if not can_watch_group(request.user, group):
+        raise PermissionDenied("Only members, the initiator and auditors may watch this group.")
+    ctx = {
+        "group": group,
+        "phases": PHASE_LABELS,
+        "ws_path": f"/ws/groups/{group.id}/",
+    }
+    return render(request, "frontend/groups/dashboard.html", ctx)
+
+
+# --- wallet and assets ---------------------------------------------------------------------
+
+
+@login_required
+def wallet(request: HttpRequest) -> HttpResponse:
+    account = Account.objects.filter(user=request.user).first()
+    entries = (
+        LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
+        if account
+        else LedgerEntry.objects.none()
+    )
+    return render(
+        request, "frontend/wallet.html", {"account": account, "page": _page(request, entries)}
+    )
+
+
+@login_required
+def asset_list(request: HttpRequest) -> HttpResponse:
+    form = AssetForm()
+    if request.method == "POST":
+        form = AssetForm(request.POST, request.FILES)
+        if form.is_valid():
+            from .services import advertise_asset
+
+            d = form.cleaned_data
+            try:
+                asset = advertise_asset(
+                    user=request.user,
+                    title=d["title"],
+                    keywords=d["keywords"],
+                    data_blocks=d["blocks"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(
+                    request, f"Asset “{asset.title}” advertised over {asset.n_blocks} blocks."
+                )
+                return redirect("asset_list")
+    q = (request.GET.get("q") or "").strip().lower()
+    assets = Asset.objects.select_related("owner", "transaction").order_by("-id")
+    if q:
+        assets = [
+            a for a in assets[:500] if any(q in k for k in a.keywords) or q in a.title.lower()
+        ]
+    return render(
+        request,
+        "frontend/assets.html",
+        {"form": form, "page": _page(request, assets), "q": q},
+    )
+
+
+# --- explorer ------------------------------------------------------------------------------
+
+
+def block_checks(block: Block) -> list[tuple[str, bool]]:
+    """Re-verify a stored block: hash, Merkle root, leader signature, committee votes."""
+    from deepchain.ledger.blocks import Block as CoreBlock
+    from deepchain.ledger.blocks import merkle_root
+
+    try:
+        core = CoreBlock.from_dict(json.loads(block.raw))
+    except Exception:  # noqa: BLE001 - any decoding failure is a failed check
+        return [("canonical block decodes", False)]
+    hashes = core.tx_hashes()
+    checks = [
+        ("block hash matches its header", core.block_hash == block.block_hash),
+        ("Merkle root over its transactions", merkle_root(hashes) == core.header.merkle_root),
+    ]
+    if core.height == 0:
+        from deepchain.ledger.blocks import genesis_params
+
+        try:
+            genesis_params(core)
+            ok = True
+        except ValueError:
+            ok = False
+        checks.append(("genesis shape (no leader, one allocation)", ok))
+        return checks
+    checks += [
+        ("leader signature", core.verify_leader_signature()),
+        ("transaction signatures", all(t.verify_signature() for t in core.transactions)),
+    ]
+    if core.votes:
+        checks.append((f"{len(core.votes)} committee votes", all(v.verify() for v in core.votes)))
+    prev = Block.objects.filter(height=block.height - 1).first()
+    if prev is not None:
+        checks.append(("links to the previous block", block.prev_hash == prev.block_hash))
+    return checks
+
+
+def tx_checks(tx: Transaction) -> list[tuple[str, bool]]:
+    from deepchain.ledger.transactions import Transaction as CoreTx
+
+    try:
+        core = CoreTx.from_dict(json.loads(tx.raw))
+    except Exception:  # noqa: BLE001
+        return [("canonical transaction decodes", False)]
+    checks = [("hash matches the signed body", core.tx_hash == tx.tx_hash)]
+    if core.kind == "genesis":
+        checks.append(("genesis allocation (unsigned by design)", True))
+    else:
+        checks.append(("signature by the sender", core.verify_signature()))
+    if tx.status == "confirmed" and tx.block is not None:
+        checks.append(("included in a final block", tx.tx_hash in _block_tx_hashes(tx.block)))
+    return checks
+
+
+def _block_tx_hashes(block: Block) -> list[str]:
+    from deepchain.ledger.blocks import Block as CoreBlock
+
+    try:
+        return CoreBlock.from_dict(json.loads(block.raw)).tx_hashes()
+    except Exception:  # noqa: BLE001
+        return []
+
+
+@login_required
+def explorer(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    q = (request.GET.get("q") or "").strip().lower()
+    if q:
+        block = Block.objects.filter(block_hash__startswith=q).first() if len(q) >= 4 else None
+        if block is not None:
+            return redirect("block_detail", height=block.height)
+        tx = Transaction.objects.filter(tx_hash__startswith=q).first() if len(q) >= 4 else None
+        if tx is not None:
+            return redirect("tx_detail", tx_hash=tx.tx_hash)
+        if q.isdigit() and Block.objects.filter(height=int(q)).exists():
+            return redirect("block_detail", height=int(q))
+        messages.error(request, f"No block or transaction matches “{q}”.")
+    blocks = Block.objects.order_by("-height")
+    recent = Transaction.objects.order_by("-id")[:15]
+    return render(
+        request,
+        "frontend/explorer/index.html",
+        {"form": form, "page": _page(request, blocks, 20), "recent": recent},
+    )
+
+
+@login_required
+def block_detail(request: HttpRequest, height: int) -> HttpResponse:
+    block = get_object_or_404(Block, height=height)
+    txs = block.transactions.order_by("index_in_block", "id")
+    return render(
+        request,
+        "frontend/explorer/block.html",
+        {"blk": block, "txs": txs, "checks": block_checks(block)},
+    )
+
+
+@login_required
+def tx_detail(request: HttpRequest, tx_hash: str) -> HttpResponse:
+    tx = get_object_or_404(Transaction, tx_hash=tx_hash)
+    payload = json.dumps(tx.payload, indent=2, sort_keys=True)
+    return render(
+        request,
+        "frontend/explorer/tx.html",
+        {"tx": tx, "payload": payload, "checks": tx_checks(tx)},
+    )

@@ -1,0 +1,142 @@
+"""What the live dashboard shows: one normalised snapshot of a group, built from the models.
+
+The consumer sends it on every (re)connect and on request, so a reconnecting browser catches
+up. ``training_app.selectors.group_snapshot`` (when present) is attached under ``"training"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ledger_app.models import Block, Transaction
+from training_app.models import CooperativeGroup, Metric, Round, Submission
+
+log = logging.getLogger(__name__)
+
+PHASES = [
+    ("T1", "gradient_submission"),
+    ("T2", "verification"),
+    ("T3", "upload"),
+    ("T7", "update"),
+    ("T8", "verify_aggregate"),
+    ("T9", "append"),
+    ("T4", "download"),
+    ("T5", "decryption_share"),
+    ("T6", "return"),
+]  # the clock's ROUND_ORDER
+
+
+def _party_label(membership) -> str:
+    if membership is None:
+        return "collaborative"
+    return f"P{membership.party_index}" if membership.party_index else membership.user.username
+
+
+def _money_tx(tx: Transaction) -> dict[str, Any]:
+    p = tx.payload or {}
+    return {
+        "tx": tx.tx_hash,
+        "kind": tx.kind,
+        "round": tx.round,
+        "phase": tx.phase,
+        "amount": p.get("amount"),
+        "source": p.get("source") or tx.sender,
+        "destination": p.get("destination") or p.get("to"),
+        "reason": p.get("reason", ""),
+        "status": tx.status,
+    }
+
+
+def dashboard_snapshot(group: CooperativeGroup) -> dict[str, Any]:
+    """Current round, phase, deadlines, submissions, penalties, payouts, blocks and curves."""
+    group.refresh_from_db()
+    rnd = Round.objects.filter(group=group).order_by("-number").first()
+    schedule = (rnd.schedule or {}) if rnd else {}
+    deadlines = schedule.get("deadlines_ms", {})
+    closed = schedule.get("closed_ms", {})
+    phases = [
+        {
+            "t": t,
+            "name": name,
+            "deadline_ms": deadlines.get(name),
+            "closed_ms": closed.get(name) if isinstance(closed, dict) else None,
+        }
+        for t, name in PHASES
+    ]
+    subs = (
+        Submission.objects.filter(round__group=group)
+        .select_related("round", "membership__user")
+        .order_by("-id")[:100]
+    )
+    submissions = [
+        {
+            "round": s.round.number,
+            "party": _party_label(s.membership),
+            "kind": s.kind,
+            "status": s.status,
+            "reason": s.reason,
+            "size_bytes": s.size_bytes,
+            "at": s.submitted_at.isoformat(),
+        }
+        for s in subs
+    ]
+    txs = Transaction.objects.filter(group_ref__in=[group.address, str(group.id)])
+    penalties = [_money_tx(t) for t in txs.filter(kind="penalty").order_by("-id")[:50]]
+    payouts = [_money_tx(t) for t in txs.filter(kind="payout").order_by("-id")[:50]]
+    verifications = [
+        {
+            "tx": t.tx_hash,
+            "round": t.round,
+            "phase": t.phase,
+            "payload": {
+                k: v for k, v in (t.payload or {}).items() if not isinstance(v, list | dict)
+            },
+        }
+        for t in txs.filter(kind="verify").order_by("-id")[:50]
+    ]
+    blocks = [
+        {"height": b.height, "hash": b.block_hash, "tx_count": b.tx_count}
+        for b in Block.objects.order_by("-height")[:10]
+    ]
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for m in (
+        Metric.objects.filter(round__group=group)
+        .select_related("round", "membership__user")
+        .order_by("round__number", "id")
+    ):
+        curves.setdefault(_party_label(m.membership), []).append(
+            {"round": m.round.number, "accuracy": m.accuracy, "loss": m.loss}
+        )
+    for r in Round.objects.filter(group=group, accuracy__isnull=False).order_by("number"):
+        series = curves.setdefault("collaborative", [])
+        if not any(p["round"] == r.number for p in series):
+            series.append({"round": r.number, "accuracy": r.accuracy, "loss": r.loss})
+    snap: dict[str, Any] = {
+        "type": "snapshot",
+        "group": group.id,
+        "name": group.name,
+        "status": group.status,
+        "status_reason": group.status_reason,
+        "rounds": group.rounds,
+        "round": rnd.number if rnd else 0,
+        "phase": rnd.phase if rnd else None,
+        "phases": phases,
+        "now_ms": int(time.time() * 1000),
+        "submissions": submissions,
+        "verifications": verifications,
+        "penalties": penalties,
+        "payouts": payouts,
+        "blocks": blocks,
+        "curves": curves,
+    }
+    try:
+        from training_app import selectors as training_selectors
+
+        snap["training"] = training_selectors.group_snapshot(group)
+    except (ImportError, AttributeError):
+        pass
+    except Exception:  # the dashboard must still show the part it can
+        log.warning("group_snapshot failed for group %s", group.id, exc_info=True)
+    return snap
