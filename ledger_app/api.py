@@ -1,0 +1,216 @@
+"""REST API of the ledger (mounted at /api/ledger/): blocks, transactions, export, status,
+the caller's wallet and transfers. Authenticated only; views call selectors and services."""
+
+from __future__ import annotations
+
+import json
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deepchain.ledger.transactions import TxKind
+from deepchain_web.api_errors import DomainError
+from ledger_app import selectors, services
+from ledger_app.models import Account, Block, LedgerEntry, Transaction
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    block_height = serializers.IntegerField(source="block.height", allow_null=True, default=None)
+    group = serializers.CharField(source="group_ref")
+
+    class Meta:
+        model = Transaction
+        fields = ["tx_hash", "kind", "sender", "nonce", "group", "round", "phase", "payload",
+                  "status", "reason", "block_height", "index_in_block", "created_at"]  # fmt: skip
+
+
+class BlockSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Block
+        fields = ["height", "block_hash", "prev_hash", "merkle_root", "timestamp_ms", "leader",
+                  "consensus_round", "tx_count", "created_at"]  # fmt: skip
+
+
+class BlockDetailSerializer(BlockSerializer):
+    votes = serializers.SerializerMethodField()
+    transactions = serializers.SerializerMethodField()
+
+    class Meta(BlockSerializer.Meta):
+        fields = BlockSerializer.Meta.fields + ["votes", "transactions"]
+
+    def get_votes(self, obj: Block) -> list[dict]:
+        return json.loads(obj.raw).get("votes", [])
+
+    def get_transactions(self, obj: Block) -> list[str]:
+        return list(obj.transactions.order_by("index_in_block").values_list("tx_hash", flat=True))
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    tx_hash = serializers.CharField(source="transaction.tx_hash", allow_null=True, default=None)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["delta", "balance_after", "reason", "tx_hash", "created_at"]
+
+
+TX_FILTERS = [
+    OpenApiParameter(name, str, description=desc)
+    for name, desc in [
+        ("kind", "transaction kind (transfer, deposit, penalty, ...)"),
+        ("status", "pending | confirmed | rejected"),
+        ("group", "group address"),
+        ("round", "training round"),
+        ("phase", "protocol phase"),
+        ("sender", "sender address"),
+    ]
+]
+
+
+class BlockList(generics.ListAPIView):
+    """Blocks, newest first (limit/offset paging)."""
+
+    serializer_class = BlockSerializer
+    queryset = Block.objects.order_by("-height")
+
+
+class TransactionList(generics.ListAPIView):
+    """Transactions, newest first, filterable by kind, status, group, round, phase, sender."""
+
+    serializer_class = TransactionSerializer
+
+    @extend_schema(parameters=TX_FILTERS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = Transaction.objects.select_related("block").order_by("-id")
+        p = self.request.query_params
+        for param, field in [("kind", "kind"), ("status", "status"), ("group", "group_ref"),
+                             ("phase", "phase"), ("sender", "sender")]:  # fmt: skip
+            if p.get(param):
+                qs = qs.filter(**{field: p[param]})
+        if p.get("round"):
+            try:
+                qs = qs.filter(round=int(p["round"]))
+            except ValueError as exc:
+                raise DomainError("round must be an integer", code="bad_filter") from exc
+        return qs
+
+
+class ByHash(APIView):
+    """One block or transaction by its hash (block height also accepted)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "LedgerObject",
+            {"type": serializers.CharField(), "object": serializers.DictField()},
+        )
+    )
+    def get(self, request, ref: str):
+        q = Q(block_hash=ref) | (Q(height=int(ref)) if ref.isdigit() and len(ref) < 19 else Q())
+        block = Block.objects.filter(q).first()
+        if block is not None:
+            return Response({"type": "block", "object": BlockDetailSerializer(block).data})
+        tx = Transaction.objects.select_related("block").filter(tx_hash=ref).first()
+        if tx is not None:
+            return Response({"type": "transaction", "object": TransactionSerializer(tx).data})
+        raise NotFound(f"no block or transaction {ref[:64]}")
+
+
+class Export(APIView):
+    """The whole ledger in the format ``python -m deepchain.audit`` verifies offline."""
+
+    @extend_schema(responses={200: serializers.DictField()})
+    def get(self, request):
+        return Response(selectors.export_ledger())
+
+
+class Status(APIView):
+    """Chain height, pending transactions, last consensus events and why no block if stalled."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ChainStatus",
+            {
+                "height": serializers.IntegerField(),
+                "tip_hash": serializers.CharField(allow_null=True),
+                "pending": serializers.IntegerField(),
+                "stalled": serializers.BooleanField(),
+                "why_no_block": serializers.CharField(allow_null=True),
+                "events": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
+    def get(self, request):
+        return Response(selectors.chain_status())
+
+
+class Verify(APIView):
+    """Re-verify the whole chain now (audit verdict, first bad block/transaction and why)."""
+
+    @extend_schema(responses={200: serializers.DictField()})
+    def get(self, request):
+        return Response(selectors.verify_chain().to_dict())
+
+
+def _my_account(request) -> Account:
+    acct = Account.objects.filter(user=request.user).first()
+    if acct is None:
+        raise DomainError("you have no wallet yet", code="no_account", status_code=404)
+    return acct
+
+
+class Wallet(APIView):
+    """The caller's account: address, balance and latest ledger entries."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Wallet",
+            {
+                "address": serializers.CharField(),
+                "kind": serializers.CharField(),
+                "balance": serializers.IntegerField(),
+                "nonce": serializers.IntegerField(),
+                "entries": EntrySerializer(many=True),
+            },
+        )
+    )
+    def get(self, request):
+        acct = _my_account(request)
+        entries = acct.entries.select_related("transaction").order_by("-id")[:100]
+        return Response({"address": acct.address, "kind": acct.kind, "balance": acct.balance,
+                         "nonce": acct.nonce,
+                         "entries": EntrySerializer(entries, many=True).data})  # fmt: skip
+
+
+class TransferIn(serializers.Serializer):
+    to = serializers.CharField(max_length=80)
+    amount = serializers.IntegerField()
+    reason = serializers.CharField(max_length=200, required=False, default="transfer")
+
+
+class Transfer(APIView):
+    """Send DeepCoin from the caller's (custodial) wallet to another address."""
+
+    @extend_schema(request=TransferIn, responses={201: TransactionSerializer})
+    def post(self, request):
+        data = TransferIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        acct = _my_account(request)
+        to = data.validated_data["to"]
+        if not Account.objects.filter(address=to).exists():
+            raise DomainError(f"unknown recipient {to[:24]}", code="unknown_recipient")
+        if not Account.objects.filter(
+            address=to, kind__in=["party", "worker", "treasury"]
+        ).exists():
+            raise DomainError("transfers go to party or worker addresses only", code="recipient")
+        tx = services.move_money(
+            source=acct.address, destination=to, amount=data.validated_data["amount"],
+            kind=TxKind.TRANSFER, reason=data.validated_data["reason"],
+            signer=services.party_identity(acct),
+        )  # fmt: skip
+        return Response(TransactionSerializer(tx).data, status=201)
