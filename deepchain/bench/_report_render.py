@@ -347,6 +347,17 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
             f"| {g['final_centralized']:.4f} | {pc} | {pz} |"
         )
     L.append("")
+    pa = r["paper"]["accuracy"]
+    L.append(
+        "Paper's reported accuracy (for comparison): "
+        + "; ".join(
+            f"{n} parties: collaborative {v['collaborative'][0]}-{v['collaborative'][1]}, "
+            f"centralized {v['centralized']}"
+            for n, v in pa.items()
+        )
+        + "."
+    )
+    L.append("")
     L.append(
         "The paper's prototype exchanged gradients every iteration on the full MNIST training "
         "set; here parties exchange updates every round of local iterations (see "
@@ -361,7 +372,8 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
     L.append("## 4. Round time by phase vs number of parties (paper Fig. 9)")
     L.append("")
     extrap = (
-        f" Crypto costs measured on {pp['sampled_ciphertexts']} of {pp['ciphertexts']} "
+        f" Encryption, Proof_PK and verification measured on {pp['sampled_ciphertexts']} of "
+        f"{pp['ciphertexts']} "
         "ciphertexts and scaled linearly (EXTRAPOLATED)."
         if pp["extrapolated"]
         else ""
@@ -382,8 +394,11 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
         "once); a verifying worker works **sequentially** through the Proof_PK checks of all N "
         "updates, the (N-1) x ciphertexts homomorphic multiplications, the t Proof_CD checks and "
         "the Lagrange combination. N-dependent costs (Delta = N!, t) were measured with a fresh "
-        f"key for N in {{{', '.join(rd['keyed'])}}}; other N use the nearest measured key's "
-        "per-share cost scaled by t. Consensus (section 5) and network transfer are not included."
+        f"key for N in {{{', '.join(rd['keyed'])}}}, on two vector lengths "
+        f"({' and '.join(str(x) for x in next(iter(rd['keyed'].values()))['sampled_ciphertexts'])}"
+        " ciphertexts) fitted as a fixed + per-ciphertext cost and evaluated at the full length "
+        "(EXTRAPOLATED when shorter); other N use the nearest measured key's per-share cost "
+        "scaled by t. Consensus (section 5) and network transfer are not included."
     )
     L.append("")
     L.append("| N | t | " + " | ".join(PHASES) + " | total (s) |")

@@ -1,0 +1,104 @@
+"""The results report command writes every plot and a README whose numbers come from the run."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from deepchain.bench import report
+from deepchain.bench._report_render import readme
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("results")
+    results = report.run_report(out, report.config_for("tiny"), quiet=True)
+    return out, results
+
+
+def test_it_writes_every_plot_the_readme_and_the_json(tiny_run: tuple[Path, dict]) -> None:
+    out, results = tiny_run
+    plots = results["plots"]
+    expected = {
+        "fig4_cipher_size.png",
+        "fig5_throughput.png",
+        "fig9_round_time.png",
+        "consensus_latency.png",
+    } | {f"fig6_7_accuracy_{n}_parties.png" for n in report.config_for("tiny").accuracy_parties}
+    assert set(plots) == expected
+    for p in plots:
+        data = (out / p).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+    text = (out / "README.md").read_text()
+    for p in plots:
+        assert f"]({p})" in text, f"README does not show {p}"
+    assert json.loads((out / "results.json").read_text())["mode"] == "tiny"
+
+
+def test_readme_quotes_the_runs_own_numbers(tiny_run: tuple[Path, dict]) -> None:
+    out, _ = tiny_run
+    res = json.loads((out / "results.json").read_text())
+    text = (out / "README.md").read_text()
+    assert "Mode: tiny" in text
+    assert f"**{res['crypto']['encrypt_ratio']:.0f}x**" in text
+    assert f"{res['machine']['cores']} cores" in text
+    assert res["machine"]["cpu_model"] in text
+    for g in res["accuracy"]["groups"].values():
+        assert f"**{g['final_federated']:.4f}**" in text
+    assert f"{res['round']['rows'][-1]['total_s']:.2f} |" in text
+    # the paper's reported figures are quoted for comparison
+    assert "0.967-0.973" in text and "0.984" in text
+
+
+def test_readme_changes_when_the_measurements_change(tiny_run: tuple[Path, dict]) -> None:
+    _, results = tiny_run
+    altered = copy.deepcopy(results)
+    altered["crypto"]["encrypt_ratio"] = 123456.0
+    grp = next(iter(altered["accuracy"]["groups"].values()))
+    grp["final_federated"] = 0.1234
+    text = readme(altered, results["plots"])
+    assert "**123456x**" in text and "**0.1234**" in text
+    assert "**123456x**" not in readme(results, results["plots"])
+
+
+def test_round_composition_sums_phases_and_grows_with_parties(tiny_run: tuple[Path, dict]) -> None:
+    _, results = tiny_run
+    rows = results["round"]["rows"]
+    for r in rows:
+        assert r["total_s"] == pytest.approx(sum(r["phases"].values()))
+        assert set(r["phases"]) == set(report.PHASES)
+    # verification is sequential over the N updates: it scales with N exactly
+    per = results["round"]["per_party"]["verify_update_s"]
+    assert [r["phases"]["verification (Proof_PK)"] for r in rows] == pytest.approx(
+        [r["parties"] * per for r in rows]
+    )
+
+
+def test_packed_sizes_follow_the_packing_scheme(tiny_run: tuple[Path, dict]) -> None:
+    _, results = tiny_run
+    c = results["crypto"]
+    slots = results["key"]["slots_per_ciphertext"]
+    for row in c["sizes"]:
+        g = row["gradients"]
+        assert row["packed_ciphertexts"] == -(-g // slots)
+        assert row["one_per_ct_bytes"] == g * c["ciphertext_bytes"]
+    for row in c["serialized"]:  # real bytes: ciphertexts plus a small header
+        exact = -(-row["gradients"] // slots) * c["ciphertext_bytes"]
+        assert exact <= row["packed_bytes"] <= exact + 64
+        assert row["packed_with_proofs_bytes"] > row["packed_bytes"]
+
+
+def test_consensus_with_a_faulty_leader_needs_another_round(tiny_run: tuple[Path, dict]) -> None:
+    _, results = tiny_run
+    for row in results["consensus"]["rows"]:
+        assert row["honest"]["k"] == 0
+        assert row["silent"]["k"] >= 1 and row["forge_signature"]["k"] >= 1
+        assert row["silent"]["latency_s"] >= results["consensus"]["timeout_ms"] / 1000
+
+
+def test_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError):
+        report.config_for("huge")
