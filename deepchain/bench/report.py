@@ -92,12 +92,17 @@ def config_for(mode: str) -> ReportConfig:
             mode="quick",
             bits=1024,
             max_parties=20,
-            gradient_sizes=(10, 100, 1_000, 10_000),
+            gradient_sizes=(10, 100, 1_000, 10_000, 100_000),
             serialized_sizes=(10, 100, 1_000),
-            phe_cap=150,
+            phe_cap=300,
             agg_parties=4,
             preset="quick",
             preset_overrides={"model": "mlp", "rounds": 5, "local_iterations": 40},
+            keyed_party_counts=(2, 4, 8, 12, 16, 20),
+            sample_cts=64,
+            dec_sample_cts=16,
+            committee_sizes=(4, 7, 10, 16, 25),
+            consensus_reps=2,
         )
     if mode == "tiny":
         return ReportConfig(
