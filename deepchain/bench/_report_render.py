@@ -20,6 +20,8 @@ def _save(fig, outdir: Path, name: str, plots: list[str]) -> None:
 
 def render(results: dict[str, Any], outdir: Path) -> list[str]:
     """Write every PNG and README.md into ``outdir``; returns the PNG file names."""
+    groups = results["accuracy"]["groups"]
+    results["accuracy"]["groups"] = dict(sorted(groups.items(), key=lambda kv: int(kv[0])))
     plots: list[str] = []
     _plot_sizes(results, outdir, plots)
     _plot_throughput(results, outdir, plots)
@@ -234,7 +236,10 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
     L.append(
         f"- Consensus: a block finalizes in {c0['honest']['compute_s'] * 1e3:.0f} ms of compute "
         f"with a committee of {c0['committee']}, {c1['honest']['compute_s'] * 1e3:.0f} ms with "
-        f"{c1['committee']}; a faulty leader adds one {cs['timeout_ms']} ms timeout round."
+        f"{c1['committee']}; with a silent leader finality takes "
+        f"{c0['silent']['latency_s']:.2f} s / {c1['silent']['latency_s']:.2f} s "
+        f"({cs['timeout_ms']} ms timeout per replaced leader; the same faulty node can be "
+        "drawn again as the next leader)."
     )
     L.append("")
 
