@@ -8,9 +8,7 @@ def grant_auditor_views(sender, using="default", **kwargs) -> None:
     """Keep the ``auditor`` group's view permissions complete (models added later too)."""
     from django.contrib.auth.models import Group, Permission
 
-    group = Group.objects.using(using).filter(name="auditor").first()
-    if group is None:
-        return
+    group, _ = Group.objects.using(using).get_or_create(name="auditor")
     perms = Permission.objects.using(using).filter(
         content_type__app_label__in=AUDITED_APPS, codename__startswith="view_"
     )

@@ -305,10 +305,6 @@ def _commit(
         if sender not in accts:
             raise _Refused(None, f"unknown sender {sender[:16]}", "unknown_account")
         tx = build(accts[sender].nonce + 1)
-        missing = sorted(a for a in _touched(tx.kind, tx.sender, tx.payload, tx.group)
-                         if a not in accts)  # fmt: skip
-        if missing:
-            raise _Refused(tx, f"unknown account {missing[0][:24]}", "unknown_account")
         if Transaction.objects.filter(tx_hash=tx.tx_hash).exists():
             raise _Refused(tx, "replayed transaction: already recorded", "replay")
         st = LedgerState(
@@ -324,6 +320,9 @@ def _commit(
             if exc.reason.startswith("bad nonce"):
                 code = "replay"
             raise _Refused(tx, exc.reason, code) from exc
+        missing = sorted({a for m in moves for a in m[:2]} - set(accts))
+        if missing:
+            raise _Refused(tx, f"unknown account {missing[0][:24]}", "unknown_account")
         row = _tx_row(tx, status=Transaction.Status.PENDING)
         for src, dst, amount in moves:
             for addr, delta in ((src, -amount), (dst, amount)):

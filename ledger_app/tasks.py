@@ -262,15 +262,18 @@ def node_propose(attempt_id: int) -> str:
 def node_vote(attempt_id: int, node_id: int) -> str:
     att = ConsensusAttempt.objects.filter(pk=attempt_id).first()
     node = WorkerNode.objects.select_related("account").filter(pk=node_id).first()
-    if att is None or node is None or att.status != ConsensusAttempt.Status.OPEN:
+    if att is None or node is None or not att.proposal:
         return "nothing to do"
     if node.behaviour == WorkerNode.Behaviour.CRASHED:
         return "crashed: no answer"
     if ConsensusVote.objects.filter(attempt=att, node=node).exists():
         return "already answered"
+    # a late answer (the round already closed) is still recorded: it may be evidence
     blocks, state = chain_view()
     if blocks[-1].block_hash != att.prev_hash:
-        return "stale"
+        blocks, state = chain_view(att.height - 1)
+        if blocks[-1].block_hash != att.prev_hash:
+            return "stale"
     block = CoreBlock.from_dict(json.loads(att.proposal))
     dn = _node_view(node, blocks, state)
     votes = dn.validate_and_vote(block)
@@ -309,7 +312,7 @@ def _check_equivocation(att: ConsensusAttempt, node: WorkerNode) -> None:
             kind="equivocation", height=att.height, consensus_round=att.consensus_round, node=node
         ).exists()
         if not exists:
-            _event("equivocation", att.height, att.consensus_round, node, **ev.to_dict())
+            _event("equivocation", att.height, att.consensus_round, node, evidence=ev.to_dict())
 
 
 @shared_task(name="ledger_app.tasks.settle")

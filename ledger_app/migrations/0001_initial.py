@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,118 +14,258 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Block',
+            name="Block",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('height', models.BigIntegerField(unique=True)),
-                ('block_hash', models.CharField(max_length=64, unique=True)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('merkle_root', models.CharField(max_length=64)),
-                ('timestamp_ms', models.BigIntegerField()),
-                ('leader', models.CharField(max_length=80)),
-                ('consensus_round', models.IntegerField(default=0)),
-                ('tx_count', models.IntegerField(default=0)),
-                ('raw', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("height", models.BigIntegerField(unique=True)),
+                ("block_hash", models.CharField(max_length=64, unique=True)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("merkle_root", models.CharField(max_length=64)),
+                ("timestamp_ms", models.BigIntegerField()),
+                ("leader", models.CharField(max_length=80)),
+                ("consensus_round", models.IntegerField(default=0)),
+                ("tx_count", models.IntegerField(default=0)),
+                ("raw", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['height'],
+                "ordering": ["height"],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.CharField(max_length=80, unique=True)),
-                ('box_pk', models.CharField(blank=True, max_length=64)),
-                ('kind', models.CharField(choices=[('party', 'Party'), ('worker', 'Worker'), ('authority', 'Authority'), ('treasury', 'Treasury'), ('escrow', 'Escrow'), ('pool', 'Pool')], max_length=16)),
-                ('label', models.CharField(blank=True, max_length=120)),
-                ('balance', models.BigIntegerField(default=0)),
-                ('nonce', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address", models.CharField(max_length=80, unique=True)),
+                ("box_pk", models.CharField(blank=True, max_length=64)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("party", "Party"),
+                            ("worker", "Worker"),
+                            ("authority", "Authority"),
+                            ("treasury", "Treasury"),
+                            ("escrow", "Escrow"),
+                            ("pool", "Pool"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=120)),
+                ("balance", models.BigIntegerField(default=0)),
+                ("nonce", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Transaction',
+            name="Transaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tx_hash', models.CharField(max_length=64, unique=True)),
-                ('kind', models.CharField(db_index=True, max_length=32)),
-                ('sender', models.CharField(db_index=True, max_length=80)),
-                ('nonce', models.BigIntegerField()),
-                ('group_ref', models.CharField(blank=True, db_index=True, max_length=80)),
-                ('round', models.IntegerField(blank=True, db_index=True, null=True)),
-                ('phase', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('payload', models.JSONField(default=dict)),
-                ('raw', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('confirmed', 'Confirmed'), ('rejected', 'Rejected')], db_index=True, default='pending', max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('index_in_block', models.IntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('block', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='ledger_app.block')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tx_hash", models.CharField(max_length=64, unique=True)),
+                ("kind", models.CharField(db_index=True, max_length=32)),
+                ("sender", models.CharField(db_index=True, max_length=80)),
+                ("nonce", models.BigIntegerField()),
+                ("group_ref", models.CharField(blank=True, db_index=True, max_length=80)),
+                ("round", models.IntegerField(blank=True, db_index=True, null=True)),
+                ("phase", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("payload", models.JSONField(default=dict)),
+                ("raw", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("confirmed", "Confirmed"),
+                            ("rejected", "Rejected"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("index_in_block", models.IntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "block",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transactions",
+                        to="ledger_app.block",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('delta', models.BigIntegerField()),
-                ('balance_after', models.BigIntegerField()),
-                ('reason', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger_app.account')),
-                ('transaction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger_app.transaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("delta", models.BigIntegerField()),
+                ("balance_after", models.BigIntegerField()),
+                ("reason", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="ledger_app.account",
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="ledger_app.transaction",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Asset',
+            name="Asset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=120)),
-                ('keywords', models.JSONField(default=list)),
-                ('n_blocks', models.IntegerField()),
-                ('statement', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assets', to='ledger_app.account')),
-                ('transaction', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, to='ledger_app.transaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=120)),
+                ("keywords", models.JSONField(default=list)),
+                ("n_blocks", models.IntegerField()),
+                ("statement", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assets",
+                        to="ledger_app.account",
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="ledger_app.transaction",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WorkerNode',
+            name="WorkerNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('behaviour', models.CharField(choices=[('honest', 'Honest'), ('silent', 'Silent'), ('forge_signature', 'Forge Signature'), ('double_spend', 'Double Spend'), ('bad_merkle', 'Bad Merkle'), ('equivocate', 'Equivocate'), ('crashed', 'Crashed')], default='honest', max_length=20)),
-                ('stake', models.BigIntegerField(default=0)),
-                ('height', models.BigIntegerField(default=-1)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='worker', to='ledger_app.account')),
-                ('neighbours', models.ManyToManyField(blank=True, to='ledger_app.workernode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True)),
+                (
+                    "behaviour",
+                    models.CharField(
+                        choices=[
+                            ("honest", "Honest"),
+                            ("silent", "Silent"),
+                            ("forge_signature", "Forge Signature"),
+                            ("double_spend", "Double Spend"),
+                            ("bad_merkle", "Bad Merkle"),
+                            ("equivocate", "Equivocate"),
+                            ("crashed", "Crashed"),
+                        ],
+                        default="honest",
+                        max_length=20,
+                    ),
+                ),
+                ("stake", models.BigIntegerField(default=0)),
+                ("height", models.BigIntegerField(default=-1)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="worker",
+                        to="ledger_app.account",
+                    ),
+                ),
+                ("neighbours", models.ManyToManyField(blank=True, to="ledger_app.workernode")),
             ],
         ),
         migrations.CreateModel(
-            name='ConsensusEvent',
+            name="ConsensusEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('height', models.BigIntegerField(db_index=True)),
-                ('consensus_round', models.IntegerField(default=0)),
-                ('kind', models.CharField(db_index=True, max_length=40)),
-                ('detail', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='ledger_app.workernode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("height", models.BigIntegerField(db_index=True)),
+                ("consensus_round", models.IntegerField(default=0)),
+                ("kind", models.CharField(db_index=True, max_length=40)),
+                ("detail", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "node",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="ledger_app.workernode",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('balance__gte', 0)), name='balance_non_negative'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("balance__gte", 0)), name="balance_non_negative"
+            ),
         ),
     ]
