@@ -30,7 +30,9 @@ class GroupCreateForm(forms.Form):
 
     name = forms.CharField(max_length=120)
     task = forms.CharField(max_length=200, initial="MNIST digit classification")
-    model_name = forms.ChoiceField(choices=[("mlp", "MLP"), ("cnn", "CNN"), ("tiny", "Tiny")])
+    model_name = forms.ChoiceField(
+        choices=[("mlp", "MLP"), ("tiny", "Tiny (fast demo)"), ("paper_cnn", "CNN (paper)")]
+    )
     n_parties = forms.IntegerField(min_value=2, max_value=50, initial=3, label="Parties (N)")
     threshold = forms.IntegerField(min_value=1, max_value=50, initial=2, label="Threshold (t)")
     rounds = forms.IntegerField(min_value=1, max_value=100, initial=3)

@@ -222,7 +222,10 @@ def group_start(request: HttpRequest, group_id: int) -> HttpResponse:
     return _domain_action(
         request,
         group.id,
-        lambda: svc.start_group(group=group, by=request.user),
+        # Simulated party agents (Celery) reach this platform's REST API at this address.
+        lambda: svc.start_group(
+            group=group, by=request.user, api_url=request.build_absolute_uri("/").rstrip("/")
+        ),
         "Group starting: key ceremony under way, round 1 follows.",
     )
 
