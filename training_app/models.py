@@ -43,6 +43,10 @@ class CooperativeGroup(models.Model):
     packing = models.JSONField(null=True, blank=True)  # PackingScheme.to_json()
     initial_params = models.CharField(max_length=64, blank=True)  # blob hash of W_0
     current_round = models.IntegerField(default=0)
+    seed = models.IntegerField(default=0)  # W_0 init, data partition and batch-order seeds
+    data_limit = models.PositiveIntegerField(default=0)  # demo/tests: MNIST subset size (0: all)
+    update_clip = models.FloatField(default=8.0)  # |dW| bound before quantization
+    api_url = models.CharField(max_length=200, blank=True)  # where simulated agents call the API
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.RECRUITING, db_index=True
     )
@@ -71,6 +75,7 @@ class Membership(models.Model):
     sealed_key_share = models.TextField(blank=True)  # commit_SK_model: sealed to the party
     simulated = models.BooleanField(default=False)  # a demo party run by Celery (queue party)
     behaviour = models.CharField(max_length=20, default="honest")  # demo: honest|late|cheat|silent
+    stake_remaining = models.BigIntegerField(default=0)  # collateral d still held in escrow
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,6 +99,10 @@ class Round(models.Model):
     accuracy = models.FloatField(null=True, blank=True)  # collaborative model, held-out test
     loss = models.FloatField(null=True, blank=True)
     phase_times = models.JSONField(default=dict)  # phase -> seconds
+    n_accepted = models.PositiveIntegerField(default=0)  # updates in the aggregate
+    processing = models.JSONField(default=dict)  # Processing contract: proposer, votes, fees
+    settlements = models.JSONField(default=dict)  # phase -> Settlement.to_dict()
+    status_reason = models.TextField(blank=True)  # why a round failed (no quorum, ...)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,3 +1,27 @@
-from django.urls import path  # noqa: F401
+"""REST routes of collaborative training (included at /api/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from training_app import api
+
+urlpatterns = [
+    path("groups/", api.GroupListView.as_view(), name="api_groups"),
+    path("groups/mine/", api.MyGroupsView.as_view(), name="api_my_groups"),
+    path("groups/<int:group_id>/", api.GroupDetailView.as_view(), name="api_group"),
+    path("groups/<int:group_id>/join/", api.JoinView.as_view(), name="api_group_join"),
+    path("groups/<int:group_id>/start/", api.StartView.as_view(), name="api_group_start"),
+    path("groups/<int:group_id>/me/", api.MeView.as_view(), name="api_group_me"),
+    path("groups/<int:group_id>/round/", api.RoundStateView.as_view(), name="api_round_state"),
+    path("groups/<int:group_id>/rounds/<int:number>/params/", api.ParamsView.as_view(),
+         name="api_round_params"),
+    path("groups/<int:group_id>/rounds/<int:number>/gradient/", api.GradientView.as_view(),
+         name="api_round_gradient"),
+    path("groups/<int:group_id>/rounds/<int:number>/aggregate/", api.AggregateView.as_view(),
+         name="api_round_aggregate"),
+    path("groups/<int:group_id>/rounds/<int:number>/share/", api.ShareView.as_view(),
+         name="api_round_share"),
+    path("groups/<int:group_id>/rounds/<int:number>/result/", api.ResultView.as_view(),
+         name="api_round_result"),
+    path("groups/<int:group_id>/rounds/<int:number>/metrics/", api.MetricsView.as_view(),
+         name="api_round_metrics"),
+]  # fmt: skip

@@ -6,124 +6,267 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('ledger_app', '0001_initial'),
+        ("ledger_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CooperativeGroup',
+            name="CooperativeGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('address', models.CharField(max_length=80, unique=True)),
-                ('task', models.CharField(default='MNIST digit classification', max_length=200)),
-                ('model_name', models.CharField(default='mlp', max_length=40)),
-                ('n_parties', models.PositiveIntegerField()),
-                ('threshold', models.PositiveIntegerField()),
-                ('rounds', models.PositiveIntegerField(default=3)),
-                ('local_iterations', models.PositiveIntegerField(default=50)),
-                ('learning_rate', models.FloatField(default=0.1)),
-                ('batch_size', models.PositiveIntegerField(default=64)),
-                ('partition', models.CharField(default='iid', max_length=20)),
-                ('dirichlet_alpha', models.FloatField(default=0.5)),
-                ('deposit', models.BigIntegerField()),
-                ('deadlines', models.JSONField(default=dict)),
-                ('key_bits', models.PositiveIntegerField(default=2048)),
-                ('public_key', models.JSONField(blank=True, null=True)),
-                ('packing', models.JSONField(blank=True, null=True)),
-                ('initial_params', models.CharField(blank=True, max_length=64)),
-                ('current_round', models.IntegerField(default=0)),
-                ('status', models.CharField(choices=[('recruiting', 'Recruiting'), ('keygen', 'Keygen'), ('running', 'Running'), ('finished', 'Finished'), ('aborted', 'Aborted')], db_index=True, default='recruiting', max_length=16)),
-                ('status_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('initiator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='initiated_groups', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("address", models.CharField(max_length=80, unique=True)),
+                ("task", models.CharField(default="MNIST digit classification", max_length=200)),
+                ("model_name", models.CharField(default="mlp", max_length=40)),
+                ("n_parties", models.PositiveIntegerField()),
+                ("threshold", models.PositiveIntegerField()),
+                ("rounds", models.PositiveIntegerField(default=3)),
+                ("local_iterations", models.PositiveIntegerField(default=50)),
+                ("learning_rate", models.FloatField(default=0.1)),
+                ("batch_size", models.PositiveIntegerField(default=64)),
+                ("partition", models.CharField(default="iid", max_length=20)),
+                ("dirichlet_alpha", models.FloatField(default=0.5)),
+                ("deposit", models.BigIntegerField()),
+                ("deadlines", models.JSONField(default=dict)),
+                ("key_bits", models.PositiveIntegerField(default=2048)),
+                ("public_key", models.JSONField(blank=True, null=True)),
+                ("packing", models.JSONField(blank=True, null=True)),
+                ("initial_params", models.CharField(blank=True, max_length=64)),
+                ("current_round", models.IntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("recruiting", "Recruiting"),
+                            ("keygen", "Keygen"),
+                            ("running", "Running"),
+                            ("finished", "Finished"),
+                            ("aborted", "Aborted"),
+                        ],
+                        db_index=True,
+                        default="recruiting",
+                        max_length=16,
+                    ),
+                ),
+                ("status_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "initiator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="initiated_groups",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('party_index', models.PositiveIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('applied', 'Applied'), ('active', 'Active'), ('rejected', 'Rejected'), ('dropped', 'Dropped')], default='applied', max_length=16)),
-                ('data_size', models.PositiveIntegerField(default=0)),
-                ('sealed_key_share', models.TextField(blank=True)),
-                ('simulated', models.BooleanField(default=False)),
-                ('behaviour', models.CharField(default='honest', max_length=20)),
-                ('joined_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='ledger_app.account')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='training_app.cooperativegroup')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("party_index", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("applied", "Applied"),
+                            ("active", "Active"),
+                            ("rejected", "Rejected"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="applied",
+                        max_length=16,
+                    ),
+                ),
+                ("data_size", models.PositiveIntegerField(default=0)),
+                ("sealed_key_share", models.TextField(blank=True)),
+                ("simulated", models.BooleanField(default=False)),
+                ("behaviour", models.CharField(default="honest", max_length=20)),
+                ("joined_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="ledger_app.account"
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="training_app.cooperativegroup",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Round',
+            name="Round",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('phase', models.CharField(default='gradient_submission', max_length=32)),
-                ('schedule', models.JSONField(default=dict)),
-                ('closed_phases', models.JSONField(default=list)),
-                ('aggregate_blob', models.CharField(blank=True, max_length=64)),
-                ('result_blob', models.CharField(blank=True, max_length=64)),
-                ('params_blob', models.CharField(blank=True, max_length=64)),
-                ('accuracy', models.FloatField(blank=True, null=True)),
-                ('loss', models.FloatField(blank=True, null=True)),
-                ('phase_times', models.JSONField(default=dict)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='round_set', to='training_app.cooperativegroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("phase", models.CharField(default="gradient_submission", max_length=32)),
+                ("schedule", models.JSONField(default=dict)),
+                ("closed_phases", models.JSONField(default=list)),
+                ("aggregate_blob", models.CharField(blank=True, max_length=64)),
+                ("result_blob", models.CharField(blank=True, max_length=64)),
+                ("params_blob", models.CharField(blank=True, max_length=64)),
+                ("accuracy", models.FloatField(blank=True, null=True)),
+                ("loss", models.FloatField(blank=True, null=True)),
+                ("phase_times", models.JSONField(default=dict)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="round_set",
+                        to="training_app.cooperativegroup",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['group', 'number'],
+                "ordering": ["group", "number"],
             },
         ),
         migrations.CreateModel(
-            name='Metric',
+            name="Metric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('accuracy', models.FloatField()),
-                ('loss', models.FloatField()),
-                ('seconds', models.JSONField(default=dict)),
-                ('bytes_sent', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('membership', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='training_app.membership')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metrics', to='training_app.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("accuracy", models.FloatField()),
+                ("loss", models.FloatField()),
+                ("seconds", models.JSONField(default=dict)),
+                ("bytes_sent", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "membership",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="training_app.membership",
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metrics",
+                        to="training_app.round",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('gradient', 'Gradient'), ('decryption_share', 'Decryption Share')], max_length=20)),
-                ('blob', models.CharField(blank=True, max_length=64)),
-                ('size_bytes', models.BigIntegerField(default=0)),
-                ('status', models.CharField(choices=[('accepted', 'Accepted'), ('rejected', 'Rejected'), ('late', 'Late'), ('pending', 'Pending')], default='pending', max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('submitted_at', models.DateTimeField(auto_now_add=True)),
-                ('membership', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='training_app.membership')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='submissions', to='training_app.round')),
-                ('transaction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='ledger_app.transaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("gradient", "Gradient"),
+                            ("decryption_share", "Decryption Share"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("blob", models.CharField(blank=True, max_length=64)),
+                ("size_bytes", models.BigIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                            ("late", "Late"),
+                            ("pending", "Pending"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("submitted_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "membership",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="training_app.membership"
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="submissions",
+                        to="training_app.round",
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="ledger_app.transaction",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('group', 'user'), name='one_membership_per_user'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("group", "user"), name="one_membership_per_user"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('group', 'party_index'), name='unique_party_index'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("group", "party_index"), name="unique_party_index"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='round',
-            constraint=models.UniqueConstraint(fields=('group', 'number'), name='one_round_number'),
+            model_name="round",
+            constraint=models.UniqueConstraint(fields=("group", "number"), name="one_round_number"),
         ),
         migrations.AddConstraint(
-            model_name='submission',
-            constraint=models.UniqueConstraint(fields=('round', 'membership', 'kind'), name='one_submission_per_phase'),
+            model_name="submission",
+            constraint=models.UniqueConstraint(
+                fields=("round", "membership", "kind"), name="one_submission_per_phase"
+            ),
         ),
     ]

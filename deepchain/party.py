@@ -1,0 +1,530 @@
+"""The party agent (paper section 4.2.4): one code path for a party's own host and the demo.
+
+A party keeps its data, its key share s_i and its plaintext updates dW_i local. It talks to the
+platform only through the REST API (token auth) and, per round r:
+
+1. polls the round state; in ``gradient_submission`` downloads W_{r-1}, trains K local
+   iterations on its own data (``learning.local.train_local``), quantizes and packs dW,
+   encrypts it under PK_model with one Proof_PK per ciphertext (``encrypt_update``), signs a
+   GRADIENT transaction with its identity (pk_psu) and posts both (the deposit d moves with it);
+2. once the Processing contract appended C(sum dW), downloads it, computes its decryption
+   share c_i = C^(2 Delta s_i) with Proof_CD (``decryption_share``), signs a DECRYPTION_SHARE
+   transaction and posts it;
+3. downloads the decrypted aggregate S = sum_j q_j and the number n of accepted updates,
+   applies W_r = W_{r-1} + round(S / n) / scale (:func:`apply_aggregate`), evaluates W_r on
+   its local validation split and reports accuracy, loss, seconds per phase and bytes sent.
+
+It records each round's quantized update q_i in its keystore directory (``updates/``), so the
+party (or a test) can check that the decrypted aggregate equals the sum of the updates.
+
+CLI: ``python -m deepchain.party --api URL --token T --data DIR [--keystore DIR] [--group ID]``.
+``--data DIR`` holds the party's own IDX files (``train-images-idx3-ubyte[.gz]`` and
+``train-labels-idx1-ubyte[.gz]``). This module imports no Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.identity import Identity
+from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey, open_key_share
+from deepchain.crypto.vector import EncryptedUpdate, decryption_share, encrypt_update
+from deepchain.incentives.contracts import fixed_point_mean
+from deepchain.learning.data import Dataset, load_mnist, train_test_split
+from deepchain.learning.local import evaluate, train_local
+from deepchain.ledger.transactions import TxKind, make_tx
+
+log = logging.getLogger("deepchain.party")
+
+IDENTITY_FILE = "identity.json"
+
+__all__ = [
+    "AgentConfig",
+    "ApiError",
+    "PartyAgent",
+    "apply_aggregate",
+    "b64d",
+    "b64e",
+    "fixed_point_mean_vector",
+    "floats_from_bytes",
+    "floats_to_bytes",
+    "ints_from_bytes",
+    "ints_to_bytes",
+    "main",
+]
+
+
+# -- encodings shared by the agent, the platform and the benchmark ----------------------------
+def b64e(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64d(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def floats_to_bytes(w: np.ndarray) -> bytes:
+    """W as little-endian float32 bytes (the params blob format)."""
+    return np.asarray(w, dtype="<f4").reshape(-1).tobytes()
+
+
+def floats_from_bytes(data: bytes) -> np.ndarray:
+    if len(data) % 4:
+        raise ValueError("float32 vector: length is not a multiple of 4")
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
+
+
+def ints_to_bytes(q: np.ndarray) -> bytes:
+    """An integer vector (quantized update, aggregate sums) as little-endian int64 bytes."""
+    return np.asarray(q, dtype="<i8").reshape(-1).tobytes()
+
+
+def ints_from_bytes(data: bytes) -> np.ndarray:
+    if len(data) % 8:
+        raise ValueError("int64 vector: length is not a multiple of 8")
+    return np.frombuffer(data, dtype="<i8").astype(np.int64)
+
+
+def fixed_point_mean_vector(sums: np.ndarray, n: int) -> np.ndarray:
+    """Element-wise ``contracts.fixed_point_mean``: round(S / n) exactly, ties to even (int64)."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    s = np.asarray(sums, dtype=np.int64)
+    q, r = np.divmod(s, n)  # floor division, 0 <= r < n
+    up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
+    return q + up.astype(np.int64)
+
+
+def apply_aggregate(
+    w_prev: np.ndarray, sums: np.ndarray, n: int, scheme: PackingScheme
+) -> np.ndarray:
+    """W_r = W_{r-1} + (1/n) sum_j dW_j, the 1/n applied once in fixed point (paper Alg. 2).
+
+    ``sums`` is the decrypted integer aggregate S = sum_j q_j of the n accepted quantized
+    updates; the mean round(S / n) is exact in integers, then dequantized.
+    """
+    mean_q = fixed_point_mean_vector(sums, n)
+    w = np.asarray(w_prev, dtype=np.float64) + mean_q.astype(np.float64) / scheme.scale
+    return w.astype(np.float32)
+
+
+assert int(fixed_point_mean_vector(np.array([5]), 2)[0]) == fixed_point_mean(5, 2)
+
+
+# -- REST client ------------------------------------------------------------------------------
+class ApiError(RuntimeError):
+    """The platform refused a request (HTTP 4xx/5xx), with its JSON ``message``."""
+
+    def __init__(self, status: int, message: str, code: str = "") -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+class Api:
+    """Tiny token-authenticated JSON client; counts the bytes it sends and receives."""
+
+    def __init__(self, base: str, token: str, timeout: float = 120.0) -> None:
+        self.base = base.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.timeout = timeout
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    def _url(self, path: str) -> str:
+        return f"{self.base}/api/{path.lstrip('/')}"
+
+    def _check(self, resp: requests.Response) -> Any:
+        self.bytes_received += len(resp.content)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {"message": resp.text[:200]}
+        if resp.status_code >= 400:
+            raise ApiError(resp.status_code, str(body.get("message", body)), body.get("code", ""))
+        return body
+
+    def get(self, path: str) -> Any:
+        return self._check(self.session.get(self._url(path), timeout=self.timeout))
+
+    def post(self, path: str, payload: dict[str, Any]) -> Any:
+        data = json.dumps(payload).encode()
+        self.bytes_sent += len(data)
+        resp = self.session.post(
+            self._url(path),
+            data=data,
+            headers={"Content-Type": "application/json"},
+            timeout=self.timeout,
+        )
+        return self._check(resp)
+
+
+# -- the agent --------------------------------------------------------------------------------
+@dataclass
+class AgentConfig:
+    api: str
+    token: str
+    data_dir: Path
+    keystore: Path
+    group: int | None = None
+    behaviour: str = "honest"  # demo faults: honest | late | cheat | silent
+    validation_fraction: float = 0.2
+    seed: int = 0
+
+
+@dataclass
+class _RoundLocal:
+    seconds: dict[str, float] = field(default_factory=dict)
+    bytes_sent: int = 0
+
+
+class PartyAgent:
+    """One party: its identity, its data, its key share; :meth:`step` does what is due now."""
+
+    def __init__(self, config: AgentConfig, api: Api | None = None) -> None:
+        self.cfg = config
+        self.cfg.keystore.mkdir(parents=True, exist_ok=True)
+        self.identity = Identity.load_or_create(self.cfg.keystore / IDENTITY_FILE)
+        self.api = api or Api(config.api, config.token)
+        self._data: tuple[Dataset, Dataset] | None = None
+        self._share: KeyShare | None = None
+        self._info: dict[str, Any] | None = None
+
+    # -- local state (keystore directory) ---------------------------------------------------
+    def _state_path(self) -> Path:
+        return self.cfg.keystore / f"state-group{self.cfg.group}.json"
+
+    def _load_state(self) -> dict[str, Any]:
+        p = self._state_path()
+        return json.loads(p.read_text()) if p.exists() else {"rounds": {}}
+
+    def _save_state(self, st: dict[str, Any]) -> None:
+        p = self._state_path()
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(st, sort_keys=True))
+        tmp.replace(p)
+
+    def update_record_path(self, round_no: int) -> Path:
+        """Where the quantized update q_i of ``round_no`` is recorded (int64 .npy)."""
+        return self.cfg.keystore / "updates" / f"group{self.cfg.group}-round{round_no}.npy"
+
+    # -- private data -----------------------------------------------------------------------
+    def data(self) -> tuple[Dataset, Dataset]:
+        """(local training split, local validation split) of the party's own data."""
+        if self._data is None:
+            ds = load_mnist(self.cfg.data_dir, kind="train")
+            self._data = train_test_split(ds, self.cfg.validation_fraction, self.cfg.seed)
+        return self._data
+
+    # -- group info and key share ------------------------------------------------------------
+    def info(self, refresh: bool = False) -> dict[str, Any]:
+        """My membership: party index, public key, packing, training settings, sealed share."""
+        if self._info is None or refresh:
+            info = self.api.get(f"groups/{self.cfg.group}/me/")
+            if info["address"] != self.identity.address:
+                raise ApiError(409, "this keystore's identity is not the member's account")
+            self._info = info
+        return self._info
+
+    def public_key(self) -> ThresholdPublicKey:
+        return ThresholdPublicKey.from_json(self.info()["public_key"])
+
+    def scheme(self) -> PackingScheme:
+        return PackingScheme.from_json(self.info()["packing"])
+
+    def key_share(self) -> KeyShare:
+        """Open the dealer's sealed box (checks the dealer's signature and v_i); kept in memory."""
+        if self._share is None:
+            info = self.info()
+            self._share = open_key_share(
+                info["sealed_key_share"], self.identity, info["dealer"], self.public_key()
+            )
+        return self._share
+
+    # -- one step -------------------------------------------------------------------------------
+    def step(self) -> str:
+        """Do whatever the current round needs from this party; returns what it did."""
+        st = self.api.get(f"groups/{self.cfg.group}/round/")
+        status = st["group_status"]
+        if status in ("recruiting", "keygen"):
+            return "waiting"
+        if self.cfg.behaviour == "silent":
+            return "done" if status in ("finished", "aborted") else "silent"
+        if self._info is None or self._info.get("public_key") is None:
+            self.info(refresh=True)
+        did = self._report_finished_rounds(st)
+        if status in ("finished", "aborted"):
+            return did or "done"
+        r = st["round"]
+        me = st.get("me") or {}
+        phase = st["phase"]
+        local = self._load_state()
+        mine = local["rounds"].setdefault(str(r), {})
+        if phase == "gradient_submission" and not me.get("gradient") and not mine.get("gradient"):
+            if self.cfg.behaviour == "late":
+                wait_ms = st["deadlines_ms"]["gradient_submission"] - st["now_ms"] + 1000
+                if wait_ms > 0:
+                    time.sleep(wait_ms / 1000)
+            return self.submit_gradient(r, st)
+        if (
+            st.get("aggregate_ready")
+            and phase in ("download", "decryption_share")
+            and not me.get("decryption_share")
+            and not mine.get("share")
+        ):
+            return self.submit_share(r)
+        return did or "idle"
+
+    def run(self, poll_seconds: float = 1.0) -> None:
+        """CLI loop: step until the group finishes."""
+        while True:
+            try:
+                did = self.step()
+            except ApiError as exc:
+                log.warning("platform refused: %s", exc)
+                did = "refused"
+            if did == "done":
+                return
+            if did in ("idle", "waiting", "silent", "refused"):
+                time.sleep(poll_seconds)
+
+    def _deposit_tx(self, nonce: int, r: int, phase: str) -> dict[str, Any]:
+        """The party's own signed DEPOSIT of d into escrow:<group> for one message."""
+        info = self.info()
+        return make_tx(
+            self.identity,
+            TxKind.DEPOSIT,
+            nonce,
+            {"amount": int(info["deposit"]), "reason": "deposit"},
+            group=info["group_address"],
+            round=r,
+            phase=phase,
+            timestamp_ms=int(time.time() * 1000),
+        ).to_dict()
+
+    # -- gradient (T_t1) ------------------------------------------------------------------------
+    def submit_gradient(self, r: int, st: dict[str, Any]) -> str:
+        info = self.info()
+        g = self.cfg.group
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        params = self.api.get(f"groups/{g}/rounds/{r}/params/")
+        w = floats_from_bytes(b64d(params["data"]))
+        timings["download"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        train, _val = self.data()
+        dw = train_local(
+            info["model_name"],
+            w,
+            train,
+            int(info["local_iterations"]),
+            float(info["learning_rate"]),
+            int(info["batch_size"]),
+            seed=int(
+                np.random.SeedSequence([info["seed"], r, info["party_index"]]).generate_state(1)[0]
+            ),
+            update_clip=float(info["update_clip"]),
+        )
+        timings["training"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pk, scheme = self.public_key(), self.scheme()
+        q = scheme.quantize(dw)
+        upd = encrypt_update(pk, scheme, q)
+        if self.cfg.behaviour == "cheat":  # demo fault: a ciphertext its proof does not match
+            cts = list(upd.ciphertexts)
+            cts[0] = pk.encrypt(1)
+            upd = EncryptedUpdate(ciphertexts=cts, proofs=upd.proofs, length=upd.length)
+        blob = upd.to_bytes(pk)
+        timings["encryption"] = time.perf_counter() - t0
+        path = self.update_record_path(r)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, q.astype(np.int64))
+        from deepchain.blobs import blob_hash
+
+        nonce = int(st["me"]["next_nonce"])
+        deposit = self._deposit_tx(nonce, r, "gradient_submission")
+        tx = make_tx(
+            self.identity,
+            TxKind.GRADIENT,
+            nonce + 1,
+            {
+                "update_blob": blob_hash(blob),
+                "deposit": int(info["deposit"]),
+                "length": int(q.size),
+                "n_ciphertexts": len(upd.ciphertexts),
+                "pk": pk.fingerprint(),
+            },
+            group=info["group_address"],
+            round=r,
+            phase="gradient_submission",
+            timestamp_ms=int(time.time() * 1000),
+        )
+        before = self.api.bytes_sent
+        t0 = time.perf_counter()
+        try:
+            self.api.post(
+                f"groups/{g}/rounds/{r}/gradient/",
+                {"update": b64e(blob), "tx": tx.to_dict(), "deposit_tx": deposit},
+            )
+            outcome = "gradient"
+        except ApiError as exc:
+            log.warning("gradient of round %s refused: %s", r, exc.message)
+            outcome = f"gradient refused: {exc.message}"
+        timings["upload"] = time.perf_counter() - t0
+        local = self._load_state()
+        rec = local["rounds"].setdefault(str(r), {})
+        rec["gradient"] = outcome
+        rec["seconds"] = {**rec.get("seconds", {}), **timings}
+        rec["bytes_sent"] = rec.get("bytes_sent", 0) + self.api.bytes_sent - before
+        self._save_state(local)
+        return outcome
+
+    # -- decryption share (T_t5) --------------------------------------------------------------
+    def submit_share(self, r: int) -> str:
+        info = self.info()
+        g = self.cfg.group
+        t0 = time.perf_counter()
+        agg = self.api.get(f"groups/{g}/rounds/{r}/aggregate/")
+        pk = self.public_key()
+        cts = EncryptedUpdate.from_bytes(b64d(agg["data"]), pk).ciphertexts
+        t1 = time.perf_counter()
+        ds = decryption_share(pk, self.key_share(), cts)
+        blob = ds.to_bytes(pk)
+        t2 = time.perf_counter()
+        from deepchain.blobs import blob_hash
+
+        st = self.api.get(f"groups/{g}/round/")
+        nonce = int(st["me"]["next_nonce"])
+        deposit = self._deposit_tx(nonce, r, "decryption_share")
+        tx = make_tx(
+            self.identity,
+            TxKind.DECRYPTION_SHARE,
+            nonce + 1,
+            {
+                "share_blob": blob_hash(blob),
+                "aggregate_blob": agg["blob"],
+                "deposit": int(info["deposit"]),
+                "i": ds.i,
+            },
+            group=info["group_address"],
+            round=r,
+            phase="decryption_share",
+            timestamp_ms=int(time.time() * 1000),
+        )
+        before = self.api.bytes_sent
+        try:
+            self.api.post(
+                f"groups/{g}/rounds/{r}/share/",
+                {"share": b64e(blob), "tx": tx.to_dict(), "deposit_tx": deposit},
+            )
+            outcome = "share"
+        except ApiError as exc:
+            log.warning("decryption share of round %s refused: %s", r, exc.message)
+            outcome = f"share refused: {exc.message}"
+        local = self._load_state()
+        rec = local["rounds"].setdefault(str(r), {})
+        rec["share"] = outcome
+        rec["seconds"] = {
+            **rec.get("seconds", {}),
+            "aggregate_download": t1 - t0,
+            "decryption_share": t2 - t1,
+            "share_upload": time.perf_counter() - t2,
+        }
+        rec["bytes_sent"] = rec.get("bytes_sent", 0) + self.api.bytes_sent - before
+        self._save_state(local)
+        return outcome
+
+    # -- result (T_t6) and metrics --------------------------------------------------------------
+    def _report_finished_rounds(self, st: dict[str, Any]) -> str:
+        did = ""
+        local = self._load_state()
+        for r in st.get("finished_rounds", []):
+            rec = local["rounds"].setdefault(str(r), {})
+            if rec.get("metrics") or not (rec.get("gradient") or rec.get("share")):
+                continue
+            self.report_result(r, rec)
+            rec["metrics"] = True
+            self._save_state(local)
+            did = "metrics"
+        return did
+
+    def report_result(self, r: int, rec: dict[str, Any]) -> dict[str, float]:
+        """Apply the decrypted aggregate to W_{r-1}, evaluate on local validation, report."""
+        g = self.cfg.group
+        info = self.info()
+        t0 = time.perf_counter()
+        res = self.api.get(f"groups/{g}/rounds/{r}/result/")
+        w_prev = floats_from_bytes(b64d(self.api.get(f"groups/{g}/rounds/{r}/params/")["data"]))
+        sums = ints_from_bytes(b64d(res["sums"]))
+        w = apply_aggregate(w_prev, sums, int(res["n_accepted"]), self.scheme())
+        published = floats_from_bytes(b64d(res["params"]))
+        if not np.array_equal(w, published):
+            log.warning("round %s: published W_r differs from the locally combined model", r)
+        _train, val = self.data()
+        acc, loss = evaluate(info["model_name"], w, val)
+        seconds = {**rec.get("seconds", {}), "combine_evaluate": time.perf_counter() - t0}
+        payload = {
+            "accuracy": float(acc),
+            "loss": float(loss),
+            "seconds": seconds,
+            "bytes_sent": int(rec.get("bytes_sent", 0)),
+        }
+        self.api.post(f"groups/{g}/rounds/{r}/metrics/", payload)
+        return {"accuracy": acc, "loss": loss}
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m deepchain.party", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--api", required=True, help="platform base URL, e.g. http://127.0.0.1:8000")
+    p.add_argument("--token", required=True, help="API token of the party's user")
+    p.add_argument("--data", required=True, help="directory with the party's own IDX files")
+    p.add_argument("--keystore", default=None, help="private directory (default: DATA/.keystore)")
+    p.add_argument("--group", type=int, default=None, help="group id (default: my only group)")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
+    p.add_argument("--show-address", action="store_true", help="print my identity and exit")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s party %(message)s")
+    data = Path(args.data)
+    keystore = Path(args.keystore) if args.keystore else data / ".keystore"
+    cfg = AgentConfig(api=args.api, token=args.token, data_dir=data, keystore=keystore)
+    agent = PartyAgent(cfg)
+    if args.show_address:
+        print(
+            json.dumps({"sign_pk": agent.identity.address, "box_pk": agent.identity.public.box_pk})
+        )
+        return 0
+    if args.group is None:
+        groups = agent.api.get("groups/mine/")
+        if len(groups) != 1:
+            print(f"choose a group with --group (member of {[x['id'] for x in groups]})")
+            return 2
+        cfg.group = int(groups[0]["id"])
+    else:
+        cfg.group = args.group
+    agent.run(args.poll)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""Issue 7 acceptance: encrypted collaborative rounds end to end on a real Celery worker, Redis
+and Daphne, with simulated parties running the same party agent as the CLI (REST only).
+
+512-bit keys (settings.DEEPCHAIN_KEY_BITS in tests), the ``tiny`` model and a 2,000-image
+MNIST subset keep a round to a few seconds. The test process plays the beat: it calls
+``close_due_phases`` periodically (in the fault test, it holds the beat back on purpose).
+"""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+
+from deepchain.incentives.payoff import contribution_weights, payoff
+from deepchain.party import ints_from_bytes
+from ledger_app import selectors as ledger_selectors
+from ledger_app import services as ledger
+from ledger_app.models import Account, LedgerEntry, Transaction
+from training_app import services
+from training_app.models import CooperativeGroup, Metric, Round, Submission
+from training_app.tasks import agent_dir
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GRANT = 10_000
+DEPOSIT = 50
+DATA_SIZE = 400
+
+
+def _users(prefix: str, n: int = 4):
+    User = get_user_model()
+    out = []
+    for i, name in enumerate(["alice", "bob", "carol", "dave"][:n]):
+        u = User.objects.create_user(username=f"{prefix}-{name}-{i}", password="x")
+        ledger.create_party_account(user=u, grant=GRANT)
+        out.append(u)
+    return out
+
+
+def _group(users, url: str, *, rounds: int, deadlines: dict, behaviours=None, threshold=3):
+    g = services.create_group(
+        initiator=users[0], name="acceptance", n_parties=len(users), threshold=threshold,
+        rounds=rounds, deposit=DEPOSIT, model_name="tiny", local_iterations=40,
+        learning_rate=0.3, batch_size=32, deadlines=deadlines, data_limit=2000, seed=7,
+        api_url=url,
+    )  # fmt: skip
+    for u, b in zip(users, behaviours or ["honest"] * len(users), strict=True):
+        services.join_group(group=g, user=u, data_size=DATA_SIZE, simulated=True, behaviour=b)
+    services.start_group(group=g, by=users[0])
+    return g
+
+
+def _run(g, timeout: float = 300, beat=lambda: True) -> CooperativeGroup:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        g.refresh_from_db()
+        if g.status in (CooperativeGroup.Status.FINISHED, CooperativeGroup.Status.ABORTED):
+            return g
+        if beat():
+            services.close_due_phases()
+        time.sleep(0.5)
+    rounds = list(Round.objects.filter(group=g).values("number", "phase", "status_reason"))
+    raise AssertionError(f"group did not finish: {g.status} {rounds}")
+
+
+def _balance(u) -> int:
+    return Account.objects.get(user=u).balance
+
+
+def _fingerprint() -> tuple[int, int]:
+    return Transaction.objects.count(), LedgerEntry.objects.count()
+
+
+def test_four_parties_train_three_encrypted_rounds(celery_worker, live_server_url):
+    users = _users("acc")
+    fast = {"T1": 90_000, "T2": 60_000, "T5": 90_000}
+    g = _run(_group(users, live_server_url, rounds=3, deadlines=fast))
+    rounds = list(Round.objects.filter(group=g).order_by("number"))
+    assert [r.number for r in rounds] == [1, 2, 3]
+    assert all(not r.status_reason for r in rounds), [r.status_reason for r in rounds]
+
+    # accuracy of the collaborative model rises above a bound
+    accs = [r.accuracy for r in rounds]
+    assert accs[-1] > 0.6 and accs[-1] >= accs[0] - 0.02, accs
+    assert Metric.objects.filter(round__group=g, membership=None).count() == 3
+
+    # every Proof_PK and Proof_CD verified; every party took part in every round
+    subs = Submission.objects.filter(round__group=g)
+    assert subs.count() == 3 * 4 * 2
+    assert set(subs.values_list("status", flat=True)) == {Submission.Status.ACCEPTED}
+    verifies = Transaction.objects.filter(group_ref=g.address, kind="verify")
+    assert verifies.count() == 24 and all(t.payload["ok"] for t in verifies)
+    assert Transaction.objects.filter(group_ref=g.address, kind="group_create").count() == 1
+    assert Transaction.objects.filter(group_ref=g.address, kind="aggregate").count() == 3
+
+    # the decrypted aggregate is exactly the sum of the parties' quantized updates
+    store = ledger.blob_store()
+    for r in rounds:
+        local = [np.load(agent_dir(Account.objects.get(user=u).address) / "updates" / f"group{g.id}-round{r.number}.npy")
+                 for u in users]  # fmt: skip
+        assert np.array_equal(ints_from_bytes(store.get(r.result_blob)), np.sum(local, axis=0))
+        assert r.n_accepted == 4
+
+    # parties evaluated the combined model on their own validation data and reported it
+    party_metrics = Metric.objects.filter(round__group=g).exclude(membership=None)
+    for _ in range(60):  # the last round's reports follow the group's end
+        if party_metrics.count() == 12:
+            break
+        time.sleep(0.5)
+    assert Metric.objects.filter(round__group=g).exclude(membership=None).count() == 12
+
+    # honest parties: every deposit and the stake come back; nothing stays in escrow or pool
+    assert [_balance(u) for u in users] == [GRANT] * 4
+    assert ledger_selectors.balance(f"escrow:{g.address}") == 0
+    assert ledger_selectors.balance(f"pool:{g.address}") == 0
+    total, supply = ledger_selectors.total_supply_check()
+    assert total == supply
+    verdict = ledger_selectors.verify_chain()
+    assert verdict.ok, verdict.verdict()
+
+    # every task run again applies nothing
+    before = _fingerprint()
+    assert services.run_key_ceremony(g.id) is False
+    for s in subs:
+        fn = services.verify_gradient if s.kind == "gradient" else services.verify_share
+        assert fn(s.id) is False
+    for r in rounds:
+        assert services.process_aggregate(r.id) is False
+        assert services.combine_round(r.id) is False
+        assert services.advance_round(r.id) == []
+    assert services.close_due_phases() == 0
+    assert _fingerprint() == before
+
+
+def test_late_and_silent_parties_are_penalised_and_the_round_decrypts_with_t(
+    celery_worker, live_server_url
+):
+    users = _users("flt")
+    deadlines = {"T1": 15_000, "T2": 20_000, "T5": 15_000}
+    g = _group(users, live_server_url, rounds=1, deadlines=deadlines,
+               behaviours=["honest", "honest", "late", "silent"])  # fmt: skip
+    carol = Account.objects.get(user=users[2])
+
+    def beat() -> bool:
+        # the beat is held back until carol's late gradient has been refused by the clock
+        # check of the submission itself (T1 still open, its deadline passed)
+        return Submission.objects.filter(
+            round__group=g, membership__account=carol, kind="gradient"
+        ).exists()
+
+    g = _run(g, timeout=240, beat=beat)
+    r = Round.objects.get(group=g, number=1)
+    assert not r.status_reason and r.result_blob, r.status_reason
+
+    late = Submission.objects.get(round=r, membership__account=carol, kind="gradient")
+    assert late.status == Submission.Status.LATE and "late" in late.reason
+    assert Transaction.objects.filter(kind="rejection", reason="", payload__reason__startswith="late").exists() or \
+        Transaction.objects.filter(status="rejected", sender=carol.address, kind="gradient").exists()  # fmt: skip
+
+    addrs = [Account.objects.get(user=u).address for u in users]
+    t1 = r.settlements["gradient_submission"]
+    assert t1["penalised"] == {addrs[2]: "penalty:late", addrs[3]: "penalty:absent"}
+    t5 = r.settlements["decryption_share"]
+    assert t5["decryptable"] is True and set(t5["honest"]) == set(addrs[:3])
+    assert r.n_accepted == 2
+
+    # decrypted with t = 3 of N = 4 shares, equal to the two accepted updates' sum
+    local = [np.load(agent_dir(Account.objects.get(user=u).address) / "updates" / f"group{g.id}-round1.npy")
+             for u in users[:2]]  # fmt: skip
+    assert np.array_equal(ints_from_bytes(ledger.blob_store().get(r.result_blob)), sum(local))
+
+    # balances follow the payoff rule: forfeits d, split among the honest by contribution
+    w = contribution_weights({a: 1 for a in addrs[:2]}, {a: DATA_SIZE for a in addrs})
+    expected = payoff(deposit=DEPOSIT, honest=addrs[:2], penalised=addrs[2:],
+                      contributions=w, worker_blocks={})  # fmt: skip
+    for u, a in zip(users, addrs, strict=True):
+        assert _balance(u) == GRANT + expected.parties[a], (u.username, expected.parties)
+    assert expected.parties[addrs[3]] == -DEPOSIT and sum(w.values()) == Fraction(1)
+    verdict = ledger_selectors.verify_chain()
+    assert verdict.ok, verdict.verdict()

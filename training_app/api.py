@@ -1,0 +1,248 @@
+"""REST endpoints of collaborative training (mounted at /api/): what party agents call.
+
+Token or session auth. A party acts only for itself (its active membership; 403 otherwise);
+binary payloads travel base64-encoded in JSON; refusals come back as 400 ``{"message", "code"}``.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deepchain.party import b64d, b64e
+from deepchain_web.api_errors import DomainError
+from ledger_app.services import authority_identity, blob_store
+from training_app import selectors, services
+from training_app.models import CooperativeGroup, Membership, Round
+
+MAX_BLOB = 64 * 1024 * 1024
+
+
+def _group(request, group_id: int) -> CooperativeGroup:
+    return get_object_or_404(selectors.visible_groups(request.user), pk=group_id)
+
+
+def _member(request, group: CooperativeGroup) -> Membership:
+    m = selectors.membership_of(group, request.user)
+    if m is None:
+        raise PermissionDenied("only an active party of this group may do this")
+    return m
+
+
+def _round(group: CooperativeGroup, number: int) -> Round:
+    return get_object_or_404(Round, group=group, number=number)
+
+
+def _blob(text: str, what: str) -> bytes:
+    if not isinstance(text, str) or len(text) > MAX_BLOB * 4 // 3 + 4:
+        raise DomainError(f"{what}: expected a base64 string", code="bad_blob")
+    try:
+        return b64d(text)
+    except (binascii.Error, ValueError):
+        raise DomainError(f"{what}: not valid base64", code="bad_blob") from None
+
+
+class GroupCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    n_parties = serializers.IntegerField(min_value=2, max_value=16)
+    threshold = serializers.IntegerField(min_value=1)
+    rounds = serializers.IntegerField(min_value=1, max_value=1000)
+    deposit = serializers.IntegerField(min_value=1)
+    model_name = serializers.ChoiceField(choices=services.MODEL_NAMES, default="mlp")
+    partition = serializers.ChoiceField(choices=services.PARTITIONS, default="iid")
+    dirichlet_alpha = serializers.FloatField(min_value=0.001, default=0.5)
+    local_iterations = serializers.IntegerField(min_value=1, default=50)
+    learning_rate = serializers.FloatField(min_value=1e-6, max_value=10, default=0.1)
+    batch_size = serializers.IntegerField(min_value=1, default=64)
+    deadlines = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
+
+
+class GroupSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CooperativeGroup
+        fields = ["id", "name", "address", "status", "n_parties", "threshold", "rounds",
+                  "model_name", "partition", "deposit", "key_bits", "current_round"]  # fmt: skip
+
+
+class GroupListView(APIView):
+    @extend_schema(responses=GroupSummarySerializer(many=True))
+    def get(self, request):
+        qs = selectors.visible_groups(request.user).order_by("-id")[:200]
+        return Response(GroupSummarySerializer(qs, many=True).data)
+
+    @extend_schema(request=GroupCreateSerializer, responses=GroupSummarySerializer)
+    def post(self, request):
+        ser = GroupCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        g = services.create_group(initiator=request.user, **ser.validated_data)
+        return Response(GroupSummarySerializer(g).data, status=201)
+
+
+class MyGroupsView(APIView):
+    @extend_schema(responses=GroupSummarySerializer(many=True))
+    def get(self, request):
+        qs = CooperativeGroup.objects.filter(
+            members__user=request.user, members__status=Membership.Status.ACTIVE
+        ).order_by("-id")
+        return Response(GroupSummarySerializer(qs, many=True).data)
+
+
+class GroupDetailView(APIView):
+    def get(self, request, group_id: int):
+        return Response(selectors.group_snapshot(_group(request, group_id)))
+
+
+class JoinSerializer(serializers.Serializer):
+    data_size = serializers.IntegerField(min_value=0, default=0)
+    deposit_tx = serializers.DictField(required=False)
+
+
+class JoinView(APIView):
+    @extend_schema(request=JoinSerializer)
+    def post(self, request, group_id: int):
+        g = _group(request, group_id)
+        ser = JoinSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        m = services.join_group(
+            group=g, user=request.user, data_size=ser.validated_data["data_size"],
+            signed_deposit=ser.validated_data.get("deposit_tx"),
+        )  # fmt: skip
+        return Response({"index": m.party_index, "status": m.status, "stake": m.stake_remaining})
+
+
+class StartView(APIView):
+    def post(self, request, group_id: int):
+        g = services.start_group(group=_group(request, group_id), by=request.user)
+        return Response({"status": g.status})
+
+
+class MeView(APIView):
+    """My membership: index, address, keys and training settings; my sealed key share."""
+
+    def get(self, request, group_id: int):
+        g = _group(request, group_id)
+        m = _member(request, g)
+        return Response({
+            "group": g.id, "group_address": g.address, "party_index": m.party_index,
+            "address": m.account.address, "deposit": g.deposit, "status": g.status,
+            "public_key": g.public_key, "packing": g.packing,
+            "sealed_key_share": m.sealed_key_share or None,
+            "dealer": authority_identity().address,
+            "model_name": g.model_name, "local_iterations": g.local_iterations,
+            "learning_rate": g.learning_rate, "batch_size": g.batch_size,
+            "update_clip": g.update_clip, "seed": g.seed, "rounds": g.rounds,
+        })  # fmt: skip
+
+
+class RoundStateView(APIView):
+    def get(self, request, group_id: int):
+        g = _group(request, group_id)
+        return Response(selectors.round_state(g, selectors.membership_of(g, request.user)))
+
+
+class ParamsView(APIView):
+    """W_{r-1}: the model round r starts from (float32, base64)."""
+
+    def get(self, request, group_id: int, number: int):
+        g = _group(request, group_id)
+        r = _round(g, number)
+        h = services.params_before(r)
+        return Response({"round": r.number, "blob": h, "data": b64e(blob_store().get(h))})
+
+
+class GradientSerializer(serializers.Serializer):
+    update = serializers.CharField()
+    tx = serializers.DictField()
+    deposit_tx = serializers.DictField(required=False)
+
+
+class GradientView(APIView):
+    @extend_schema(request=GradientSerializer)
+    def post(self, request, group_id: int, number: int):
+        g = _group(request, group_id)
+        m = _member(request, g)
+        _round(g, number)
+        ser = GradientSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        sub = services.submit_gradient(
+            group=g, round_number=number, membership=m, update_blob=_blob(d["update"], "update"),
+            signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
+        )  # fmt: skip
+        return Response({"status": sub.status, "blob": sub.blob}, status=202)
+
+
+class AggregateView(APIView):
+    """C(sum dW) appended by the Processing contract (ciphertexts, base64)."""
+
+    def get(self, request, group_id: int, number: int):
+        r = _round(_group(request, group_id), number)
+        if not r.aggregate_blob:
+            raise DomainError("no aggregate yet", code="not_ready", status_code=404)
+        return Response({"round": r.number, "blob": r.aggregate_blob, "n_accepted": r.n_accepted,
+                         "data": b64e(blob_store().get(r.aggregate_blob))})  # fmt: skip
+
+
+class ShareSerializer(serializers.Serializer):
+    share = serializers.CharField()
+    tx = serializers.DictField()
+    deposit_tx = serializers.DictField(required=False)
+
+
+class ShareView(APIView):
+    @extend_schema(request=ShareSerializer)
+    def post(self, request, group_id: int, number: int):
+        g = _group(request, group_id)
+        m = _member(request, g)
+        _round(g, number)
+        ser = ShareSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        sub = services.submit_decryption_share(
+            group=g, round_number=number, membership=m, share_blob=_blob(d["share"], "share"),
+            signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
+        )  # fmt: skip
+        return Response({"status": sub.status, "blob": sub.blob}, status=202)
+
+
+class ResultView(APIView):
+    """The decrypted aggregate S (int64), n accepted, and W_r (float32); never one party's dW."""
+
+    def get(self, request, group_id: int, number: int):
+        r = _round(_group(request, group_id), number)
+        if not r.result_blob:
+            raise DomainError("no result yet", code="not_ready", status_code=404)
+        store = blob_store()
+        return Response({
+            "round": r.number, "n_accepted": r.n_accepted, "accuracy": r.accuracy,
+            "loss": r.loss, "result_blob": r.result_blob, "params_blob": r.params_blob,
+            "sums": b64e(store.get(r.result_blob)), "params": b64e(store.get(r.params_blob)),
+        })  # fmt: skip
+
+
+class MetricSerializer(serializers.Serializer):
+    accuracy = serializers.FloatField(min_value=0.0, max_value=1.0)
+    loss = serializers.FloatField(min_value=0.0)
+    seconds = serializers.DictField(child=serializers.FloatField(), required=False)
+    bytes_sent = serializers.IntegerField(min_value=0, default=0)
+
+
+class MetricsView(APIView):
+    @extend_schema(request=MetricSerializer)
+    def post(self, request, group_id: int, number: int):
+        g = _group(request, group_id)
+        m = _member(request, g)
+        ser = MetricSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        services.record_metrics(
+            group=g, round_number=number, membership=m, accuracy=d["accuracy"], loss=d["loss"],
+            seconds=d.get("seconds"), bytes_sent=d["bytes_sent"],
+        )  # fmt: skip
+        return Response({"ok": True}, status=201)

@@ -1,0 +1,140 @@
+"""Reads of collaborative training: visible groups, the dashboard snapshot, round states."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from deepchain.incentives.clock import ROUND_ORDER
+from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
+
+
+def visible_groups(user) -> QuerySet[CooperativeGroup]:
+    """Auditors (staff) see every group; others see recruiting groups and their own."""
+    qs = CooperativeGroup.objects.all()
+    if getattr(user, "is_staff", False):
+        return qs
+    return qs.filter(
+        Q(status=CooperativeGroup.Status.RECRUITING) | Q(initiator=user) | Q(members__user=user)
+    ).distinct()
+
+
+def membership_of(group, user) -> Membership | None:
+    return (
+        Membership.objects.select_related("account")
+        .filter(group=group, user=user, status=Membership.Status.ACTIVE)
+        .first()
+    )
+
+
+def current_round(group) -> Round | None:
+    return Round.objects.filter(group=group, number=group.current_round).first()
+
+
+def round_state(group, membership: Membership | None, now_ms: int | None = None) -> dict[str, Any]:
+    """What a party agent polls: phase, deadlines, what it already sent, finished rounds."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    r = current_round(group)
+    me: dict[str, Any] | None = None
+    if membership is not None:
+        me = {"index": membership.party_index, "next_nonce": membership.account.nonce + 1}
+        if r is not None:
+            for s in r.submissions.filter(membership=membership):
+                me[s.kind] = s.status
+    return {
+        "group": group.id,
+        "group_status": group.status,
+        "round": r.number if r else 0,
+        "rounds": group.rounds,
+        "phase": r.phase if r else None,
+        "now_ms": now,
+        "deadlines_ms": (r.schedule or {}).get("deadlines_ms", {}) if r else {},
+        "closed_ms": (r.schedule or {}).get("closed_ms", {}) if r else {},
+        "aggregate_ready": bool(r and r.aggregate_blob),
+        "finished_rounds": list(
+            Round.objects.filter(group=group)
+            .exclude(result_blob="")
+            .values_list("number", flat=True)
+        ),
+        "me": me,
+    }
+
+
+def _countdowns(r: Round, now: int) -> dict[str, int]:
+    dl = (r.schedule or {}).get("deadlines_ms", {})
+    closed = (r.schedule or {}).get("closed_ms", {})
+    return {
+        p.value: max(0, dl[p.value] - now)
+        for p in ROUND_ORDER
+        if p.value in dl and p.value not in closed
+    }
+
+
+def group_snapshot(group) -> dict[str, Any]:
+    """Everything the dashboard shows (and re-sends on reconnect)."""
+    now = int(time.time() * 1000)
+    members = list(group.members.select_related("account", "user").order_by("party_index", "id"))
+    r = current_round(group)
+    rounds = list(Round.objects.filter(group=group).order_by("number"))
+    metrics = Metric.objects.filter(round__group=group).select_related("round", "membership")
+    curves: dict[str, list[dict[str, Any]]] = {"collaborative": []}
+    for m in metrics.order_by("round__number", "id"):
+        key = "collaborative" if m.membership is None else f"party {m.membership.party_index}"
+        curves.setdefault(key, []).append(
+            {"round": m.round.number, "accuracy": m.accuracy, "loss": m.loss}
+        )
+    subs = []
+    if r is not None:
+        for s in r.submissions.select_related("membership__account").order_by("id"):
+            subs.append({
+                "kind": s.kind, "party": s.membership.account.address,
+                "index": s.membership.party_index, "status": s.status, "reason": s.reason,
+                "bytes": s.size_bytes,
+            })  # fmt: skip
+    penalties, payouts = [], []
+    for rr in rounds:
+        for phase, st in (rr.settlements or {}).items():
+            for party, why in st.get("penalised", {}).items():
+                penalties.append(
+                    {"round": rr.number, "phase": phase, "party": party, "reason": why}
+                )
+            for t in st.get("transfers", []):
+                if t["reason"] in ("payback", "extra_pay"):
+                    payouts.append({"round": rr.number, "phase": phase, "party": t["destination"],
+                                    "reason": t["reason"], "amount": t["amount"]})  # fmt: skip
+    return {
+        "group": {
+            "id": group.id, "name": group.name, "address": group.address,
+            "status": group.status, "status_reason": group.status_reason, "N": group.n_parties,
+            "t": group.threshold, "rounds": group.rounds, "model": group.model_name,
+            "partition": group.partition, "deposit": group.deposit, "key_bits": group.key_bits,
+        },
+        "members": [
+            {"index": m.party_index, "party": m.account.address, "user": m.user.username,
+             "status": m.status, "simulated": m.simulated, "behaviour": m.behaviour,
+             "stake": m.stake_remaining}
+            for m in members
+        ],
+        "round": r.number if r else 0,
+        "phase": r.phase if r else None,
+        "deadlines_ms": (r.schedule or {}).get("deadlines_ms", {}) if r else {},
+        "countdowns_ms": _countdowns(r, now) if r else {},
+        "now_ms": now,
+        "submissions": subs,
+        "penalties": penalties,
+        "payouts": payouts,
+        "rounds_done": [
+            {"round": rr.number, "accuracy": rr.accuracy, "loss": rr.loss,
+             "n_accepted": rr.n_accepted, "phase_times": rr.phase_times,
+             "reason": rr.status_reason, "processing": rr.processing,
+             "bytes": int(sum(s.size_bytes for s in rr.submissions.all()))}
+            for rr in rounds if rr.finished_at is not None
+        ],
+        "curves": curves,
+    }  # fmt: skip
+
+
+def submissions_of(group, round_number: int) -> QuerySet[Submission]:
+    return Submission.objects.filter(round__group=group, round__number=round_number)
