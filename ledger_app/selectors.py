@@ -130,6 +130,9 @@ def verify_chain() -> ChainVerdict:
             b = CoreBlock.from_dict(doc)
         except (TxFormatError, TypeError, ValueError) as exc:
             return _bad(f"Block.raw malformed: {exc}", row.height, None)
+        sigs = [b.leader_signature] + [v.signature for v in b.votes]
+        if any(sig != sig.lower() for sig in sigs):  # the core accepts upper-case hex here
+            return _bad("Block.raw signature not in canonical lower-case hex", row.height, None)
         if b.block_hash != row.block_hash or b.height != row.height:
             return _bad("Block.raw does not hash to the stored block hash", row.height, None)
         stored = list(row.transactions.order_by("index_in_block"))
@@ -188,13 +191,16 @@ def chain_status(limit: int = 10) -> dict:
     stalled_reason = None
     last = ConsensusAttempt.objects.filter(height=height + 1).order_by("-consensus_round").first()
     if last is not None and last.status != ConsensusAttempt.Status.FINAL:
-        closed = ConsensusAttempt.objects.filter(height=height + 1).exclude(
-            status=ConsensusAttempt.Status.OPEN
-        ).order_by("-consensus_round").first()  # fmt: skip
-        if closed is not None:
+        closed = list(
+            ConsensusAttempt.objects.filter(height=height + 1)
+            .exclude(status=ConsensusAttempt.Status.OPEN)
+            .order_by("-consensus_round")
+        )
+        if closed:
+            reasons = list(dict.fromkeys(f"{a.status}: {a.reason}" for a in closed))[:6]
             stalled_reason = (
-                f"no block at height {height + 1} yet: round {closed.consensus_round} "
-                f"{closed.status}: {closed.reason}"
+                f"no block at height {height + 1} yet after {len(closed)} consensus rounds: "
+                + "; ".join(reasons)
             )
     return {
         "height": height,
