@@ -12,6 +12,7 @@ partition is a pure function of its inputs.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from dataclasses import dataclass
@@ -180,8 +181,10 @@ def load_mnist(directory: str | os.PathLike[str] | None = None, kind: str = "t10
     return Dataset(x=normalize(images), y=labels.astype(np.int64), source=f"mnist:{d}")
 
 
+@functools.lru_cache(maxsize=1)
 def load_digits_fallback() -> Dataset:
-    """scikit-learn's 1,797 8x8 digits, scaled 3x to 24x24 and zero-padded to 28x28."""
+    """scikit-learn's 1,797 8x8 digits, scaled 3x to 24x24 and zero-padded to 28x28 (cached:
+    callers must not modify the arrays in place)."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()

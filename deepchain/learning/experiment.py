@@ -153,9 +153,20 @@ def run_centralized(
     config: TrainingConfig,
     seed: int = 0,
     w0: np.ndarray | None = None,
+    budget_parties: int = 1,
 ) -> ExperimentResult:
-    """All pooled data in one place: ``config.total_iterations`` SGD steps, same lr and batch."""
-    return _train_alone("centralized", train, test, config, seed, w0)
+    """All pooled data in one place, same lr and batch.
+
+    ``budget_parties=1`` (default): ``config.total_iterations`` SGD steps, as many as each party
+    runs. ``budget_parties=N``: N times as many steps (in N times as many evaluation blocks of
+    ``local_iterations``), i.e. the same number of gradient computations as the whole group of N
+    parties together: the stronger baseline.
+    """
+    if budget_parties < 1:
+        raise ValueError("budget_parties must be >= 1")
+    cfg = config.with_(rounds=config.rounds * budget_parties)
+    name = "centralized" if budget_parties == 1 else f"centralized-x{budget_parties}"
+    return _train_alone(name, train, test, cfg, seed, w0)
 
 
 def run_single(
@@ -284,6 +295,7 @@ class Comparison:
     singles: list[ExperimentResult]
     source: str
     n_parties: int
+    centralized_group: ExperimentResult | None = None
 
     @property
     def single_accuracy(self) -> float:
@@ -313,6 +325,9 @@ class Comparison:
             "federated": self.federated.to_dict(),
             "centralized": self.centralized.to_dict(),
             "singles": [s.to_dict() for s in self.singles],
+            "centralized_group": (
+                self.centralized_group.to_dict() if self.centralized_group else None
+            ),
             "single_accuracy": self.single_accuracy,
             "gap_to_centralized": self.gap_to_centralized,
             "gain_over_single": self.gain_over_single,
@@ -330,9 +345,11 @@ def run_comparison(
     n_singles: int = 1,
     quantize: Quantize | None = None,
     log: Callable[[str], None] | None = None,
+    group_budget_centralized: bool = False,
 ) -> Comparison:
     """Split ``data`` (default :func:`load_dataset`) into pool/test, partition the pool, and run
-    federated, centralized and ``n_singles`` single-party baselines from the same W_0."""
+    federated, centralized and ``n_singles`` single-party baselines from the same W_0
+    (plus, if ``group_budget_centralized``, centralized with the whole group's step budget)."""
     ds = load_dataset() if data is None else data
     train, test = train_test_split(ds, config.test_fraction, seed)
     shares = make_parties(train, n_parties, partition, alpha, seed)
@@ -357,13 +374,20 @@ def run_comparison(
     say(f"federated: {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s)")
     cen = run_centralized(train, test, config, seed=seed, w0=w0)
     say(f"centralized: {cen.final_accuracy:.4f} ({cen.wall_seconds:.1f}s)")
+    cen_group = None
+    if group_budget_centralized:
+        cen_group = run_centralized(train, test, config, seed=seed, w0=w0, budget_parties=n_parties)
+        say(
+            f"centralized with the group's budget ({n_parties} x {config.total_iterations} steps): "
+            f"{cen_group.final_accuracy:.4f} ({cen_group.wall_seconds:.1f}s)"
+        )
     singles = []
     for j in range(min(n_singles, n_parties)):
         s = run_single(shares[j], test, config, seed=seed, w0=w0)
         s.name = f"single-party-{j}"
         singles.append(s)
         say(f"party {j} alone ({len(shares[j])} samples): {s.final_accuracy:.4f}")
-    return Comparison(fed, cen, singles, ds.source, n_parties)
+    return Comparison(fed, cen, singles, ds.source, n_parties, cen_group)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -378,6 +402,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="MNIST IDX directory (else env/default)")
     p.add_argument("--singles", type=int, default=1, help="how many parties to train alone")
+    p.add_argument(
+        "--group-budget-centralized",
+        action="store_true",
+        help="also train centralized for N x the per-party steps (the group's total compute)",
+    )
     p.add_argument("--model", default=None)
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--local-iterations", type=int, default=None)
@@ -413,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         partition=args.partition,
         alpha=args.alpha,
         n_singles=args.singles,
+        group_budget_centralized=args.group_budget_centralized,
         log=lambda m: print(m, flush=True),
     )
     fed = cmp_.federated

@@ -157,3 +157,25 @@ def test_dirichlet_federated_run_and_baselines_share_the_iteration_axis(digits):
     axes = [[r.iteration for r in x.rounds] for x in (fed, cen, one)]
     assert axes[0] == axes[1] == axes[2] == [20, 40, 60]
     assert cen.final_accuracy > 0.5
+
+
+def test_centralized_group_budget_runs_n_times_the_steps(digits):
+    train, test = digits
+    cfg = PRESETS["test"]
+    res = run_centralized(train, test, cfg, seed=0, budget_parties=3)
+    assert res.name == "centralized-x3"
+    assert [r.iteration for r in res.rounds][-1] == 3 * cfg.total_iterations
+
+
+def test_experiment_cli_prints_the_three_accuracies(tmp_path, capsys):
+    from deepchain.learning.experiment import main
+
+    out_json = tmp_path / "r.json"
+    argv = ["--parties", "2", "--preset", "test", "--data-dir", str(tmp_path / "none")]
+    assert main([*argv, "--json", str(out_json)]) == 0
+    text = capsys.readouterr().out
+    assert "sklearn-digits" in text and "federated" in text and "single alone" in text
+    import json
+
+    data = json.loads(out_json.read_text())
+    assert data["n_parties"] == 2 and 0.0 <= data["federated"]["final_accuracy"] <= 1.0
