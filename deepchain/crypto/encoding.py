@@ -5,13 +5,18 @@ each slot stores q + 2^Q (non-negative) in w = Q + 1 + ceil(log2 N_max) + 1 bits
 of up to N_max parties' slots, sum(q) + N 2^Q <= N_max (2^(Q+1) - 1) < 2^w, never carries into
 the next slot. Slot 0 is the least significant.
 
-Slots per plaintext: floor((|n| - 2 - (K + KAPPA) - ceil(log2 N_max)) / w). This leaves room
-for Proof_PK's slack: a proven plaintext is an integer M* with |M*| < 2^(B + K + KAPPA),
-B = slots * w, and the sum of N_max such values lies in (-2^(|n|-2), 2^(|n|-2)), inside
-(-n/2, n/2): cheating-but-proven parties cannot wrap the aggregate around n undetected (a
-negative total decrypts to a value > n/2, which ``unpack`` rejects).
-At |n| = 2048, Q = 16, N_max = 16 this gives w = 22 and 85 slots
-(6.02 bytes of ciphertext per gradient), as in PROTOCOL.md.
+Slots per plaintext: floor((|n| - 2 - (K + KAPPA) - (L + ceil(log2 K) + 1) - ceil(log2 N_max))
+/ w), L = batch_log. This leaves room for Proof_PK's slack: the batched proof over an update of
+at most 2^L ciphertexts (proofs.prove_update, r = K binary repetitions) proves each plaintext
+is an integer M* with |M*| < 2^(B + K + KAPPA + L + log2 K + 1), B = slots * w (the
+per-ciphertext proof's bound, 2^(B + K + KAPPA), is smaller), and the sum of N_max such values
+lies in (-2^(|n|-2), 2^(|n|-2)), inside (-n/2, n/2): cheating-but-proven parties cannot wrap
+the aggregate around n undetected (a negative total decrypts to a value > n/2, which
+``unpack`` rejects).
+At |n| = 2048, Q = 16, N_max = 16, L = 18 this gives w = 22 and 84 slots (6.10 bytes of
+ciphertext per gradient). DEVIATION from PROTOCOL.md (85 slots): its formula only reserves
+the per-ciphertext proof's slack; the batched proof needs L + 8 more bits, which costs one slot
+at these parameters (L <= 18 keeps 84; 2^18 ciphertexts = 22 M gradients per update).
 
 Default scale 2^12: representable range |g| <= (2^16 - 1) / 2^12 ~ 16.0, resolution 2.4e-4.
 Pick a larger scale (e.g. 2^14: range +-4, resolution 6.1e-5) for small learning-rate-scaled
@@ -43,12 +48,15 @@ class PackingScheme:
     scale: float = 2.0**12
     K: int = 128
     KAPPA: int = 40
+    batch_log: int = 18  # L: a batched Proof_PK covers at most 2^L ciphertexts
 
     def __post_init__(self) -> None:
         if not 1 <= self.Q <= 52 or not 1 <= self.N_max <= 1 << 20:
             raise ValueError("PackingScheme: Q must be in [1, 52] and N_max in [1, 2^20]")
         if not (self.scale > 0 and math.isfinite(self.scale)):
             raise ValueError("PackingScheme: scale must be a positive finite number")
+        if not 0 <= self.batch_log <= 40:
+            raise ValueError("PackingScheme: batch_log must be in [0, 40]")
         if self.slots_per_ciphertext < 1:
             raise ValueError("PackingScheme: key too small for one slot plus proof slack")
 
@@ -62,8 +70,14 @@ class PackingScheme:
         return self.Q + 1 + self.log_n_max + 1
 
     @property
+    def proof_slack_bits(self) -> int:
+        """Bits a proven (possibly cheating) plaintext may exceed B by: K + KAPPA for the
+        per-ciphertext Proof_PK, plus L + ceil(log2 K) + 1 for the batched one."""
+        return self.K + self.KAPPA + self.batch_log + (self.K - 1).bit_length() + 1
+
+    @property
     def slots_per_ciphertext(self) -> int:
-        free = self.n_bits - 2 - (self.K + self.KAPPA) - self.log_n_max
+        free = self.n_bits - 2 - self.proof_slack_bits - self.log_n_max
         return free // self.slot_bits
 
     @property
@@ -154,6 +168,7 @@ class PackingScheme:
             "scale": float(self.scale).hex(),
             "K": self.K,
             "KAPPA": self.KAPPA,
+            "batch_log": self.batch_log,
         }
 
     @classmethod
@@ -172,6 +187,8 @@ class PackingScheme:
                 scale=scale,
                 K=get_int(d, "K", ctx, 64, 512),
                 KAPPA=get_int(d, "KAPPA", ctx, 20, 256),
+                # absent in records written before the batched proof: the default
+                batch_log=get_int(d, "batch_log", ctx, 0, 40) if "batch_log" in d else 18,
             )
         except CryptoFormatError:
             raise

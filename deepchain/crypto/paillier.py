@@ -156,13 +156,14 @@ _COMB_CACHE: dict[tuple[int, int], CombTable] = {}
 
 
 def comb_table(n: int, h_s: int) -> CombTable:
-    """The cached comb table on h_s, wide enough for alpha and Proof_PK's z2 (617 bits)."""
+    """The cached comb table on h_s, wide enough for alpha, Proof_PK's z2 (617 bits) and the
+    batched Proof_PK's y and z2 (<= 448 + L + K + 7 + KAPPA + 1 bits for L <= 40)."""
     key = (int(n), int(h_s))
     tab = _COMB_CACHE.get(key)
     if tab is None:
         if len(_COMB_CACHE) >= 4:  # bounded cache: ~11 MB per 2048-bit key
             _COMB_CACHE.pop(next(iter(_COMB_CACHE)))
-        tab = CombTable(h_s, mpz(n) * n, ALPHA_BITS + K_BITS + KAPPA + 2)
+        tab = CombTable(h_s, mpz(n) * n, ALPHA_BITS + K_BITS + KAPPA + 48)
         _COMB_CACHE[key] = tab
     return tab
 

@@ -44,6 +44,7 @@ from deepchain.crypto.serialize import (
     Writer,
     check_header,
     get_hex,
+    get_hex_list,
 )
 
 _PK_TAG = "deepchain/proof-pk/v1"
@@ -330,12 +331,8 @@ def cd_weights(pk: ThresholdPublicKey, i: int, cs: list[int], c_is: list[int]) -
 
 
 def _multi_pow(bases: list[int], exps: list[int], n2: int) -> mpz:
-    """prod b_j^e_j mod n2."""
-    acc = mpz(1)
-    m = mpz(n2)
-    for b, e in zip(bases, exps, strict=True):
-        acc = acc * gmpy2.powmod(b, e, m) % m
-    return acc
+    """prod b_j^e_j mod n2 (bucket multi-exponentiation, see _multi_exp)."""
+    return _multi_exp(bases, exps, n2)
 
 
 def _cd_challenge(pk: ThresholdPublicKey, i: int, C: int, C_i: int, a: int, b: int) -> int:
@@ -387,3 +384,351 @@ def verify_cd(
     if gmpy2.powmod(C, 4 * z, n2) != mpz(a) * gmpy2.powmod(C_i, 2 * e, n2) % n2:
         return False
     return gmpy2.powmod(pk.v, z, n2) == mpz(b) * gmpy2.powmod(pk.v_i[i - 1], e, n2) % n2
+
+
+# -- batched Proof_PK over a whole update -------------------------------------------------------
+_BP_SEED_TAG = "deepchain/batch-proof-pk-seed/v1"
+_BP_RHO_TAG = "deepchain/batch-proof-pk-rho/v1"
+_BP_W_TAG = "deepchain/batch-proof-pk-w/v1"
+BATCH_R = K_BITS  # binary repetitions r: soundness 2^-r against a bad ciphertext
+LOG_R = (BATCH_R - 1).bit_length()  # ceil(log2 r) = 7
+
+
+def batch_slack_bits(L: int) -> int:
+    """Extra bits the batched proof's bound has over the per-ciphertext one: L + log2 r + 1.
+
+    Per ciphertext Proof_PK proves |M*| < 2^(B + K + KAPPA); the batched proof proves
+    |M*_j| < 2^(B + K + KAPPA + L + log2 r + 1) for every j (see prove_update).
+    """
+    return L + LOG_R + 1
+
+
+def _batch_params(pk: ThresholdPublicKey, scheme: Any) -> tuple[int, int, int]:
+    """(B, L, T): plaintext bound bits, log2 of the most ciphertexts, z1 range bits.
+
+    Raises ValueError if N_max proven-but-cheating plaintexts (each |M*| < 2^(T+1)) could sum
+    outside (-2^(|n|-2), 2^(|n|-2)), i.e. if the scheme leaves too few free bits.
+    """
+    if scheme.n_bits != pk.n.bit_length():
+        raise ValueError("packing scheme was made for a different key size")
+    B, L = scheme.plaintext_bits, scheme.batch_log
+    T = B + L + K_BITS + LOG_R + KAPPA
+    if B < 1 or T + 1 + scheme.log_n_max > pk.n.bit_length() - 2:
+        raise ValueError("batched Proof_PK: the packing leaves too few free bits")
+    return B, L, T
+
+
+def _y_bits(L: int) -> int:
+    """y hides sum_i w_i alpha_hat_i < 2^(ALPHA + L + K + log r)."""
+    return ALPHA_BITS + L + K_BITS + LOG_R + KAPPA
+
+
+def _gamma_batch_bits() -> int:
+    """gamma hides sum_i w_i mu_i < 2^(MU + K + log r)."""
+    return ALPHA_BITS + K_BITS + LOG_R + KAPPA
+
+
+@dataclass(frozen=True)
+class BatchProofPK:
+    """Batched Proof_PK for a whole update: S = (S_1..S_r), a, D, z1, z2, z3 (see prove_update).
+
+    The challenges (binary weights rho and K-bit weights w) are recomputed by the verifier
+    from the hash of the statement and (S, a, D), so they are not stored.
+    """
+
+    S: tuple[int, ...]
+    a: int
+    D: int
+    z1: int
+    z2: int
+    z3: int
+
+    _SCALARS = ("a", "D", "z1", "z2", "z3")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "S", tuple(int(x) for x in self.S))
+
+    def _check_sizes(self) -> None:
+        if len(self.S) != BATCH_R:
+            raise CryptoFormatError(f"BatchProofPK: expected {BATCH_R} commitments S")
+        for k in self._SCALARS:
+            if getattr(self, k).bit_length() > 1 << 16:
+                raise CryptoFormatError(f"BatchProofPK: {k} too long")
+        if any(x.bit_length() > 1 << 16 for x in self.S):
+            raise CryptoFormatError("BatchProofPK: S too long")
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "batch_proof_pk", "version": 1}
+        for k in self._SCALARS:
+            d[k] = int_to_hex(getattr(self, k))
+        d["S"] = [int_to_hex(x) for x in self.S]
+        return d
+
+    @classmethod
+    def from_json(cls, d: Any) -> BatchProofPK:
+        check_header(d, "batch_proof_pk")
+        if set(d) != {"type", "version", "S", *cls._SCALARS}:
+            raise CryptoFormatError("BatchProofPK: unexpected fields")
+        S = get_hex_list(d, "S", "BatchProofPK")
+        vals = {k: get_hex(d, k, "BatchProofPK") for k in cls._SCALARS}
+        p = cls(S=tuple(S), **vals)
+        p._check_sizes()
+        return p
+
+    def write(self, w: Writer) -> None:
+        for k in self._SCALARS:
+            w.var(getattr(self, k))
+        w.u32(len(self.S))
+        for x in self.S:
+            w.var(x)
+
+    @classmethod
+    def read(cls, r: Reader) -> BatchProofPK:
+        vals = {k: r.var() for k in cls._SCALARS}
+        cnt = r.u32()
+        if cnt != BATCH_R:
+            raise CryptoFormatError(f"BatchProofPK: expected {BATCH_R} commitments S")
+        p = cls(S=tuple(r.var() for _ in range(cnt)), **vals)
+        p._check_sizes()
+        return p
+
+    def to_bytes(self) -> bytes:
+        w = Writer(b"DCBP")
+        self.write(w)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BatchProofPK:
+        r = Reader(data, b"DCBP")
+        p = cls.read(r)
+        r.end()
+        return p
+
+
+def _bp_seed(pk: ThresholdPublicKey, B: int, L: int, cs: list[int]) -> bytes:
+    return _Hasher(_BP_SEED_TAG).ints(pk.n, pk.h_s, B, L, BATCH_R, len(cs), *cs).digest()
+
+
+def batch_rho(seed: bytes, k: int) -> list[int]:
+    """rho_j = H(RHO, seed, j) truncated to r bits; bit i of rho_j is rho_ij in {0, 1}."""
+    base = hashlib.sha256(len(_BP_RHO_TAG).to_bytes(2, "big") + _BP_RHO_TAG.encode() + seed)
+    out = []
+    for j in range(k):
+        h = base.copy()
+        h.update(j.to_bytes(8, "big"))
+        out.append(int.from_bytes(h.digest(), "big") >> (256 - BATCH_R))
+    return out
+
+
+def batch_w(seed: bytes, S: tuple[int, ...], a: int, D: int) -> list[int]:
+    """w_i = H(W, H(seed, S_1..S_r, a, D), i): K-bit weights of the final sigma protocol."""
+    inner = _Hasher(_BP_W_TAG).ints(int.from_bytes(seed, "big"), *S, a, D).digest()
+    base = hashlib.sha256(inner)
+    out = []
+    for i in range(BATCH_R):
+        h = base.copy()
+        h.update(i.to_bytes(2, "big"))
+        out.append(int.from_bytes(h.digest(), "big") >> (256 - K_BITS))
+    return out
+
+
+def _rows_cost(k: int, g: int) -> int:
+    return -(-BATCH_R // g) * (k + (2 << g))
+
+
+def _row_combine(items: list[Any], rhos: list[int], mul: Any, one: Any) -> list[Any]:
+    """out_i = mul-combination of items[j] over the j with bit i of rhos[j] set (i < r).
+
+    Bucket method: rows in groups of g bits; each item goes into the bucket of its g-bit
+    pattern (one operation), then each row of the group is the combination of the buckets
+    with its bit set, found by halving (2^(g+1) operations). About r/g (k + 2^(g+1)) in all
+    instead of r k / 2.
+    """
+    k = len(items)
+    g = min(range(1, 11), key=lambda gg: _rows_cost(k, gg))
+    out = [one] * BATCH_R
+    for g0 in range(0, BATCH_R, g):
+        gw = min(g, BATCH_R - g0)
+        mask = (1 << gw) - 1
+        buckets: list[Any] = [None] * (1 << gw)
+        for it, rho in zip(items, rhos, strict=True):
+            p = (rho >> g0) & mask
+            if p:
+                b = buckets[p]
+                buckets[p] = it if b is None else mul(b, it)
+        A = buckets
+        for bit in reversed(range(gw)):
+            half = 1 << bit
+            acc = None
+            for p in range(half, 2 * half):
+                x = A[p]
+                if x is not None:
+                    acc = x if acc is None else mul(acc, x)
+            out[g0 + bit] = one if acc is None else acc
+            low = A[:half]
+            for p in range(half):
+                x = A[p + half]
+                if x is not None:
+                    low[p] = x if low[p] is None else mul(low[p], x)
+            A = low
+    return out
+
+
+def _multi_exp(bases: list[int], exps: list[int], mod: int) -> mpz:
+    """prod b_j^e_j mod `mod` for e_j >= 0 (Pippenger's bucket method, c-bit windows)."""
+    m = mpz(mod)
+    if not bases:
+        return mpz(1)
+    nbits = max(int(e).bit_length() for e in exps)
+    if nbits == 0:
+        return mpz(1)
+    c = max(1, min(10, len(bases).bit_length() - 2))
+    mask = (1 << c) - 1
+    bs = [mpz(b) % m for b in bases]
+    es = [int(e) for e in exps]
+    acc = mpz(1)
+    for win in reversed(range(-(-nbits // c))):
+        if acc != 1:
+            acc = gmpy2.powmod(acc, 1 << c, m)
+        buckets: list[Any] = [None] * (1 << c)
+        shift = win * c
+        for b, e in zip(bs, es, strict=True):
+            d = (e >> shift) & mask
+            if d:
+                x = buckets[d]
+                buckets[d] = b if x is None else x * b % m
+        running, total = mpz(1), mpz(1)
+        for d in range(mask, 0, -1):  # sum_d d * bucket_d by running products
+            x = buckets[d]
+            if x is not None:
+                running = running * x % m
+            if running != 1:
+                total = total * running % m
+        acc = acc * total % m
+    return acc
+
+
+def prove_update(
+    pk: ThresholdPublicKey,
+    scheme: Any,
+    cs: list[int],
+    ms: list[int],
+    alphas: list[int],
+    rng: RNG | None = None,
+) -> BatchProofPK:
+    """Batched Proof_PK: every c_j = (1+n)^(M_j) h_s^(alpha_j) has M_j = M*_j mod n for an
+    integer |M*_j| < 2^(B + K + KAPPA + L + log2 r + 1), with ONE proof for the k <= 2^L
+    ciphertexts of an update (B = scheme.plaintext_bits, L = scheme.batch_log, r = K = 128).
+
+    Protocol (public coin, Fiat-Shamir with the whole statement in the hash):
+    1. rho_ij in {0, 1} (i < r, j < k) from H(n, h_s, B, L, r, k, c_1..c_k). The prover forms
+       the r subset aggregates C_i = prod_j c_j^rho_ij, with witnesses M^_i = sum_j rho_ij M_j
+       (< 2^(B+L)), alpha^_i = sum_j rho_ij alpha_j; it never computes C_i itself.
+    2. Ring-Pedersen integer commitments S_i = s^(M^_i) t^(mu_i) mod n (mu_i 448-bit short
+       exponents; s, t hash-derived squares as for Proof_PK), and, with
+       T = B + L + K + log2 r + KAPPA, x < 2^T, y < 2^(448+L+K+log2 r+KAPPA),
+       gamma < 2^(448+K+log2 r+KAPPA): a = (1 + x n) h_s^y mod n^2, D = s^x t^gamma mod n.
+    3. w_i (K bits) from H(seed, S, a, D).
+    4. z1 = x + sum w_i M^_i, z2 = y + sum w_i alpha^_i, z3 = gamma + sum w_i mu_i (integers;
+       retry if z1 >= 2^T, probability < 2^-KAPPA). The verifier checks 0 <= z1 < 2^T, the
+       z2/z3 ranges, (1 + z1 n) h_s^z2 = a prod C_i^w_i mod n^2 and
+       s^z1 t^z3 = D prod S_i^w_i mod n.
+
+    Soundness. (a) Final sigma protocol, vector challenge w (coordinate-wise special
+    soundness, Attema-Cramer-Rambaud 2021): two accepting answers for w, w' = w + delta e_i
+    (0 < |delta| < 2^K) give s^(dz1) t^(dz3) = S_i^delta, so by strong RSA (Damgard-Fujisaki
+    2002) delta | dz1 and M^_i := dz1 / delta is an integer with |M^_i| < 2^T; and
+    C_i^delta = (1+n)^(dz1) h_s^(dz2), so C_i (1+n)^(-M^_i) is an n-th residue (delta is a
+    unit mod n): plaintext(C_i) = M^_i mod n. Knowledge error r / 2^K. The integer commitment
+    is what stops the rational plaintexts (M = 1/2 mod n) that beat a mod-n-only check.
+    (b) Binary batching: m_j = plaintext(c_j) is fixed mod n by c_j before rho is drawn.
+    Let A = {rho in {0,1}^k : sum_j rho_j m_j = an integer in (-2^T, 2^T) mod n}. If rho and
+    rho XOR e_j are both in A, then m_j = +-(difference) is an integer in (-2^(T+1), 2^(T+1))
+    mod n. So if some m_j is not, A and A XOR e_j are disjoint and |A| <= 2^(k-1): each of
+    the r independent rows passes with probability <= 1/2, all with <= 2^-r. (Weights of K
+    bits would not do here: delta m_j small mod n does not make m_j small, e.g. m_j = 1/2.)
+    Total: a cheating prover succeeds with probability <= 2^-r + r 2^-K per hash query
+    (about 2^-121), or breaks strong RSA. Slack: |M*_j| < 2^(T+1), i.e. L + log2 r + 1 bits
+    more than the per-ciphertext proof; PackingScheme reserves them (84 slots at 2048 bits
+    with L = 18). Zero knowledge: z1, z2, z3 hide the weighted sums statistically (KAPPA
+    extra bits); S_i, a, D hide computationally (short-exponent assumption, as DJN).
+    Cost: r = 128 commitments S_i plus O(1) exponentiations per update, and O(k r) integer
+    additions: no modular exponentiation per ciphertext.
+    """
+    B, L, T = _batch_params(pk, scheme)
+    k = len(cs)
+    if not 1 <= k <= (1 << L) or len(ms) != k or len(alphas) != k:
+        raise ValueError(f"prove_update needs 1 <= k <= 2^{L} and one (M, alpha) per c")
+    for m, al in zip(ms, alphas, strict=True):
+        if not 0 <= m < (1 << B):
+            raise ValueError("prove_update: plaintext out of the stated bound")
+        if not 0 <= al < (1 << ALPHA_BITS):
+            raise ValueError("prove_update: alpha must be a 448-bit short exponent")
+    r = _rng(rng)
+    n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
+    seed = _bp_seed(pk, B, L, cs)
+    rhos = batch_rho(seed, k)
+    add = _add
+    M_hat = _row_combine([int(m) for m in ms], rhos, add, 0)
+    A_hat = _row_combine([int(al) for al in alphas], rhos, add, 0)
+    ts, tt = _rp_tables(pk.n)
+    mus = [r.getrandbits(ALPHA_BITS) for _ in range(BATCH_R)]
+    S = tuple(int(ts.pow(mh) * tt.pow(mu) % n) for mh, mu in zip(M_hat, mus, strict=True))
+    tab = comb_table(pk.n, pk.h_s)
+    bound = 1 << T
+    while True:
+        x = r.getrandbits(T)
+        y = r.getrandbits(_y_bits(L))
+        gamma = r.getrandbits(_gamma_batch_bits())
+        a = int((1 + x * n) * tab.pow(y) % n2)
+        D = int(ts.pow(x) * tt.pow(gamma) % n)
+        w = batch_w(seed, S, a, D)
+        z1 = x + sum(wi * mh for wi, mh in zip(w, M_hat, strict=True))
+        if z1 < bound:
+            z2 = y + sum(wi * ah for wi, ah in zip(w, A_hat, strict=True))
+            z3 = gamma + sum(wi * mu for wi, mu in zip(w, mus, strict=True))
+            return BatchProofPK(S=S, a=a, D=D, z1=z1, z2=z2, z3=z3)
+
+
+def _add(x: int, y: int) -> int:
+    return x + y
+
+
+def verify_update_proof(
+    pk: ThresholdPublicKey, scheme: Any, cs: list[int], proof: BatchProofPK
+) -> bool:
+    """Check a BatchProofPK for the ciphertexts cs (in order): ranges, then
+    (1 + z1 n) h_s^z2 = a prod C_i^w_i mod n^2 and s^z1 t^z3 = D prod S_i^w_i mod n with
+    C_i = prod_j c_j^rho_ij and rho, w recomputed (see prove_update)."""
+    try:
+        B, L, T = _batch_params(pk, scheme)
+    except ValueError:
+        return False
+    if not isinstance(proof, BatchProofPK):
+        return False
+    k = len(cs)
+    n, n2 = pk.n, pk.n2
+    if not 1 <= k <= (1 << L) or len(proof.S) != BATCH_R:
+        return False
+    if not all(_is_unit(c, n, n2) for c in cs):
+        return False
+    if not (_is_unit(proof.a, n, n2) and _is_unit(proof.D, n, n)):
+        return False
+    if not all(_is_unit(x, n, n) for x in proof.S):
+        return False
+    z1, z2, z3 = proof.z1, proof.z2, proof.z3
+    if not (0 <= z1 < (1 << T) and 0 <= z2 < (1 << (_y_bits(L) + 1))):
+        return False
+    if not 0 <= z3 < (1 << (_gamma_batch_bits() + 1)):
+        return False
+    seed = _bp_seed(pk, B, L, cs)
+    w = batch_w(seed, proof.S, proof.a, proof.D)
+    ts, tt = _rp_tables(n)
+    m_n = mpz(n)
+    if ts.pow(z1) * tt.pow(z3) % m_n != mpz(proof.D) * _multi_exp(list(proof.S), w, n) % m_n:
+        return False
+    m_n2 = mpz(n2)
+    rhos = batch_rho(seed, k)
+    Cs = _row_combine([mpz(c) for c in cs], rhos, lambda u, v: u * v % m_n2, mpz(1))
+    lhs = (1 + mpz(z1) * n) * comb_table(n, pk.h_s).pow(z2) % m_n2
+    return lhs == mpz(proof.a) * _multi_exp(Cs, w, n2) % m_n2

@@ -1,6 +1,8 @@
 """Vector operations: what the party agent and the workers call each round.
 
-- encrypt_update: pack a quantized update, encrypt each plaintext, attach Proof_PK (fsver1).
+- encrypt_update: pack a quantized update, encrypt each plaintext, attach Proof_PK (fsver1):
+  by default ONE batched proof for the whole update (proofs.prove_update), or one per
+  ciphertext (proof_mode="each").
 - verify_update / aggregate: the Trading and Processing contracts' checks and homomorphic sum.
 - decryption_share / verify_decryption_share / combine_vector: collaborative decryption with a
   single batched Proof_CD per party per round (fsver2).
@@ -33,7 +35,17 @@ from deepchain.crypto.paillier import (
     comb_table,
     partial_decrypt,
 )
-from deepchain.crypto.proofs import ProofCD, ProofPK, prove_cd, prove_pk, verify_cd, verify_pk
+from deepchain.crypto.proofs import (
+    BatchProofPK,
+    ProofCD,
+    ProofPK,
+    prove_cd,
+    prove_pk,
+    prove_update,
+    verify_cd,
+    verify_pk,
+    verify_update_proof,
+)
 from deepchain.crypto.serialize import (
     CryptoFormatError,
     Reader,
@@ -89,20 +101,25 @@ def _seed_list(rng: RNG | None, k: int) -> list[Any]:
 # -- encrypted update -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EncryptedUpdate:
-    """C(dW): packed ciphertexts, one Proof_PK per ciphertext (or none), vector length."""
+    """C(dW): packed ciphertexts, vector length, and Proof_PK: either one batched proof for
+    the whole update (batch_proof) or one per ciphertext (proofs), or none (an aggregate)."""
 
     ciphertexts: list[int]
     proofs: list[ProofPK]
     length: int
+    batch_proof: BatchProofPK | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "type": "encrypted_update",
             "version": 1,
             "length": self.length,
             "ciphertexts": hexs(self.ciphertexts),
             "proofs": [p.to_json() for p in self.proofs],
         }
+        if self.batch_proof is not None:  # absent otherwise: older records parse unchanged
+            d["batch_proof"] = self.batch_proof.to_json()
+        return d
 
     @classmethod
     def from_json(cls, d: Any, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
@@ -114,49 +131,62 @@ class EncryptedUpdate:
         if not isinstance(proofs_raw, list):
             raise CryptoFormatError(f"{ctx}: proofs must be a list")
         proofs = [ProofPK.from_json(p) for p in proofs_raw]
-        return cls._checked(cts, proofs, length, pk)
+        batch = BatchProofPK.from_json(d["batch_proof"]) if "batch_proof" in d else None
+        return cls._checked(cts, proofs, length, pk, batch)
 
     @classmethod
     def _checked(
-        cls, cts: list[int], proofs: list[ProofPK], length: int, pk: ThresholdPublicKey | None
+        cls,
+        cts: list[int],
+        proofs: list[ProofPK],
+        length: int,
+        pk: ThresholdPublicKey | None,
+        batch: BatchProofPK | None = None,
     ) -> EncryptedUpdate:
         if proofs and len(proofs) != len(cts):
             raise CryptoFormatError("EncryptedUpdate: one proof per ciphertext (or none)")
+        if batch is not None and (proofs or not cts):
+            raise CryptoFormatError("EncryptedUpdate: a batch proof needs ciphertexts, alone")
         if length < len(cts) or (length and not cts):
             raise CryptoFormatError("EncryptedUpdate: length inconsistent with ciphertexts")
         if pk is not None:
             for k, c in enumerate(cts):
                 check_unit(c, pk.n, f"EncryptedUpdate.ciphertexts[{k}]")
-        return cls(ciphertexts=cts, proofs=proofs, length=length)
+        return cls(ciphertexts=cts, proofs=proofs, length=length, batch_proof=batch)
 
     def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:
-        """Compact form: fixed-width ciphertexts (|n^2| bytes each), then proofs."""
+        """Compact form: fixed-width ciphertexts (|n^2| bytes each), then the proof(s).
+
+        Proof flag: 0 none, 1 one Proof_PK per ciphertext, 2 one BatchProofPK."""
         width = _ct_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.ciphertexts)
         w = Writer(b"DCEU")
         w.u64(self.length)
         w.u32(len(self.ciphertexts))
         w.u32(width)
-        w.u8(1 if self.proofs else 0)
+        w.u8(2 if self.batch_proof is not None else 1 if self.proofs else 0)
         for c in self.ciphertexts:
             w.fixed(c, width)
         for p in self.proofs:
             p.write(w)
+        if self.batch_proof is not None:
+            self.batch_proof.write(w)
         return w.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
         r = Reader(data, b"DCEU")
         length, k, width, has = r.u64(), r.u32(), r.u32(), r.u8()
-        if length > MAX_LENGTH or has not in (0, 1) or width > 1 << 16:
+        if length > MAX_LENGTH or has not in (0, 1, 2) or width > 1 << 16:
             raise CryptoFormatError("EncryptedUpdate: bad header")
         if pk is not None and width != _ct_width(pk.n):
             raise CryptoFormatError("EncryptedUpdate: ciphertext width does not match key")
         if k * width > len(data):
             raise CryptoFormatError("truncated data")
         cts = [r.fixed(width) for _ in range(k)]
-        proofs = [ProofPK.read(r) for _ in range(k)] if has else []
+        proofs = [ProofPK.read(r) for _ in range(k)] if has == 1 else []
+        batch = BatchProofPK.read(r) if has == 2 else None
         r.end()
-        return cls._checked(cts, proofs, length, pk)
+        return cls._checked(cts, proofs, length, pk, batch)
 
 
 def _enc_chunk(
@@ -174,6 +204,22 @@ def _enc_chunk(
     return out
 
 
+def _enc_alpha_chunk(
+    pk: ThresholdPublicKey, ms: list[int], lo: int, hi: int, rng: Any
+) -> list[tuple[int, int]]:
+    r = _rng(rng)
+    n = mpz(pk.n)
+    tab = comb_table(pk.n, pk.h_s)
+    out = []
+    for m in ms[lo:hi]:
+        alpha = r.getrandbits(ALPHA_BITS)
+        out.append((int(_times_1_plus_mn(tab.pow(alpha), m, n)), alpha))
+    return out
+
+
+PROOF_MODES = ("batch", "each")
+
+
 def encrypt_update(
     pk: ThresholdPublicKey,
     scheme: PackingScheme,
@@ -181,17 +227,30 @@ def encrypt_update(
     rng: RNG | None = None,
     prove: bool = True,
     processes: int = 1,
+    proof_mode: str = "batch",
 ) -> EncryptedUpdate:
-    """Pack the quantized vector q and encrypt each plaintext; attach Proof_PK unless disabled."""
+    """Pack the quantized vector q and encrypt each plaintext; attach Proof_PK unless disabled.
+
+    proof_mode "batch" (default): one BatchProofPK for the whole update (cheapest for more
+    than a few dozen ciphertexts); "each": one ProofPK per ciphertext.
+    """
     if scheme.n_bits != pk.n.bit_length():
         raise ValueError("packing scheme was made for a different key size")
+    if proof_mode not in PROOF_MODES:
+        raise ValueError(f"proof_mode must be one of {PROOF_MODES}")
     q = np.asarray(q)
     ms = scheme.pack(q)
     comb_table(pk.n, pk.h_s)  # build before forking so workers inherit it
-    res = _map_chunks(_enc_chunk, len(ms), processes, (pk, ms, scheme.plaintext_bits, prove), rng)
+    if not prove or proof_mode == "each":
+        args = (pk, ms, scheme.plaintext_bits, prove)
+        res = _map_chunks(_enc_chunk, len(ms), processes, args, rng)
+        cts = [c for c, _ in res]
+        proofs = [p for _, p in res] if prove else []
+        return EncryptedUpdate(ciphertexts=cts, proofs=proofs, length=int(q.size))
+    res = _map_chunks(_enc_alpha_chunk, len(ms), processes, (pk, ms), rng)
     cts = [c for c, _ in res]
-    proofs = [p for _, p in res] if prove else []
-    return EncryptedUpdate(ciphertexts=cts, proofs=proofs, length=int(q.size))
+    batch = prove_update(pk, scheme, cts, ms, [a for _, a in res], rng) if cts else None
+    return EncryptedUpdate(ciphertexts=cts, proofs=[], length=int(q.size), batch_proof=batch)
 
 
 def _verify_chunk(
@@ -206,11 +265,16 @@ def _verify_chunk(
 def verify_update(
     pk: ThresholdPublicKey, scheme: PackingScheme, upd: EncryptedUpdate, processes: int = 1
 ) -> bool:
-    """fsver1: right number of ciphertexts for the length and every Proof_PK verifies."""
+    """fsver1: right number of ciphertexts for the length and the batched Proof_PK, or every
+    per-ciphertext Proof_PK, verifies (an update without any proof is rejected unless empty)."""
     if scheme.n_bits != pk.n.bit_length():
         return False
     k = len(upd.ciphertexts)
-    if k != scheme.n_ciphertexts(upd.length) or len(upd.proofs) != k:
+    if k != scheme.n_ciphertexts(upd.length):
+        return False
+    if upd.batch_proof is not None:
+        return not upd.proofs and verify_update_proof(pk, scheme, upd.ciphertexts, upd.batch_proof)
+    if len(upd.proofs) != k:
         return False
     comb_table(pk.n, pk.h_s)
     res = _map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits))

@@ -11,11 +11,42 @@ from deepchain.crypto.encoding import PackingScheme, SlotOverflowError
 from deepchain.crypto.serialize import CryptoFormatError
 
 
-def test_default_2048_bit_layout_matches_the_protocol():
+def test_default_2048_bit_layout_leaves_room_for_the_batched_proof_slack():
+    """84 slots (PROTOCOL.md's 85 reserved only the per-ciphertext proof's K + KAPPA bits; the
+    batched Proof_PK needs L + log2 K + 1 = 26 more, which costs one slot)."""
     s = PackingScheme(2048)
-    assert (s.slot_bits, s.slots_per_ciphertext) == (22, 85)
-    assert s.plaintext_bits + s.K + s.KAPPA + s.log_n_max <= 2048 - 2
+    assert (s.slot_bits, s.slots_per_ciphertext, s.batch_log) == (22, 84, 18)
+    assert s.proof_slack_bits == 128 + 40 + 18 + 7 + 1
+    assert s.plaintext_bits + s.proof_slack_bits + s.log_n_max <= 2048 - 2
     assert 2 * 2048 / 8 / s.slots_per_ciphertext <= 8.0
+    assert PackingScheme(2048, batch_log=19).slots_per_ciphertext == 83
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(n_bits=2048),
+        dict(n_bits=2048, N_max=10, batch_log=0),
+        dict(n_bits=3072, Q=12, N_max=100, batch_log=30),
+        dict(n_bits=512, N_max=4),
+        dict(n_bits=1024, Q=8, N_max=2, batch_log=7),
+    ],
+)
+def test_slot_count_is_the_largest_that_fits_the_proof_slack(kw):
+    """Exact: N_max proven plaintexts (|M*| < 2^(B + slack)) sum inside (-2^(|n|-2), 2^(|n|-2)),
+    and one more slot would break that."""
+    s = PackingScheme(**kw)
+    budget = s.n_bits - 2 - s.proof_slack_bits - s.log_n_max
+    assert s.plaintext_bits <= budget < s.plaintext_bits + s.slot_bits
+    assert s.N_max * 2 ** (s.plaintext_bits + s.proof_slack_bits) <= 2 ** (s.n_bits - 2)
+
+
+def test_scheme_json_without_batch_log_parses_with_the_default():
+    d = PackingScheme(2048, batch_log=18).to_json()
+    del d["batch_log"]
+    assert PackingScheme.from_json(d) == PackingScheme(2048)
+    with pytest.raises(CryptoFormatError):
+        PackingScheme.from_json(PackingScheme(2048).to_json() | {"batch_log": 41})
 
 
 def test_quantize_rounds_and_clips():

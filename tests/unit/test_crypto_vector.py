@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -97,6 +98,35 @@ def test_honest_updates_and_shares_verify(keys, scheme, round_):
     assert all(verify_decryption_share(pk, agg, d) for d in dss)
 
 
+@pytest.fixture(scope="module")
+def each_update(keys, scheme, round_):
+    """The first party's vector with one Proof_PK per ciphertext."""
+    pk, _ = keys
+    return encrypt_update(pk, scheme, round_[0][0], rng=random.Random(5), proof_mode="each")
+
+
+def test_updates_carry_one_batch_proof_by_default_or_one_proof_per_ciphertext(
+    keys, scheme, round_, each_update
+):
+    pk, _ = keys
+    u = round_[1][0]
+    assert u.batch_proof is not None and u.proofs == []
+    assert each_update.batch_proof is None
+    assert len(each_update.proofs) == len(each_update.ciphertexts) == 3
+    assert verify_update(pk, scheme, each_update)
+    with pytest.raises(ValueError):
+        encrypt_update(pk, scheme, round_[0][0], proof_mode="some")
+
+
+def test_a_batch_proof_must_come_alone_and_match_its_vector(keys, scheme, round_, each_update):
+    pk, _ = keys
+    u = round_[1][0]
+    assert not verify_update(pk, scheme, dataclasses.replace(u, proofs=each_update.proofs))
+    other = round_[1][1]  # another party's proof on this party's ciphertexts
+    assert not verify_update(pk, scheme, dataclasses.replace(u, batch_proof=other.batch_proof))
+    assert not verify_update(pk, scheme, dataclasses.replace(u, batch_proof=None))
+
+
 def test_process_pool_gives_the_same_results(keys, scheme, round_):
     pk, shares = keys
     qs, ups, agg, _ = round_
@@ -106,14 +136,14 @@ def test_process_pool_gives_the_same_results(keys, scheme, round_):
     assert ds.c_is == decryption_share(pk, shares[0], agg).c_is
 
 
-def test_update_with_a_swapped_ciphertext_is_rejected(keys, scheme, round_):
+@pytest.mark.parametrize("mode", ["batch", "each"])
+def test_update_with_a_swapped_ciphertext_is_rejected(keys, scheme, round_, each_update, mode):
     pk, _ = keys
-    _, ups, _, _ = round_
-    u = ups[0]
-    bad = EncryptedUpdate([u.ciphertexts[1], u.ciphertexts[0]], u.proofs, u.length)
-    assert not verify_update(pk, scheme, bad)
+    u = round_[1][0] if mode == "batch" else each_update
+    swapped = [u.ciphertexts[1], u.ciphertexts[0], *u.ciphertexts[2:]]
+    assert not verify_update(pk, scheme, dataclasses.replace(u, ciphertexts=swapped))
     assert not verify_update(pk, scheme, EncryptedUpdate(u.ciphertexts, [], u.length))
-    assert not verify_update(pk, scheme, EncryptedUpdate(u.ciphertexts, u.proofs, 1000))
+    assert not verify_update(pk, scheme, dataclasses.replace(u, length=1000))
 
 
 def test_fewer_than_t_decryption_shares_raise(keys, round_):
@@ -148,12 +178,16 @@ def test_a_share_from_another_key_fails(keys, other_keys, round_):
 
 
 # -- serialization ---------------------------------------------------------------------------
-def test_update_serialization_round_trips(keys, round_):
+@pytest.mark.parametrize("mode", ["batch", "each", "none"])
+def test_update_serialization_round_trips(keys, round_, each_update, mode):
     pk, _ = keys
-    u = round_[1][0]
+    u = {"batch": round_[1][0], "each": each_update}.get(mode)
+    if u is None:
+        u = EncryptedUpdate(round_[2], [], 40)
     assert EncryptedUpdate.from_json(u.to_json(), pk) == u
     assert EncryptedUpdate.from_bytes(u.to_bytes(pk), pk) == u
     assert EncryptedUpdate.from_bytes(u.to_bytes(pk)) == u
+    assert ("batch_proof" in u.to_json()) == (mode == "batch")  # older records parse unchanged
 
 
 def test_share_serialization_round_trips(keys, round_):
@@ -172,9 +206,13 @@ def test_share_serialization_round_trips(keys, round_):
         lambda d, n: d.update(ciphertexts=[format(n, "x")] + d["ciphertexts"][1:]),
         lambda d, n: d.update(ciphertexts=["0" + d["ciphertexts"][0]] + d["ciphertexts"][1:]),
         lambda d, n: d.update(ciphertexts=[d["ciphertexts"][0].upper()] + d["ciphertexts"][1:]),
-        lambda d, n: d.update(proofs=d["proofs"][:-1]),
         lambda d, n: d.update(length=-1),
         lambda d, n: d.update(length="40"),
+        lambda d, n: d.update(batch_proof=None),
+        lambda d, n: d.update(batch_proof=d["batch_proof"] | {"S": d["batch_proof"]["S"][1:]}),
+        lambda d, n: d.update(batch_proof=d["batch_proof"] | {"type": "proof_pk"}),
+        lambda d, n: d.update(batch_proof=d["batch_proof"] | {"z1": "-1"}),
+        lambda d, n: d.update(ciphertexts=[]),
     ],
 )
 def test_update_parsing_rejects_malformed_json(keys, round_, mutate):
@@ -183,6 +221,17 @@ def test_update_parsing_rejects_malformed_json(keys, round_, mutate):
     mutate(d, pk.n)
     with pytest.raises(CryptoFormatError):
         EncryptedUpdate.from_json(d, pk)
+
+
+def test_update_parsing_rejects_per_ciphertext_proofs_of_the_wrong_count_or_mixed(
+    keys, each_update, round_
+):
+    pk, _ = keys
+    d = each_update.to_json()
+    with pytest.raises(CryptoFormatError):
+        EncryptedUpdate.from_json(d | {"proofs": d["proofs"][:-1]}, pk)
+    with pytest.raises(CryptoFormatError):  # both kinds of proof at once
+        EncryptedUpdate.from_json(d | {"batch_proof": round_[1][0].batch_proof.to_json()}, pk)
 
 
 def test_update_parsing_rejects_malformed_bytes(keys, round_):
