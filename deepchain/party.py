@@ -49,6 +49,8 @@ from deepchain.ledger.transactions import TxKind, make_tx
 log = logging.getLogger("deepchain.party")
 
 IDENTITY_FILE = "identity.json"
+#: packing of updates (groups and the benchmark): 20-bit values at scale 2^16 (|dW| < 16)
+PACKING_Q, PACKING_SCALE = 20, 2.0**16
 
 __all__ = [
     "AgentConfig",

@@ -59,8 +59,8 @@ log = logging.getLogger(__name__)
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")
 PARTITIONS = ("iid", "dirichlet")
 BEHAVIOURS = ("honest", "late", "cheat", "silent")
-#: packing for updates: 20-bit slots at scale 2^16 (|dW| < 16, resolution 1.5e-5)
-PACKING_Q, PACKING_SCALE = 20, 2.0**16
+from deepchain.party import PACKING_Q, PACKING_SCALE  # noqa: E402  (same packing as agents)
+
 S = Submission
 
 

@@ -1,30 +1,72 @@
-"""``manage.py seed_demo``: demo users (idempotent). Returns a text block with the logins."""
+"""``manage.py seed_demo``: demo users (idempotent); ``--start-training`` also creates and
+starts a demo group of 4 simulated parties (alice..dave) unless one is already under way.
+Returns a text block with the logins."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 DEMO_PASSWORD = "deepchain-demo"
 DEMO_USERS = ("alice", "bob", "carol", "dave")
+DEMO_GROUP = "Demo: MNIST, 4 parties"
+DEMO_DEADLINES = {"T1": 180_000, "T2": 90_000, "T5": 180_000}
 
 
 class Command(BaseCommand):
-    help = "Create demo users (and, once training lands, a demo group)."
+    help = "Create demo users and (with --start-training) start a 4-party demo group."
 
     def add_arguments(self, parser):
         parser.add_argument("--start-training", action="store_true")
+        parser.add_argument("--rounds", type=int, default=4)
+        parser.add_argument("--api-url", default=None, help="where the simulated agents call")
 
     def handle(self, *args, start_training: bool = False, **opts):
         User = get_user_model()
+        users = []
         for name in DEMO_USERS:
             user, created = User.objects.get_or_create(username=name)
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
+            users.append(user)
         admin, created = User.objects.get_or_create(username="auditor", defaults={"is_staff": True})
         if created:
             admin.set_password(DEMO_PASSWORD)
             admin.save()
         names = ", ".join(DEMO_USERS)
-        return f"Demo logins (password {DEMO_PASSWORD!r}): {names}; auditor (admin, read-only)"
+        text = f"Demo logins (password {DEMO_PASSWORD!r}): {names}; auditor (admin, read-only)"
+        if start_training:
+            group = self._demo_group(users, opts.get("rounds") or 4, opts.get("api_url"))
+            text += f"\nDemo training group #{group.id} ({group.status}): /groups/{group.id}/"
+        return text
+
+    def _demo_group(self, users, rounds: int, api_url: str | None):
+        from ledger_app.models import Account
+        from ledger_app.services import bootstrap_chain, create_party_account
+        from training_app import services
+        from training_app.models import CooperativeGroup
+
+        bootstrap_chain()
+        for u in users:
+            if not Account.objects.filter(user=u).exists():
+                create_party_account(user=u)
+        live = CooperativeGroup.objects.filter(name=DEMO_GROUP, initiator=users[0]).exclude(
+            status__in=[CooperativeGroup.Status.FINISHED, CooperativeGroup.Status.ABORTED]
+        )
+        group = live.order_by("-id").first()
+        if group is None:
+            group = services.create_group(
+                initiator=users[0], name=DEMO_GROUP, n_parties=4, threshold=3, rounds=rounds,
+                deposit=100, model_name="mlp", partition="iid", local_iterations=100,
+                learning_rate=0.1, batch_size=64, deadlines=DEMO_DEADLINES,
+                key_bits=int(settings.DEEPCHAIN_KEY_BITS), seed=0,
+                api_url=api_url or getattr(settings, "DEEPCHAIN_API_URL", "http://127.0.0.1:8000"),
+            )  # fmt: skip
+        if group.status == CooperativeGroup.Status.RECRUITING:
+            for u in users:
+                services.join_group(group=group, user=u, data_size=2000, simulated=True)
+            services.start_group(group=group, by=users[0])
+            group.refresh_from_db()
+        return group

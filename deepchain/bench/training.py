@@ -1,0 +1,145 @@
+"""Encrypted collaborative training vs its plaintext baselines (issue 7), in process.
+
+``python -m deepchain.bench training --parties 4 [--quick]``: the same crypto and learning
+calls as the party agent and the platform (train_local -> quantize -> encrypt_update with
+Proof_PK -> verify_update -> aggregate -> decryption_share with Proof_CD -> verify ->
+combine_vector -> unpack -> apply_aggregate), on the held-out test split, next to plaintext
+FedAvg on the same seeds, one party alone, and all data centralized. Prints the time per round
+split by phase and ends with a one-line summary. No Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import generate_threshold_keypair
+from deepchain.crypto.vector import (
+    aggregate,
+    combine_vector,
+    decryption_share,
+    encrypt_update,
+    verify_decryption_share,
+    verify_update,
+)
+from deepchain.learning.data import load_dataset, train_test_split
+from deepchain.learning.experiment import (
+    initial_params,
+    local_seed,
+    make_parties,
+    run_centralized,
+    run_federated,
+    run_single,
+)
+from deepchain.learning.local import evaluate, train_local
+from deepchain.learning.models import PRESETS, configure_torch_threads
+from deepchain.party import PACKING_Q, PACKING_SCALE, apply_aggregate
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m deepchain.bench training")
+    p.add_argument("--parties", type=int, default=4)
+    p.add_argument("--threshold", type=int, default=None, help="t (default: N - 1, at least 1)")
+    p.add_argument("--key-bits", type=int, default=2048)
+    p.add_argument("--quick", action="store_true", help="mlp, 3 rounds x 60 iterations")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--local-iterations", type=int, default=None)
+    p.add_argument("--model", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--processes", type=int, default=1, help="crypto worker processes")
+    p.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    a = _parse(argv)
+    configure_torch_threads()
+    cfg = PRESETS["paper"]
+    if a.quick:
+        cfg = cfg.with_(model="mlp", rounds=3, local_iterations=60)
+    over = {"rounds": a.rounds, "local_iterations": a.local_iterations, "model": a.model}
+    cfg = cfg.with_(**{k: v for k, v in over.items() if v is not None})
+    n, seed = a.parties, a.seed
+    t = a.threshold or max(1, n - 1)
+    ds = load_dataset()
+    train, test = train_test_split(ds, cfg.test_fraction, seed)
+    shares = make_parties(train, n, a.partition, 0.5, seed)
+    print(f"data {ds.source}: pool {len(train)}, test {len(test)}, {n} parties "
+          f"{a.partition}; model {cfg.model}, {cfg.rounds} rounds x {cfg.local_iterations} it, "
+          f"lr {cfg.lr}")  # fmt: skip
+    t0 = time.perf_counter()
+    pk, keys = generate_threshold_keypair(a.key_bits, n, t)
+    keygen_s = time.perf_counter() - t0
+    scheme = PackingScheme(n_bits=pk.n_bits, Q=PACKING_Q, N_max=16, scale=PACKING_SCALE)
+    w = initial_params(cfg, seed)
+    print(f"keygen {a.key_bits}-bit N={n} t={t}: {keygen_s:.1f}s; {w.size} parameters -> "
+          f"{scheme.n_ciphertexts(w.size)} ciphertexts/party "
+          f"({scheme.slots_per_ciphertext} slots)")  # fmt: skip
+    phases = ["training", "encrypt+prove", "verify", "aggregate", "shares+prove", "verify_shares",
+              "combine"]  # fmt: skip
+    times: list[dict[str, float]] = []
+    party_acc: list[float] = []
+    for r in range(1, cfg.rounds + 1):
+        tm = dict.fromkeys(phases, 0.0)
+        qs, upds, party_acc = [], [], []
+        for j, share in enumerate(shares):
+            s = time.perf_counter()
+            dw = train_local(cfg.model, w, share, cfg.local_iterations, cfg.lr, cfg.batch_size,
+                             local_seed(seed, r, j), momentum=cfg.momentum,
+                             update_clip=cfg.update_clip)  # fmt: skip
+            tm["training"] += time.perf_counter() - s
+            party_acc.append(evaluate(cfg.model, w + dw, test)[0])
+            q = scheme.quantize(dw)
+            s = time.perf_counter()
+            upds.append(encrypt_update(pk, scheme, q, processes=a.processes))
+            tm["encrypt+prove"] += time.perf_counter() - s
+            qs.append(q)
+        s = time.perf_counter()
+        assert all(verify_update(pk, scheme, u, processes=a.processes) for u in upds)
+        tm["verify"] = time.perf_counter() - s
+        s = time.perf_counter()
+        agg = aggregate(pk, [u.ciphertexts for u in upds])
+        tm["aggregate"] = time.perf_counter() - s
+        s = time.perf_counter()
+        dss = [decryption_share(pk, k, agg, processes=a.processes) for k in keys[:t]]
+        tm["shares+prove"] = time.perf_counter() - s
+        s = time.perf_counter()
+        assert all(verify_decryption_share(pk, agg, d) for d in dss)
+        tm["verify_shares"] = time.perf_counter() - s
+        s = time.perf_counter()
+        sums = scheme.unpack(combine_vector(pk, dss), w.size, n)
+        assert np.array_equal(sums, np.sum(qs, axis=0)), "decrypted aggregate != sum of updates"
+        w = apply_aggregate(w, sums, n, scheme)
+        tm["combine"] = time.perf_counter() - s
+        acc = evaluate(cfg.model, w, test)[0]
+        times.append(tm)
+        print(f"round {r}: encrypted collaborative acc {acc:.4f}; " +
+              ", ".join(f"{k} {v:.1f}s" for k, v in tm.items()))  # fmt: skip
+    enc_acc = evaluate(cfg.model, w, test)[0]
+    plain = run_federated(train, test, cfg, n, parties=shares, seed=seed, evaluate_parties=False)
+    cen = run_centralized(train, test, cfg, seed=seed)
+    single = run_single(shares[0], test, cfg, seed=seed)
+    print("final test accuracy:")
+    for j, pa in enumerate(party_acc):
+        print(f"  party {j} (local model of the last round): {pa:.4f}; "
+              f"with the collaborative model: {enc_acc:.4f}")  # fmt: skip
+    print(f"  party 0 alone: {single.final_accuracy:.4f}")
+    print(f"  centralized: {cen.final_accuracy:.4f}")
+    print(f"  plaintext FedAvg (same seeds): {plain.final_accuracy:.4f}")
+    print(f"  encrypted DeepChain: {enc_acc:.4f}")
+    mean = {k: float(np.mean([tm[k] for tm in times])) for k in phases}
+    total = sum(mean.values())
+    print("time per round by phase: " + ", ".join(f"{k} {v:.1f}s" for k, v in mean.items()) +
+          f" (total {total:.1f}s)")  # fmt: skip
+    diff = abs(enc_acc - plain.final_accuracy) * 100
+    gap = (cen.final_accuracy - enc_acc) * 100
+    gain = (enc_acc - single.final_accuracy) * 100
+    ok = diff <= 0.1
+    print(f"SUMMARY training N={n} {a.key_bits}-bit {cfg.model}: encrypted {enc_acc:.4f} vs "
+          f"plaintext {plain.final_accuracy:.4f} (diff {diff:.2f} pts, {'OK' if ok else 'MISS'}), "
+          f"centralized gap {gap:.2f} pts, gain over single {gain:.2f} pts, "
+          f"{total:.1f}s/round")  # fmt: skip
+    return 0 if ok else 1
