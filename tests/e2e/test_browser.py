@@ -117,7 +117,8 @@ def test_a_round_seen_live_in_the_browser(live_server_url, celery_worker, browse
 
     # a third, simulated honest party (a party agent run by the Celery worker)
     group = CooperativeGroup.objects.get(name="Digits co-op")
-    carol = get_user_model().objects.create_user("carol", password=PASSWORD)
+    # a fresh name: simulated agents keep keystores under var/keystore/agents/<username>
+    carol = get_user_model().objects.create_user(f"carol-{os.urandom(4).hex()}", password=PASSWORD)
     from ledger_app.services import create_party_account
 
     create_party_account(user=carol)
