@@ -7,6 +7,10 @@ one value per ciphertext in the same run. ``--quick`` reuses a cached test key f
 var/bench/ (labelled; never use it for anything else) and extrapolates the decryption-share
 time from a smaller vector. Times are CPU seconds of this process (time.process_time), i.e.
 one core's work, so a loaded machine does not inflate them; keygen is also CPU time.
+Proof_PK is reported in both modes, per ciphertext and relative to encryption: "each" (one
+proof per ciphertext) and "batch" (one proof per update, proofs.prove_update; its cost is
+r = 128 commitments per update plus integer additions, so per ciphertext it falls with the
+update's size: it is measured on a whole G-gradient update, also in --quick).
 Per-slot range proofs are not implemented (see the crypto README section).
 """
 
@@ -75,7 +79,15 @@ def main(argv: list[str]) -> int:
         combine,
         partial_decrypt,
     )
-    from deepchain.crypto.proofs import prove_cd, prove_pk, verify_cd, verify_pk
+    from deepchain.crypto.proofs import (
+        _rp_tables,
+        prove_cd,
+        prove_pk,
+        prove_update,
+        verify_cd,
+        verify_pk,
+        verify_update_proof,
+    )
     from deepchain.crypto.vector import aggregate, decryption_share, encrypt_update
 
     quick = args.quick
@@ -96,6 +108,9 @@ def main(argv: list[str]) -> int:
     t0 = time.process_time()
     comb_table(pk.n, pk.h_s)
     table_s = time.process_time() - t0
+    t0 = time.process_time()
+    _rp_tables(pk.n)
+    rp_table_s = time.process_time() - t0
     reps = 30 if quick else 100
 
     def plain_djn():
@@ -120,10 +135,11 @@ def main(argv: list[str]) -> int:
     assert combine(pk, parts) == m
 
     print(f"comb table on h_s (8-bit windows): {table_s * 1e3:8.1f} ms  (once per key)")
+    print(f"comb tables on s, t (mod n):     {rp_table_s * 1e3:9.1f} ms  (once per key)")
     print(f"encrypt, plain DJN h_s^alpha:    {t_plain * 1e3:9.3f} ms")
     print(f"encrypt, comb table:             {t_enc * 1e3:9.3f} ms")
-    print(f"Proof_PK prove:                  {t_ppk * 1e3:9.3f} ms  ({t_ppk / t_enc:.2f}x encrypt)")
-    print(f"Proof_PK verify:                 {t_vpk * 1e3:9.3f} ms")
+    print(f"Proof_PK prove, each:            {t_ppk * 1e3:9.3f} ms  ({t_ppk / t_enc:.2f}x encrypt)")
+    print(f"Proof_PK verify, each:           {t_vpk * 1e3:9.3f} ms")
     print(f"partial decryption c^(2 D s_i):  {t_pd * 1e3:9.3f} ms")
     print(f"Proof_CD prove (batch of 8):     {t_pcd * 1e3:9.3f} ms")
     print(f"Proof_CD verify (batch of 8):    {t_vcd * 1e3:9.3f} ms")
@@ -137,25 +153,62 @@ def main(argv: list[str]) -> int:
     t0 = time.process_time()
     upd = encrypt_update(pk, scheme, q, prove=False)
     t_vec = time.process_time() - t0
-    t0 = time.process_time()
-    encrypt_update(pk, scheme, q[: min(g_enc, 20 * scheme.slots_per_ciphertext)], prove=True)
-    t_vec_p = (time.process_time() - t0) * g_enc / min(g_enc, 20 * scheme.slots_per_ciphertext)
     packed_rate = g_enc / t_vec
+    k_enc = len(upd.ciphertexts)
     width = (n2.bit_length() + 7) // 8
-    bytes_per_grad = len(upd.ciphertexts) * width / g_enc
-    proof_bytes = len(encrypt_update(pk, scheme, q[:85], prove=True).to_bytes(pk)) - width
+    bytes_per_grad = k_enc * width / g_enc
     print(
         f"packed encryption: {scheme.slots_per_ciphertext} slots x {scheme.slot_bits} bits; "
-        f"{g_enc} gradients in {t_vec:.2f} s -> {packed_rate:,.0f} gradients/s"
+        f"{g_enc} gradients ({k_enc} ct) in {t_vec:.2f} s -> {packed_rate:,.0f} gradients/s"
     )
-    print(f"  with Proof_PK: {g_enc / t_vec_p:,.0f} gradients/s")
+
+    # Proof_PK per ciphertext, both modes, relative to encryption of the same plaintexts; the
+    # batch proof is measured on a whole G-gradient update (its cost per ciphertext depends on k)
+    k_full = scheme.n_ciphertexts(G)
+    q_full = scheme.quantize(np.random.default_rng(1).normal(0, 0.05, G).astype(np.float32))
+    ms = scheme.pack(q_full)
+    alphas = [rng.getrandbits(ALPHA_BITS) for _ in ms]
+    t0 = time.process_time()
+    cs = [pk.encrypt(mm, al) for mm, al in zip(ms, alphas, strict=True)]
+    t_enc_vec = time.process_time() - t0
+    t0 = time.process_time()
+    bproof = prove_update(pk, scheme, cs, ms, alphas)
+    t_batch = time.process_time() - t0
+    t0 = time.process_time()
+    assert verify_update_proof(pk, scheme, cs, bproof)
+    t_bver = time.process_time() - t0
+    t0 = time.process_time()
+    prove_update(pk, scheme, cs[:1], ms[:1], alphas[:1])
+    t_batch_1 = time.process_time() - t0
+    enc_ct = t_enc_vec / k_full
+    batch_ct = t_batch / k_full
+    print(f"Proof_PK per ciphertext vs encryption ({enc_ct * 1e3:.3f} ms/ct in this loop):")
+    print(f"  each:  {t_ppk * 1e3:8.3f} ms/ct = {t_ppk / t_enc:5.2f}x encryption")
+    print(
+        f"  batch: {batch_ct * 1e3:8.3f} ms/ct = {batch_ct / enc_ct:5.2f}x encryption "
+        f"(one proof for {k_full} ct = {G} gradients: {t_batch:.2f} s; "
+        f"fixed cost, 1 ct: {t_batch_1:.2f} s)"
+    )
+    print(f"  batch verify: {t_bver:.2f} s for {k_full} ct ({t_bver / k_full * 1e3:.3f} ms/ct)")
+    rate_each = 1 / (1 / packed_rate + t_ppk / scheme.slots_per_ciphertext)
+    rate_batch = 1 / (1 / packed_rate + batch_ct / scheme.slots_per_ciphertext)
+    print(
+        f"  with Proof_PK: {rate_batch:,.0f} gradients/s (batch), {rate_each:,.0f} gradients/s "
+        "(each)"
+    )
+    small = q[: 2 * scheme.slots_per_ciphertext]
+    bb = len(encrypt_update(pk, scheme, small).to_bytes(pk))
+    eb = len(encrypt_update(pk, scheme, small, proof_mode="each").to_bytes(pk))
+    nb = len(encrypt_update(pk, scheme, small, prove=False).to_bytes(pk))
+    batch_proof_bytes = bb - nb
+    each_proof_bytes = (eb - nb) / 2
     print(
         f"ciphertext bytes/gradient: {bytes_per_grad:.2f} "
-        f"(+ about {proof_bytes / scheme.slots_per_ciphertext:.2f} with Proof_PK)"
+        f"(+ {each_proof_bytes / scheme.slots_per_ciphertext:.2f} with Proof_PK each; "
+        f"+ {batch_proof_bytes} bytes per update with the batch proof)"
     )
 
     # one party's decryption shares over a G-gradient aggregate
-    k_full = scheme.n_ciphertexts(G)
     if not quick:
         agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k_full)]] * 2)
         t0 = time.process_time()
