@@ -12,6 +12,13 @@ Every public value of the statement goes into the challenge hash. See PROTOCOL.m
   M = M* mod n for an integer |M*| < 2^(B+K+KAPPA) (possibly negative; see encoding.py).
   The commitment randomness mu is a 448-bit short exponent (hiding under the same
   short-exponent assumption DJN encryption already relies on), which keeps the cost down.
+- Batched Proof_PK (prove_update / verify_update_proof, the default for an update): one proof
+  for all k <= 2^L ciphertexts of an update, |M*_j| < 2^(B + K + KAPPA + L + log2 r + 1) for
+  every j. r = 128 binary subset aggregates C_i = prod_j c_j^rho_ij (rho from the hash of all
+  c_j) carry ring-Pedersen commitments S_i, and one sigma protocol with a K-bit vector
+  challenge opens them all; no per-ciphertext exponentiation. Soundness and slack are argued in
+  prove_update's docstring (a random K-bit linear combination of the c_j alone would not be
+  sound: m_j = 1/2 mod n passes whenever the weights make the coefficient even).
 - Proof_CD: a vector of decryption shares c_ij = c_j^(2 Delta s_i) is correct, i.e.
   log_{C^4}(C_i^2) = log_v(v_i) for random-weighted products C, C_i (Shoup's proof, batched;
   the paper's fsver2).
