@@ -152,6 +152,20 @@ def seal(recipient_box_pk: str, plaintext: bytes) -> str:
     return base64.b64encode(eph_pk + nonce + ct).decode()
 
 
+def signature_from_hex(signature_hex: str) -> bytes | None:
+    """The 64 signature bytes of a canonical (128 lowercase hex digits) string, else None.
+
+    Only one spelling of a signature is valid, so re-casing a stored signature is tampering.
+    """
+    if (
+        not isinstance(signature_hex, str)
+        or len(signature_hex) != 128
+        or any(ch not in "0123456789abcdef" for ch in signature_hex)
+    ):
+        return None
+    return bytes.fromhex(signature_hex)
+
+
 def verify_signature(sign_pk_hex: str, message: bytes, signature: bytes) -> bool:
     """True iff ``signature`` is a valid Ed25519 signature of ``message`` under the key."""
     try:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 from deepchain.canonical import FORMAT_VERSION, canonical_json, tagged_hash
-from deepchain.crypto.identity import Identity, verify_signature
+from deepchain.crypto.identity import Identity, signature_from_hex, verify_signature
 from deepchain.ledger.transactions import (
     GENESIS_SENDER,
     Transaction,
@@ -123,11 +123,8 @@ class Vote:
         return vote_signing_bytes(self.voter, self.block_hash, self.height, self.k)
 
     def verify(self) -> bool:
-        try:
-            sig = bytes.fromhex(self.signature)
-        except (ValueError, TypeError):
-            return False
-        return len(sig) == 64 and verify_signature(self.voter, self.signing_bytes(), sig)
+        sig = signature_from_hex(self.signature)
+        return sig is not None and verify_signature(self.voter, self.signing_bytes(), sig)
 
     def to_dict(self) -> dict:
         return {
@@ -262,13 +259,10 @@ class Block:
         )
 
     def verify_leader_signature(self) -> bool:
-        try:
-            sig = bytes.fromhex(self.leader_signature)
-        except (ValueError, TypeError):
-            return False
+        sig = signature_from_hex(self.leader_signature)
         return (
             is_pk_hex(self.header.leader)
-            and len(sig) == 64
+            and sig is not None
             and verify_signature(self.header.leader, self.header.signing_bytes(), sig)
         )
 

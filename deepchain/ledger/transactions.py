@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from deepchain.canonical import FORMAT_VERSION, canonical_json, tagged_hash
-from deepchain.crypto.identity import Identity, verify_signature
+from deepchain.crypto.identity import Identity, signature_from_hex, verify_signature
 
 TX_DOMAIN = "deepchain/tx"
 GENESIS_SENDER = "00" * 32
@@ -238,11 +238,8 @@ class Transaction:
 
 
 def _check_signature(sender: str, message: bytes, signature_hex: str) -> bool:
-    try:
-        sig = bytes.fromhex(signature_hex)
-    except ValueError:
-        return False
-    return len(sig) == 64 and verify_signature(sender, message, sig)
+    sig = signature_from_hex(signature_hex)
+    return sig is not None and verify_signature(sender, message, sig)
 
 
 def make_tx(
