@@ -7,6 +7,7 @@ import pytest
 
 from deepchain.learning.data import Dataset, load_dataset, train_test_split
 from deepchain.learning.experiment import (
+    fixed_point_round_trip,
     local_seed,
     run_centralized,
     run_federated,
@@ -135,9 +136,11 @@ def test_federated_run_applies_the_quantize_hook_and_is_reproducible(digits):
     cfg = PRESETS["test"]
     seen: list[np.ndarray] = []
 
+    round_trip = fixed_point_round_trip(12, 16)
+
     def quantize(dw: np.ndarray) -> np.ndarray:
         seen.append(dw)
-        return np.round(dw * 4096) / 4096  # 2^12 fixed point round trip
+        return round_trip(dw)
 
     plain = run_federated(train, test, cfg, n_parties=2, seed=1)
     quant = run_federated(train, test, cfg, n_parties=2, seed=1, quantize=quantize)
@@ -179,3 +182,9 @@ def test_experiment_cli_prints_the_three_accuracies(tmp_path, capsys):
 
     data = json.loads(out_json.read_text())
     assert data["n_parties"] == 2 and 0.0 <= data["federated"]["final_accuracy"] <= 1.0
+
+
+def test_fixed_point_round_trip_rounds_to_the_grid_and_clips_to_q_bits():
+    q = fixed_point_round_trip(scale_bits=2, q_bits=4)  # grid 0.25, |q| <= 15 -> |x| <= 3.75
+    x = np.array([0.1, 0.13, -0.38, 100.0, -100.0], dtype=np.float32)
+    np.testing.assert_array_equal(q(x), np.array([0.0, 0.25, -0.5, 3.75, -3.75], np.float32))
