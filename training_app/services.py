@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deepchain.blobs import blob_hash
+from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import PublicIdentity
 from deepchain.crypto.paillier import ThresholdPublicKey
@@ -146,9 +147,6 @@ def create_group(
             update_clip=update_clip,
             api_url=api_url,
         )
-        # the group's contract accounts (a PAYOUT locks both escrow and pool)
-        for address in (escrow(group.address), pool(group.address)):
-            ledger._contract_account(address)
         publish(group.id, "group_created", name=group.name, address=group.address)
     return group
 
@@ -311,6 +309,9 @@ def run_key_ceremony(group_id: int) -> bool:
     scheme = PackingScheme(n_bits=pk.n_bits, Q=PACKING_Q, N_max=16, scale=PACKING_SCALE)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(_floats(w0))
+    # PK_model itself, public, content-addressed: its blob hash is pk.fingerprint() (auditors)
+    pk_blob = ledger.blob_store().put(canonical_json(pk.to_json()))
+    assert pk_blob == pk.fingerprint()
     with transaction.atomic():
         g = CooperativeGroup.objects.select_for_update().get(pk=group_id)
         if g.public_key is not None:
@@ -333,11 +334,13 @@ def run_key_ceremony(group_id: int) -> bool:
                 "rounds": g.rounds,
                 "model": g.model_name,
                 "pk_model": pk.fingerprint(),
+                "pk_model_blob": pk_blob,
                 "pk_model_n_bits": pk.n_bits,
                 "packing": scheme.to_json(),
                 "parties": [m.account.address for m in members],
                 "commitments": [blob_hash(boxes[m.pk].encode()) for m in members],
                 "w0_blob": w0_blob,
+                "data_sizes": [int(m.data_size) for m in members],  # extra-pay weights
                 "deposit": int(g.deposit),
                 "deadlines": g.deadlines,
             },
@@ -684,6 +687,12 @@ def advance_round(round_id: int, now: int | None = None) -> list[str]:
                     "closed": phase.value,
                     "closed_at_ms": new.closed_at(phase),
                     "deadline_ms": sched.deadline(phase),
+                    # T6 "return": the published decrypted aggregate S (auditors re-combine)
+                    **(
+                        {"result_blob": r.result_blob, "n_accepted": r.n_accepted}
+                        if phase == Phase.T6 and r.result_blob
+                        else {}
+                    ),
                 },
             )
             _on_close(r, g, phase, t)
