@@ -19,7 +19,11 @@ party (or a test) can check that the decrypted aggregate equals the sum of the u
 
 CLI: ``python -m deepchain.party --api URL --token T --data DIR [--keystore DIR] [--group ID]``.
 ``--data DIR`` holds the party's own IDX files (``train-images-idx3-ubyte[.gz]`` and
-``train-labels-idx1-ubyte[.gz]``). This module imports no Django.
+``train-labels-idx1-ubyte[.gz]``). On its first run the CLI creates its identity (Ed25519 pk_psu
++ X25519 box key) in ``--keystore`` and registers only the PUBLIC keys with the platform
+(``POST /api/agents/register/``, proof of possession: a signature over
+:func:`registration_message`); with ``--group ID`` it then joins that group if it is not a
+member yet, staking d with its own signed DEPOSIT. This module imports no Django.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 import numpy as np
 import requests
 
+from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import Identity
 from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey, open_key_share
@@ -49,6 +54,8 @@ from deepchain.ledger.transactions import TxKind, make_tx
 log = logging.getLogger("deepchain.party")
 
 IDENTITY_FILE = "identity.json"
+#: domain tag of the proof of possession an agent signs when it registers its public keys
+REGISTER_TAG = "deepchain/agent-register/v1"
 #: packing of updates (groups and the benchmark): 20-bit values at scale 2^16 (|dW| < 16)
 PACKING_Q, PACKING_SCALE = 20, 2.0**16
 
@@ -65,7 +72,15 @@ __all__ = [
     "ints_from_bytes",
     "ints_to_bytes",
     "main",
+    "registration_message",
 ]
+
+
+def registration_message(user_id: int, sign_pk: str, box_pk: str) -> bytes:
+    """What an agent signs with pk_psu's private key to register it (proof of possession),
+    bound to the platform user, so a captured signature registers nothing for anyone else."""
+    doc = {"tag": REGISTER_TAG, "user": int(user_id), "sign_pk": sign_pk, "box_pk": box_pk}
+    return canonical_json(doc)
 
 
 # -- encodings shared by the agent, the platform and the benchmark ----------------------------
@@ -256,6 +271,57 @@ class PartyAgent:
                 info["sealed_key_share"], self.identity, info["dealer"], self.public_key()
             )
         return self._share
+
+    # -- registration and joining (external agents) ---------------------------------------------
+    def ensure_registered(self) -> dict[str, Any]:
+        """Register this keystore's public keys as the user's account (first run only).
+
+        The private keys never leave the keystore: the platform gets sign_pk, box_pk and a
+        signature over :func:`registration_message`. Returns the account (address, nonce, ...).
+        """
+        reg = self.api.get("agents/register/")
+        acct = reg.get("account")
+        if acct is None:
+            ident = self.identity
+            msg = registration_message(reg["user"], ident.address, ident.public.box_pk)
+            acct = self.api.post(
+                "agents/register/",
+                {
+                    "sign_pk": ident.address,
+                    "box_pk": ident.public.box_pk,
+                    "signature": ident.sign(msg).hex(),
+                },
+            )
+            log.info("registered identity %s", ident.address[:16])
+        elif acct["address"] != self.identity.address:
+            raise ApiError(409, "this user already has another account; use its keystore")
+        return acct
+
+    def join(self, group_id: int, data_size: int | None = None) -> dict[str, Any]:
+        """Join ``group_id`` (if not a member yet), staking d with a DEPOSIT signed here."""
+        try:
+            self.api.get(f"groups/{group_id}/me/")
+            return {"joined": False}
+        except ApiError as exc:
+            if exc.status != 403:
+                raise
+        snap = self.api.get(f"groups/{group_id}/")["group"]
+        acct = self.ensure_registered()
+        if data_size is None:
+            data_size = len(self.data()[0])
+        deposit = make_tx(
+            self.identity,
+            TxKind.DEPOSIT,
+            int(acct["nonce"]) + 1,
+            {"amount": int(snap["deposit"]), "reason": "stake"},
+            group=snap["address"],
+            timestamp_ms=int(time.time() * 1000),
+        ).to_dict()
+        res = self.api.post(
+            f"groups/{group_id}/join/", {"data_size": int(data_size), "deposit_tx": deposit}
+        )
+        log.info("joined group %s as party %s", group_id, res.get("index"))
+        return {"joined": True, **res}
 
     # -- one step -------------------------------------------------------------------------------
     def step(self) -> str:
@@ -516,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"sign_pk": agent.identity.address, "box_pk": agent.identity.public.box_pk})
         )
         return 0
+    agent.ensure_registered()
     if args.group is None:
         groups = agent.api.get("groups/mine/")
         if len(groups) != 1:
@@ -524,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.group = int(groups[0]["id"])
     else:
         cfg.group = args.group
+        agent.join(args.group)
     agent.run(args.poll)
     return 0
 

@@ -238,10 +238,15 @@ def register_external_account(*, user, sign_pk: str, box_pk: str, grant: int = D
     return acct
 
 
-def _contract_account(address: str) -> Account:
+def _contract_accounts(group: str | None) -> frozenset[str]:
+    """The contract accounts of a group: ``escrow:<group>`` (stakes, deposits) and
+    ``pool:<group>`` (forfeited deposits). They exist from the first transaction touching them."""
+    return frozenset({escrow(group), pool(group)}) if group else frozenset()
+
+
+def _ensure_contract_account(address: str) -> None:
     kind = Account.Kind.ESCROW if address.startswith("escrow:") else Account.Kind.POOL
-    acct, _ = Account.objects.get_or_create(address=address, defaults={"kind": kind})
-    return acct
+    Account.objects.get_or_create(address=address, defaults={"kind": kind})
 
 
 # -- transactions -----------------------------------------------------------------------------
@@ -277,11 +282,13 @@ def authorities() -> frozenset[str]:
     return _authorities_for(g.block_hash)
 
 
-def _lock(addresses: set[str]) -> dict[str, Account]:
-    """select_for_update every account, in id order (no deadlock between two movers)."""
-    for a in addresses:
-        if a.startswith(("escrow:", "pool:")):
-            _contract_account(a)
+def _lock(addresses: set[str], group: str | None = None) -> dict[str, Account]:
+    """select_for_update every account, in id order (no deadlock between two movers).
+
+    The contract accounts of ``group`` among ``addresses`` (escrow, pool) are created first if
+    missing, in address order; no other ``escrow:``/``pool:`` address is ever created here."""
+    for a in sorted(set(addresses) & _contract_accounts(group)):
+        _ensure_contract_account(a)
     rows = list(Account.objects.select_for_update().filter(address__in=addresses).order_by("id"))
     return {r.address: r for r in rows}
 
@@ -296,12 +303,17 @@ def _tx_row(tx: CoreTx, *, status: str, reason: str = "", **kw) -> Transaction:
 
 
 def _commit(
-    build: Callable[[int], CoreTx], sender: str, touched: set[str], entry_reason: str
+    build: Callable[[int], CoreTx],
+    sender: str,
+    touched: set[str],
+    entry_reason: str,
+    group: str | None = None,
 ) -> Transaction:
-    """Lock, validate against the core rules, apply the moves with ledger entries, store the
-    pending transaction. Raises _Refused (after rolling back) on any rule failure."""
+    """Lock (creating ``group``'s contract accounts it touches), validate against the core
+    rules, apply the moves with ledger entries, store the pending transaction. Raises _Refused
+    (after rolling back) on any rule failure."""
     with transaction.atomic():
-        accts = _lock(touched | {sender})
+        accts = _lock(touched | {sender}, group)
         if sender not in accts:
             raise _Refused(None, f"unknown sender {sender[:16]}", "unknown_account")
         tx = build(accts[sender].nonce + 1)
@@ -404,7 +416,9 @@ def move_money(
         ).signed(signer)  # fmt: skip
 
     try:
-        row = _commit(build, signer.address, {source, destination}, reason)
+        # every account the kind may touch (PAYOUT/PENALTY: escrow and pool), locked in id order
+        touched = _touched(kind, signer.address, payload, group) | {source, destination}
+        row = _commit(build, signer.address, touched, reason, group)
     except _Refused as exc:
         raise _refuse(exc, summary) from None
     except TxFormatError as exc:
@@ -454,7 +468,7 @@ def submit_signed_transaction(*, tx: CoreTx) -> Transaction:
     try:
         return _commit(lambda _nonce: tx, tx.sender,
                        _touched(tx.kind, tx.sender, tx.payload, tx.group),
-                       str(tx.payload.get("reason") or tx.kind))  # fmt: skip
+                       str(tx.payload.get("reason") or tx.kind), tx.group)  # fmt: skip
     except _Refused as exc:
         raise _refuse(exc, summary) from None
 

@@ -48,6 +48,51 @@ def _blob(text: str, what: str) -> bytes:
         raise DomainError(f"{what}: not valid base64", code="bad_blob") from None
 
 
+class AgentAccountSerializer(serializers.Serializer):
+    address = serializers.CharField()
+    box_pk = serializers.CharField()
+    nonce = serializers.IntegerField()
+    balance = serializers.IntegerField()
+    custodial = serializers.BooleanField()
+
+
+class AgentStatusSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+    username = serializers.CharField()
+    tag = serializers.CharField()
+    account = AgentAccountSerializer(allow_null=True)
+
+
+class AgentRegisterSerializer(serializers.Serializer):
+    sign_pk = serializers.CharField(min_length=64, max_length=64)
+    box_pk = serializers.CharField(min_length=64, max_length=64)
+    signature = serializers.CharField(min_length=128, max_length=128)
+
+
+class AgentRegisterView(APIView):
+    """An external party agent registers the public keys it generated itself.
+
+    GET: what to sign (user id) and the caller's account, if any. POST {sign_pk, box_pk,
+    signature}: ``signature`` = Ed25519 over ``deepchain.party.registration_message(user,
+    sign_pk, box_pk)``; 201 on registration, 200 if these keys are already the caller's.
+    """
+
+    @extend_schema(responses=AgentStatusSerializer)
+    def get(self, request):
+        from deepchain.party import REGISTER_TAG
+
+        return Response({"user": request.user.id, "username": request.user.get_username(),
+                         "tag": REGISTER_TAG,
+                         "account": services.agent_account(request.user)})  # fmt: skip
+
+    @extend_schema(request=AgentRegisterSerializer, responses=AgentAccountSerializer)
+    def post(self, request):
+        ser = AgentRegisterSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        _acct, created = services.register_agent(user=request.user, **ser.validated_data)
+        return Response(services.agent_account(request.user), status=201 if created else 200)
+
+
 class GroupCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     n_parties = serializers.IntegerField(min_value=2, max_value=16)

@@ -167,6 +167,51 @@ def _account(user) -> Account:
     return acct
 
 
+# -- external party agents ----------------------------------------------------------------------
+def agent_account(user) -> dict[str, Any] | None:
+    """The caller's account as an agent sees it (public data only), or None."""
+    acct = Account.objects.filter(user=user).first()
+    if acct is None:
+        return None
+    custodial = ledger.keystore_path("users", f"{acct.address}.json").exists()
+    return {"address": acct.address, "box_pk": acct.box_pk, "nonce": acct.nonce,
+            "balance": acct.balance, "custodial": custodial}  # fmt: skip
+
+
+def register_agent(*, user, sign_pk: str, box_pk: str, signature: str) -> tuple[Account, bool]:
+    """A party agent that holds its OWN keys registers its public keys (pk_psu, box key) as
+    ``user``'s account; ``signature`` (hex Ed25519 over ``registration_message(user.id, ...)``)
+    proves it holds pk_psu's private key. Idempotent for the same keys; refuses a user that
+    already has another account. Returns (account, created)."""
+    from django.db import IntegrityError
+
+    from deepchain.crypto.identity import signature_from_hex, verify_signature
+    from deepchain.ledger.transactions import is_pk_hex
+    from deepchain.party import registration_message
+
+    if not (isinstance(sign_pk, str) and is_pk_hex(sign_pk)) or not (
+        isinstance(box_pk, str) and is_pk_hex(box_pk)
+    ):
+        raise DomainError("sign_pk and box_pk must be 64-digit lowercase hex", code="bad_key")
+    sig = signature_from_hex(signature)
+    msg = registration_message(user.id, sign_pk, box_pk)
+    if sig is None or not verify_signature(sign_pk, msg, sig):
+        raise DomainError("the signature does not prove possession of sign_pk's private key",
+                          code="bad_signature")  # fmt: skip
+    existing = Account.objects.filter(user=user).first()
+    if existing is not None:
+        if existing.address == sign_pk and existing.box_pk == box_pk:
+            return existing, False
+        raise DomainError("you already have an account with other keys", code="has_account",
+                          status_code=409)  # fmt: skip
+    try:
+        acct = ledger.register_external_account(user=user, sign_pk=sign_pk, box_pk=box_pk)
+    except IntegrityError:  # a concurrent registration of this user won
+        raise DomainError("you already have an account", code="has_account",
+                          status_code=409) from None  # fmt: skip
+    return acct, True
+
+
 def apply_to_group(
     *, group, user, data_size: int = 0, simulated: bool = False, behaviour: str = "honest"
 ) -> Membership:

@@ -5,6 +5,7 @@ from django.urls import path
 from training_app import api
 
 urlpatterns = [
+    path("agents/register/", api.AgentRegisterView.as_view(), name="api_agent_register"),
     path("groups/", api.GroupListView.as_view(), name="api_groups"),
     path("groups/mine/", api.MyGroupsView.as_view(), name="api_my_groups"),
     path("groups/<int:group_id>/", api.GroupDetailView.as_view(), name="api_group"),

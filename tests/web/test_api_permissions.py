@@ -72,6 +72,13 @@ ENDPOINTS: dict[str, Rule] = {
         )
     ),
     "api/groups/mine/": Rule(),
+    # an external agent registers its own public keys for the caller only (no object in URL)
+    "api/agents/register/": Rule(
+        invalid=(
+            ("post", {}),
+            ("post", {"sign_pk": "ab" * 32, "box_pk": "cd" * 32, "signature": "00" * 64}),
+        )
+    ),
     "api/groups/<int:group_id>/": Rule(foreign=("get",)),
     "api/groups/<int:group_id>/join/": Rule(
         foreign=("post",), invalid=(("post", {"data_size": -1}),)
