@@ -142,7 +142,7 @@ def _train_alone(
             w,
             data,
             config.local_iterations,
-            config.lr,
+            config.lr_at(r),
             config.batch_size,
             local_seed(seed, r, 0),
             momentum=config.momentum,
@@ -270,7 +270,7 @@ def run_federated(
                 w,
                 share,
                 k,
-                cfg.lr,
+                cfg.lr_at(r),
                 cfg.batch_size,
                 local_seed(seed, r, j),
                 momentum=cfg.momentum,
@@ -429,6 +429,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--local-iterations", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr-decay", type=float, default=None, help="lr multiplier per round")
     p.add_argument(
         "--quantize-bits",
         type=int,
@@ -451,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             "local_iterations": args.local_iterations,
             "lr": args.lr,
             "batch_size": args.batch_size,
+            "lr_decay": args.lr_decay,
         }.items()
         if v is not None
     }

@@ -137,10 +137,16 @@ class TrainingConfig:
     momentum: float = 0.0
     update_clip: float | None = 8.0
     test_fraction: float = 0.2
+    lr_decay: float = 1.0
 
     @property
     def total_iterations(self) -> int:
         return self.rounds * self.local_iterations
+
+    def lr_at(self, round_index: int) -> float:
+        """Learning rate of round ``round_index`` (1-based): lr * lr_decay^(round_index - 1)."""
+        assert round_index >= 1, round_index
+        return self.lr * self.lr_decay ** (round_index - 1)
 
     def with_(self, **changes: Any) -> TrainingConfig:
         """A copy with ``changes`` applied."""

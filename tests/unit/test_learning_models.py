@@ -188,3 +188,9 @@ def test_fixed_point_round_trip_rounds_to_the_grid_and_clips_to_q_bits():
     q = fixed_point_round_trip(scale_bits=2, q_bits=4)  # grid 0.25, |q| <= 15 -> |x| <= 3.75
     x = np.array([0.1, 0.13, -0.38, 100.0, -100.0], dtype=np.float32)
     np.testing.assert_array_equal(q(x), np.array([0.0, 0.25, -0.5, 3.75, -3.75], np.float32))
+
+
+def test_lr_decays_geometrically_per_round_and_defaults_to_constant():
+    assert PAPER_PRESET.lr_at(1) == PAPER_PRESET.lr_at(10) == PAPER_PRESET.lr
+    cfg = PAPER_PRESET.with_(lr=0.2, lr_decay=0.5)
+    assert [cfg.lr_at(r) for r in (1, 2, 3)] == [0.2, 0.1, 0.05]
