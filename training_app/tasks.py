@@ -8,6 +8,7 @@ row lock, whether its work is already done, so a retried or duplicated task chan
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from celery import shared_task
@@ -80,7 +81,11 @@ def simulated_agent(membership_id: int):
     data = home / f"data-group{m.group_id}"
     write_party_data(m.group, m.party_index, data)
     token, _ = Token.objects.get_or_create(user=m.user)
-    api = m.group.api_url or getattr(settings, "DEEPCHAIN_API_URL", "http://127.0.0.1:8000")
+    api = (
+        m.group.api_url
+        or os.environ.get("DEEPCHAIN_API_URL")
+        or getattr(settings, "DEEPCHAIN_API_URL", "http://127.0.0.1:8000")
+    )
     cfg = AgentConfig(
         api=api, token=token.key, data_dir=data, keystore=home, group=m.group_id,
         behaviour=m.behaviour, seed=m.group.seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -10,6 +11,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from deepchain_web.launcher import Launcher
+
+
+def api_url_for(host: str, port: int) -> str:
+    """The URL local agents use to reach a server bound to ``host:port`` (a wildcard bind is
+    reached on the loopback address)."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 class Command(BaseCommand):
@@ -22,8 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-training", action="store_true", help="don't start a demo group")
 
     def handle(self, *args, **opts):
+        # the simulated agents call this very server, whatever its port (children inherit it)
+        api_url = api_url_for(opts["host"], opts["port"])
+        os.environ["DEEPCHAIN_API_URL"] = api_url
         call_command("migrate", verbosity=0, interactive=False)
-        logins = call_command("seed_demo", start_training=not opts["no_training"])
+        logins = call_command("seed_demo", start_training=not opts["no_training"], api_url=api_url)
         launcher = Launcher(
             base_dir=settings.BASE_DIR,
             port=opts["port"],

@@ -64,6 +64,9 @@ class Command(BaseCommand):
                 key_bits=int(settings.DEEPCHAIN_KEY_BITS), seed=0,
                 api_url=api_url or getattr(settings, "DEEPCHAIN_API_URL", "http://127.0.0.1:8000"),
             )  # fmt: skip
+        elif api_url and group.api_url != api_url:  # restarted on another port
+            CooperativeGroup.objects.filter(pk=group.pk).update(api_url=api_url)
+            group.api_url = api_url
         if group.status == CooperativeGroup.Status.RECRUITING:
             for u in users:
                 services.join_group(group=group, user=u, data_size=2000, simulated=True)
