@@ -1,12 +1,15 @@
 """Standalone auditor of an exported DeepChain ledger (no Django, no database).
 
-    python -m deepchain.audit ledger.json [--blobs DIR] [--genesis-hash H] [--json]
+    python -m deepchain.audit ledger.json [--blobs DIR [--no-protocol] [--processes P]]
+                                          [--genesis-hash H] [--json]
 
 Re-verifies, block by block from the genesis: hash links, Merkle roots, leader eligibility
 (Blockwise-BA, paper 4.2.5), leader signatures, committee quorum and vote signatures, every
 transaction signature, nonces (replay), and re-derives all balances (supply conserved).
 With ``--blobs`` every blob a payload references is fetched and its hash checked.
-``extra_checks`` lets the crypto/contract layers plug in proof and aggregate checks.
+``extra_checks`` lets the crypto/contract layers plug in proof and aggregate checks; with
+``--blobs`` the CLI runs ``deepchain.audit_protocol`` (every Proof_PK, VERIFY, aggregate,
+Proof_CD, published result and contract settlement) unless ``--no-protocol``.
 Exit status: 0 clean, 1 a check failed (the first bad block/transaction is named), 2 the
 input is unreadable.
 
@@ -226,6 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blobs", help="blob store directory: check every referenced blob")
     ap.add_argument("--genesis-hash", help="pinned genesis block hash")
     ap.add_argument("--json", action="store_true", help="print the full report as JSON")
+    ap.add_argument(
+        "--no-protocol",
+        action="store_true",
+        help="with --blobs, skip the protocol checks (proofs, aggregates, results, settlements)",
+    )
+    ap.add_argument(
+        "--processes", type=int, default=0, help="processes for the proof checks (0: auto)"
+    )
     args = ap.parse_args(argv)
     try:
         if args.ledger == "-":
@@ -243,13 +254,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"UNREADABLE: blob directory {args.blobs} does not exist", file=sys.stderr)
         return 2
     store = BlobStore(args.blobs) if args.blobs else None
-    report = audit_ledger(doc, store, genesis_hash=args.genesis_hash)
+    if store is not None and not args.no_protocol:
+        from deepchain.audit_protocol import audit_with_protocol, default_processes
+
+        procs = args.processes or default_processes()
+        report, _ = audit_with_protocol(doc, store, processes=procs, genesis_hash=args.genesis_hash)
+    else:
+        report = audit_ledger(doc, store, genesis_hash=args.genesis_hash)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     else:
         if report.ok:
             for acct, bal in report.balances.items():
                 print(f"  {acct}: {bal}")
+        for check, c in (report.counts.get("protocol") or {}).items():
+            print(f"  protocol {check}: {c['count']} in {c['seconds']:.3f} s")
         print(report.verdict())
     return 0 if report.ok else 1
 

@@ -1,0 +1,791 @@
+"""Protocol-level audit: re-verify every proof, aggregate, result and settlement of a ledger.
+
+``deepchain.audit`` checks the chain's structure and money (hash links, Merkle roots,
+signatures, quorum, leader eligibility, balances). This module plugs into it (the
+``extra_checks`` hook) and re-checks the *protocol* (paper 4.2.4, Algorithms 2-4) from the
+exported ledger and the blob store alone:
+
+- Tran_co (GROUP_CREATE): PK_model is fetched from the blob whose hash is on chain
+  (``pk_model_blob``, or ``pk_model`` = its fingerprint = the blob hash of its canonical JSON)
+  and must match N, t and the packing; the update length is |W_0| (``w0_blob``);
+- GRADIENT: fsver1 is recomputed: the update blob parses under PK_model, has |W_0| values and
+  its Proof_PK (batched, or one per ciphertext) verifies; a blob or ciphertext that another
+  party already submitted is a copied gradient;
+- VERIFY: the recorded verdict equals the recomputed fsver1/fsver2 (a VERIFY that says ok for
+  a bad proof, or rejected for a good one, is a finding);
+- AGGREGATE: C(sum dW) = prod_j C(dW_j) over exactly the accepted gradients of the round
+  (Algorithm 2), its ``inputs`` and ``n_accepted`` included;
+- DECRYPTION_SHARE: fsver2: index = the party's, Proof_CD against that aggregate;
+- the T6 CLOCK (``return``) with ``result_blob``: S equals the combination of t valid shares,
+  unpacked for the recorded number of accepted updates;
+- PAYOUT/PENALTY of a round: exactly what ``TradingContract`` / ``DecryptionContract`` settle
+  for the recorded accepted/rejected/late/absent facts, with the group stakes re-derived from
+  the chain (extra pay by contribution weights when Tran_co records the data sizes; else only
+  its recipients and total); STAKE_RETURN pays back exactly what is left of each stake.
+
+Each finding names the block height, the transaction hash, the check and the reason.
+Proof checks are the expensive part: with ``processes > 1`` every Proof_PK and Proof_CD of the
+ledger is verified up front in a fork-based process pool (keyed by the blobs, so the in-order
+pass only looks results up). Costs per check are kept in :attr:`ProtocolAuditor.costs`.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from gmpy2 import mpz
+
+from deepchain.audit import AuditContext, AuditReport, audit_ledger
+from deepchain.blobs import BlobError, BlobStore
+from deepchain.canonical import canonical_json
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import ThresholdPublicKey
+from deepchain.crypto.vector import (
+    DecryptionShare,
+    EncryptedUpdate,
+    combine_vector,
+    verify_decryption_share,
+    verify_update,
+)
+from deepchain.incentives.clock import Deadlines, Phase
+from deepchain.incentives.contracts import (
+    DecryptionContract,
+    Reason,
+    TradingContract,
+    Transfer,
+)
+from deepchain.incentives.payoff import contribution_weights
+from deepchain.ledger.blocks import Block
+from deepchain.ledger.transactions import Transaction, TxKind, thaw
+
+__all__ = [
+    "Finding",
+    "ProtocolAuditor",
+    "ProtocolReport",
+    "audit_protocol",
+    "audit_with_protocol",
+    "protocol_check",
+]
+
+CHECKS = ("group", "proof_pk", "verify", "aggregate", "proof_cd", "result", "settlement")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A protocol violation at one transaction."""
+
+    height: int
+    tx: str
+    check: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"block {self.height}, tx {self.tx}: [{self.check}] {self.reason}"
+
+    def to_dict(self) -> dict:
+        return {"block": self.height, "tx": self.tx, "check": self.check, "reason": self.reason}
+
+
+# -- proof jobs (run inline or in pool workers) --------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _load_pk(store: BlobStore, h: str, cache: dict) -> ThresholdPublicKey:
+    key = ("pk", h)
+    if key not in cache:
+        cache[key] = ThresholdPublicKey.from_json(json.loads(store.get(h)))
+    return cache[key]
+
+
+def _load_agg(store: BlobStore, h: str, pk: ThresholdPublicKey, cache: dict) -> list[int]:
+    key = ("agg", h)
+    if key not in cache:
+        cache[key] = EncryptedUpdate.from_bytes(store.get(h), pk).ciphertexts
+    return cache[key]
+
+
+def _job(store: BlobStore, job: tuple, cache: dict) -> tuple[bool, str, float]:
+    """fsver1 ("pk", pk, packing, blob, length) or fsver2 ("cd", pk, aggregate, blob, index):
+    (ok, why not, seconds) -- exactly the checks training_app's verify_gradient/_share make."""
+    t0 = time.perf_counter()
+    try:
+        pk = _load_pk(store, job[1], cache)
+        if job[0] == "pk":
+            _, _, packing, blob, length = job
+            scheme = PackingScheme.from_json(json.loads(packing))
+            upd = EncryptedUpdate.from_bytes(store.get(blob), pk)
+            if length is not None and upd.length != length:
+                ok, why = False, f"update length {upd.length} is not the model's {length}"
+            else:
+                ok = verify_update(pk, scheme, upd)
+                why = "" if ok else "Proof_PK does not verify"
+        else:
+            _, _, agg, blob, index = job
+            cts = _load_agg(store, agg, pk, cache)
+            ds = DecryptionShare.from_bytes(store.get(blob), pk)
+            if ds.i != index:
+                ok, why = False, f"share index {ds.i} is not the party's index {index}"
+            elif len(ds.c_is) != len(cts):
+                ok, why = False, "share length does not match the aggregate"
+            else:
+                ok = verify_decryption_share(pk, cts, ds)
+                why = "" if ok else "Proof_CD does not verify"
+    except BlobError as exc:
+        ok, why = False, f"blob: {exc}"
+    except (ValueError, TypeError, KeyError) as exc:  # CryptoFormatError is a ValueError
+        ok, why = False, f"malformed: {exc}"
+    return ok, why, time.perf_counter() - t0
+
+
+def _pool_job(root: str, job: tuple) -> tuple[bool, str, float]:
+    store = _WORKER.get(root)
+    if store is None:
+        store = _WORKER[root] = BlobStore(root)
+    return _job(store, job, _WORKER.setdefault("cache", {}))
+
+
+# -- per-group / per-round facts ----------------------------------------------------------------
+@dataclass
+class _Group:
+    address: str
+    pk: ThresholdPublicKey
+    pk_hash: str
+    packing: str  # canonical JSON of the packing scheme
+    scheme: PackingScheme
+    parties: list[str]
+    deposit: int
+    length: int | None
+    data_sizes: dict[str, int] | None
+    rounds: dict[int, _Round] = field(default_factory=dict)
+    blobs_seen: dict[str, str] = field(default_factory=dict)  # update blob -> gradient tx
+    stake_returned: set[str] = field(default_factory=set)
+
+    def index(self, party: str) -> int:
+        return self.parties.index(party) + 1
+
+    def round(self, r: int) -> _Round:
+        return self.rounds.setdefault(r, _Round())
+
+
+@dataclass
+class _Sub:
+    tx: str
+    party: str
+    blob: str
+    verdict: bool | None = None  # the recorded VERIFY
+    ok: bool | None = None  # the recomputed fsver
+
+
+@dataclass
+class _Settle:
+    expected: list[tuple] = field(default_factory=list)  # remaining, ledger form
+    extra_total: int = 0  # extra pay total when its split is unknown (no data sizes)
+    honest: tuple[str, ...] = ()
+
+
+@dataclass
+class _Round:
+    gradients: dict[str, _Sub] = field(default_factory=dict)  # party -> sub
+    shares: dict[str, _Sub] = field(default_factory=dict)
+    by_tx: dict[str, tuple[str, _Sub]] = field(default_factory=dict)  # tx -> (kind, sub)
+    late: dict[str, set[str]] = field(default_factory=lambda: {"gradient": set(), "share": set()})
+    ciphertexts: dict[int, str] = field(default_factory=dict)  # ciphertext -> gradient tx
+    grad_cts: dict[str, list[int]] = field(default_factory=dict)  # gradient tx -> ciphertexts
+    aggregate: list[int] | None = None
+    aggregate_blob: str | None = None
+    aggregate_len: int = 0
+    n_accepted: int = 0
+    settle: dict[Phase, _Settle] = field(default_factory=dict)
+    settled: set[Phase] = field(default_factory=set)
+
+
+def _ledger_form(tr: Transfer) -> tuple:
+    """A contract Transfer as the training layer writes it (training_app._apply_transfers)."""
+    if tr.destination.startswith("pool:"):
+        return ("penalty", tr.party, tr.amount, tr.reason)
+    return ("payout", tr.destination, "pool" if tr.source.startswith("pool:") else "escrow",
+            tr.amount, tr.reason)  # fmt: skip
+
+
+def _observed(tx: Transaction) -> tuple:
+    p = tx.payload
+    if tx.kind == TxKind.PENALTY:
+        return ("penalty", p.get("party"), p.get("amount"), p.get("reason"))
+    return ("payout", p.get("to"), p.get("source"), p.get("amount"), p.get("reason"))
+
+
+def _describe(item: tuple) -> str:
+    if item[0] == "penalty":
+        return f"penalty {item[2]} ({item[3]}) of {str(item[1])[:16]}"
+    amount = "?" if item[3] is None else item[3]
+    return f"payout {amount} ({item[4]}) from {item[2]} to {str(item[1])[:16]}"
+
+
+class ProtocolAuditor:
+    """Stateful protocol checker; call it on each transaction in chain order.
+
+    As an ``audit_ledger`` extra check (``__call__``) it returns the first finding of a
+    transaction (the audit stops there); :meth:`check` returns all of them, and :meth:`finish`
+    what is left open at the end of the chain (settlements that never completed).
+    """
+
+    def __init__(self, blobs: BlobStore, processes: int = 1) -> None:
+        self.blobs = blobs
+        self.processes = max(1, int(processes))
+        self.groups: dict[str, _Group] = {}
+        self.stakes: dict[str, Counter[str]] = {}  # group -> party -> stake left
+        self.findings: list[Finding] = []
+        self.costs: dict[str, list[float]] = {c: [0, 0.0] for c in CHECKS}
+        self.prefetch_seconds = 0.0
+        self._results: dict[tuple, tuple[bool, str, float]] = {}
+        self._cache: dict = {}
+        self._prefetched = False
+        self._last_height = 0
+        self._last_tx = ""
+
+    # -- costs ------------------------------------------------------------------------------
+    def _cost(self, name: str, seconds: float, count: int = 1) -> None:
+        c = self.costs.setdefault(name, [0, 0.0])
+        c[0] += count
+        c[1] += seconds
+
+    def cost_summary(self) -> dict[str, dict[str, float]]:
+        """{check: {"count", "seconds", "ms_each"}} (proof checks: CPU seconds in the pool)."""
+        out = {
+            k: {"count": int(n), "seconds": round(s, 4),
+                "ms_each": round(1000 * s / n, 3) if n else 0.0}
+            for k, (n, s) in self.costs.items()
+        }  # fmt: skip
+        out["prefetch_wall"] = {"count": self.processes, "seconds": round(self.prefetch_seconds, 4),
+                                "ms_each": 0.0}  # fmt: skip
+        return out
+
+    # -- the hook ---------------------------------------------------------------------------
+    def __call__(self, ctx: AuditContext) -> str | None:
+        if not self._prefetched:
+            self._prefetched = True
+            if self.processes > 1:
+                self.prefetch(ctx.doc)
+        found = self.check(ctx.block.height, ctx.tx)
+        return f"[{found[0].check}] {found[0].reason}" if found else None
+
+    def check(self, height: int, tx: Transaction) -> list[Finding]:
+        """All findings of one transaction (also appended to :attr:`findings`)."""
+        self._last_height, self._last_tx = height, tx.tx_hash
+        out: list[Finding] = []
+
+        def bad(check: str, reason: str) -> None:
+            out.append(Finding(height, tx.tx_hash, check, reason))
+
+        handler = {
+            TxKind.GROUP_CREATE: self._group_create,
+            TxKind.DEPOSIT: self._deposit,
+            TxKind.GRADIENT: self._gradient,
+            TxKind.VERIFY: self._verify,
+            TxKind.AGGREGATE: self._aggregate,
+            TxKind.DECRYPTION_SHARE: self._share,
+            TxKind.REJECTION: self._rejection,
+            TxKind.PAYOUT: self._money,
+            TxKind.PENALTY: self._money,
+            TxKind.CLOCK: self._clock,
+        }.get(tx.kind)
+        if handler is not None and tx.group is not None:
+            handler(tx, bad)
+        self.findings.extend(out)
+        return out
+
+    def finish(self) -> list[Finding]:
+        """Findings for what the chain left open: settlements missing transfers."""
+        out: list[Finding] = []
+        for g in self.groups.values():
+            for r, rd in sorted(g.rounds.items()):
+                for phase, st in rd.settle.items():
+                    if phase in rd.settled:
+                        continue
+                    miss = self._missing(st)
+                    if miss:
+                        why = f"group {g.address} round {r} {phase.value}: {miss}"
+                        out.append(Finding(self._last_height, self._last_tx, "settlement", why))
+        self.findings.extend(out)
+        return out
+
+    # -- proofs -----------------------------------------------------------------------------
+    def _run(self, job: tuple, check: str) -> tuple[bool, str]:
+        res = self._results.get(job)
+        if res is None:
+            res = self._results[job] = _job(self.blobs, job, self._cache)
+        self._cost(check, res[2])
+        return res[0], res[1]
+
+    def prefetch(self, doc: Mapping) -> None:
+        """Verify every Proof_PK and Proof_CD of ``doc`` in a process pool (results cached by
+        the blobs they read; the in-order pass re-derives which checks it needs)."""
+        t0 = time.perf_counter()
+        jobs: list[tuple] = []
+        groups: dict[str, tuple] = {}
+        aggs: dict[tuple[str, int], str] = {}
+        txs: list[Transaction] = []
+        try:
+            for raw in doc.get("blocks") or []:
+                txs.extend(Block.from_dict(raw).transactions)
+        except (ValueError, TypeError, KeyError):
+            return  # the structural audit reports it
+        for tx in txs:
+            p = tx.payload
+            try:
+                if tx.kind == TxKind.GROUP_CREATE:
+                    pkh = p.get("pk_model_blob") or p.get("pk_model")
+                    packing = canonical_json(thaw(p["packing"])).decode()
+                    w0 = p.get("w0_blob")
+                    length = len(self.blobs.get(w0)) // 4 if w0 else None
+                    groups[tx.group] = (pkh, packing, length, list(p["parties"]))
+                elif tx.kind == TxKind.AGGREGATE:
+                    aggs[(tx.group, tx.round)] = p["aggregate_blob"]
+            except (KeyError, TypeError, BlobError):
+                continue
+        for tx in txs:
+            g = groups.get(tx.group)
+            if g is None or tx.sender not in g[3]:
+                continue
+            if tx.kind == TxKind.GRADIENT and isinstance(tx.payload.get("update_blob"), str):
+                jobs.append(("pk", g[0], g[1], tx.payload["update_blob"], g[2]))
+            elif tx.kind == TxKind.DECRYPTION_SHARE and (tx.group, tx.round) in aggs:
+                agg, blob = aggs[(tx.group, tx.round)], tx.payload.get("share_blob")
+                if isinstance(blob, str):
+                    jobs.append(("cd", g[0], agg, blob, g[3].index(tx.sender) + 1))
+        jobs = list(dict.fromkeys(jobs))
+        if len(jobs) > 1:
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            root = str(self.blobs.root)
+            with ProcessPoolExecutor(max_workers=min(self.processes, len(jobs)),
+                                     mp_context=ctx) as ex:  # fmt: skip
+                for job, res in zip(jobs, ex.map(_pool_job, [root] * len(jobs), jobs),
+                                    strict=True):  # fmt: skip
+                    self._results[job] = res
+        self.prefetch_seconds += time.perf_counter() - t0
+
+    # -- handlers ---------------------------------------------------------------------------
+    def _group_create(self, tx: Transaction, bad) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._group_create_inner(tx, bad)
+        finally:
+            self._cost("group", time.perf_counter() - t0)
+
+    def _group_create_inner(self, tx: Transaction, bad) -> None:
+        p = tx.payload
+        if tx.group in self.groups:
+            return bad("group", f"second Tran_co for group {tx.group}")
+        pkh = p.get("pk_model_blob") or p.get("pk_model")
+        if not isinstance(pkh, str):
+            return bad("group", "Tran_co does not name PK_model (pk_model_blob)")
+        try:
+            pk = _load_pk(self.blobs, pkh, self._cache)
+        except BlobError as exc:
+            return bad("group", f"PK_model is not available from the chain: {exc}")
+        except (ValueError, TypeError) as exc:
+            return bad("group", f"PK_model blob is not a threshold Paillier key: {exc}")
+        if p.get("pk_model") is not None and p.get("pk_model") != pk.fingerprint():
+            return bad("group", "pk_model fingerprint is not the key in pk_model_blob")
+        parties = list(p.get("parties") or [])
+        if len(set(parties)) != len(parties) or len(parties) != pk.N:
+            return bad("group", f"PK_model has N = {pk.N} shares for {len(parties)} parties")
+        if p.get("N", pk.N) != pk.N or p.get("t", pk.t) != pk.t:
+            return bad("group", "N or t differ from PK_model's")
+        try:
+            scheme = PackingScheme.from_json(thaw(p["packing"]))
+            packing = canonical_json(thaw(p["packing"])).decode()
+        except (KeyError, ValueError, TypeError) as exc:
+            return bad("group", f"packing: {exc}")
+        if scheme.n_bits != pk.n_bits:
+            return bad("group", "the packing scheme is for another key size")
+        length = None
+        if isinstance(p.get("w0_blob"), str):
+            try:
+                length = len(self.blobs.get(p["w0_blob"])) // 4
+            except BlobError as exc:
+                return bad("group", f"W_0: {exc}")
+        sizes = p.get("data_sizes")
+        data_sizes = None
+        if sizes is not None:
+            if not isinstance(sizes, list | tuple) or len(sizes) != len(parties):
+                return bad("group", "data_sizes must list one size per party")
+            data_sizes = {a: max(1, int(s)) for a, s in zip(parties, sizes, strict=True)}
+        deposit = p.get("deposit")
+        if not isinstance(deposit, int) or deposit <= 0:
+            return bad("group", "Tran_co needs a positive deposit d")
+        self.groups[tx.group] = _Group(tx.group, pk, pkh, packing, scheme, parties, deposit,
+                                       length, data_sizes)  # fmt: skip
+
+    def _deposit(self, tx: Transaction, bad) -> None:
+        if tx.round is None:  # the group stake posted at join
+            amount = tx.payload.get("amount")
+            if isinstance(amount, int):
+                self.stakes.setdefault(tx.group, Counter())[tx.sender] += amount
+
+    def _member(self, tx: Transaction, bad, check: str) -> tuple[_Group, _Round] | None:
+        g = self.groups.get(tx.group)
+        if g is None:
+            bad(check, f"{tx.kind} for group {tx.group} which has no Tran_co on chain")
+            return None
+        if tx.sender not in g.parties:
+            bad(check, f"{tx.kind} from {tx.sender[:16]}, not a party of the group")
+            return None
+        if tx.round is None:
+            bad(check, f"{tx.kind} names no round")
+            return None
+        return g, g.round(tx.round)
+
+    def _gradient(self, tx: Transaction, bad) -> None:
+        m = self._member(tx, bad, "proof_pk")
+        if m is None:
+            return
+        g, rd = m
+        blob = tx.payload.get("update_blob")
+        if not isinstance(blob, str):
+            return bad("proof_pk", "GRADIENT names no update_blob")
+        if tx.sender in rd.gradients:
+            return bad("proof_pk", "a second gradient from this party in the round")
+        if tx.payload.get("pk") not in (None, g.pk.fingerprint()):
+            bad("proof_pk", "the gradient was encrypted for another key")
+        sub = rd.gradients[tx.sender] = _Sub(tx.tx_hash, tx.sender, blob)
+        rd.by_tx[tx.tx_hash] = ("gradient", sub)
+        sub.ok, _why = self._run(("pk", g.pk_hash, g.packing, blob, g.length), "proof_pk")
+        first = g.blobs_seen.setdefault(blob, tx.tx_hash)
+        if first != tx.tx_hash:
+            return bad("proof_pk", f"copied gradient: update blob {blob[:16]} was already "
+                                   f"submitted in tx {first}")  # fmt: skip
+        try:
+            cts = EncryptedUpdate.from_bytes(self.blobs.get(blob), g.pk).ciphertexts
+        except (BlobError, ValueError):
+            return
+        rd.grad_cts[tx.tx_hash] = cts
+        for c in cts:
+            other = rd.ciphertexts.setdefault(c, tx.tx_hash)
+            if other != tx.tx_hash:
+                return bad("proof_pk", f"copied gradient: a ciphertext of tx {other} reused")
+
+    def _verify(self, tx: Transaction, bad) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._verify_inner(tx, bad)
+        finally:
+            self._cost("verify", time.perf_counter() - t0)
+
+    def _verify_inner(self, tx: Transaction, bad) -> None:
+        g = self.groups.get(tx.group)
+        p = tx.payload
+        if g is None or tx.round is None:
+            return bad("verify", "VERIFY for a group/round with no Tran_co on chain")
+        rd = g.round(tx.round)
+        what, subject = p.get("what"), p.get("subject")
+        hit = rd.by_tx.get(subject) if isinstance(subject, str) else None
+        if hit is None:
+            return bad("verify", f"VERIFY of {str(subject)[:16]}: no such submission this round")
+        kind, sub = hit
+        if what != ("proof_pk" if kind == "gradient" else "proof_cd"):
+            return bad("verify", f"VERIFY says {what!r} for a {kind}")
+        if p.get("party") != sub.party or p.get("blob") != sub.blob:
+            return bad("verify", "VERIFY names another party or blob than its submission")
+        if sub.verdict is not None:
+            return bad("verify", "a second verdict for the same submission")
+        ok = p.get("ok")
+        if not isinstance(ok, bool):
+            return bad("verify", "VERIFY has no boolean verdict")
+        sub.verdict = ok
+        if ok != sub.ok:
+            proof = "Proof_PK" if kind == "gradient" else "Proof_CD"
+            said = "ok" if ok else "rejected"
+            truth = "verifies" if sub.ok else "does not verify"
+            bad("verify", f"VERIFY says {said} but the {proof} of {sub.party[:16]} {truth}")
+
+    def _aggregate(self, tx: Transaction, bad) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._aggregate_inner(tx, bad)
+        finally:
+            self._cost("aggregate", time.perf_counter() - t0)
+
+    def _aggregate_inner(self, tx: Transaction, bad) -> None:
+        g = self.groups.get(tx.group)
+        if g is None or tx.round is None:
+            return bad("aggregate", "AGGREGATE for a group/round with no Tran_co on chain")
+        rd = g.round(tx.round)
+        if rd.aggregate_blob is not None:
+            return bad("aggregate", "a second aggregate for the round")
+        p = tx.payload
+        pending = [s.party[:16] for s in rd.gradients.values() if s.verdict is None]
+        if pending:
+            bad("aggregate", f"aggregated before the verdict on {pending}")
+        accepted = [s for a in g.parties if (s := rd.gradients.get(a)) and s.verdict]
+        want = sorted(s.tx for s in accepted)
+        inputs = list(p.get("inputs") or [])
+        if sorted(inputs) != want:
+            extra = sorted(set(inputs) - set(want)) + [
+                h for h, n in Counter(inputs).items() if n > 1
+            ]
+            missing = sorted(set(want) - set(inputs))
+            return bad("aggregate", f"inputs are not exactly the accepted gradients "
+                                    f"(missing {missing}, extra or repeated {extra})")  # fmt: skip
+        if p.get("n_accepted") != len(accepted):
+            return bad("aggregate", f"n_accepted {p.get('n_accepted')} but {len(accepted)} "
+                                    "gradients were accepted")  # fmt: skip
+        blob = p.get("aggregate_blob")
+        try:
+            agg = EncryptedUpdate.from_bytes(self.blobs.get(blob), g.pk)
+        except (BlobError, ValueError, TypeError) as exc:
+            return bad("aggregate", f"aggregate blob: {exc}")
+        rd.aggregate_blob, rd.aggregate, rd.aggregate_len = blob, agg.ciphertexts, agg.length
+        rd.n_accepted = len(accepted)
+        vecs = [rd.grad_cts.get(s.tx) for s in accepted]
+        if any(v is None for v in vecs) or not vecs:
+            return bad("aggregate", "an accepted gradient's ciphertexts are unreadable")
+        lengths_differ = any(len(v) != len(agg.ciphertexts) for v in vecs)
+        if lengths_differ or (g.length is not None and agg.length != g.length):
+            return bad("aggregate", "aggregate length differs from the accepted gradients'")
+        n2 = mpz(g.pk.n2)
+        for j, c in enumerate(agg.ciphertexts):
+            acc = mpz(1)
+            for v in vecs:
+                acc = acc * v[j] % n2
+            if acc != c:
+                return bad("aggregate", f"ciphertext {j} is not the product of the "
+                                        f"{len(vecs)} accepted gradients' ciphertexts")  # fmt: skip
+
+    def _share(self, tx: Transaction, bad) -> None:
+        m = self._member(tx, bad, "proof_cd")
+        if m is None:
+            return
+        g, rd = m
+        blob = tx.payload.get("share_blob")
+        if not isinstance(blob, str):
+            return bad("proof_cd", "DECRYPTION_SHARE names no share_blob")
+        if rd.aggregate_blob is None:
+            return bad("proof_cd", "a decryption share before the round's aggregate")
+        if tx.sender in rd.shares:
+            return bad("proof_cd", "a second decryption share from this party in the round")
+        sub = rd.shares[tx.sender] = _Sub(tx.tx_hash, tx.sender, blob)
+        rd.by_tx[tx.tx_hash] = ("share", sub)
+        job = ("cd", g.pk_hash, rd.aggregate_blob, blob, g.index(tx.sender))
+        sub.ok, _why = self._run(job, "proof_cd")
+
+    def _rejection(self, tx: Transaction, bad) -> None:
+        p = tx.payload
+        g = self.groups.get(tx.group)
+        if g is None or tx.round is None or not str(p.get("reason", "")).startswith("late"):
+            return
+        kind = {"gradient": "gradient", "decryption_share": "share"}.get(p.get("tx_kind"))
+        if kind and p.get("tx_sender") in g.parties:
+            g.round(tx.round).late[kind].add(p["tx_sender"])
+
+    # -- results ----------------------------------------------------------------------------
+    def _clock(self, tx: Transaction, bad) -> None:
+        g = self.groups.get(tx.group)
+        if g is None or tx.round is None:
+            return
+        rd = g.round(tx.round)
+        closed = tx.payload.get("closed")
+        done = {Phase.T3.value: Phase.T1, Phase.T6.value: Phase.T5}.get(closed)
+        if done is not None and (done == Phase.T1 or rd.aggregate is not None):
+            t0 = time.perf_counter()
+            st = self._settlement(g, tx.round, done)
+            rd.settled.add(done)
+            miss = self._missing(st)
+            self._cost("settlement", time.perf_counter() - t0, 0)
+            if miss:
+                bad("settlement", f"{done.value} settlement incomplete: {miss}")
+        if closed == Phase.T6.value and "result_blob" in tx.payload:
+            t0 = time.perf_counter()
+            try:
+                self._result(g, rd, tx, bad)
+            finally:
+                self._cost("result", time.perf_counter() - t0)
+
+    def _result(self, g: _Group, rd: _Round, tx: Transaction, bad) -> None:
+        if rd.aggregate is None:
+            return bad("result", "a decrypted result without an aggregate")
+        n = tx.payload.get("n_accepted", rd.n_accepted)
+        if n != rd.n_accepted:
+            return bad("result", f"n_accepted {n} but the aggregate has {rd.n_accepted}")
+        valid = [s for a in g.parties if (s := rd.shares.get(a)) and s.verdict and s.ok]
+        if len(valid) < g.pk.t:
+            return bad("result", f"published with {len(valid)} < t = {g.pk.t} valid shares")
+        try:
+            shares = [DecryptionShare.from_bytes(self.blobs.get(s.blob), g.pk) for s in valid]
+            sums = g.scheme.unpack(combine_vector(g.pk, shares), rd.aggregate_len, rd.n_accepted)
+            got = np.frombuffer(self.blobs.get(tx.payload["result_blob"]), dtype="<i8")
+        except (BlobError, ValueError, TypeError) as exc:
+            return bad("result", f"cannot re-derive the result: {exc}")
+        if got.shape != sums.shape or not np.array_equal(got, sums):
+            diff = int(np.sum(got != sums)) if got.shape == sums.shape else "all"
+            return bad("result", f"the published result is not the combination of t valid "
+                                 f"shares ({diff} of {len(sums)} values differ)")  # fmt: skip
+
+    # -- settlements ------------------------------------------------------------------------
+    def _settlement(self, g: _Group, r: int, phase: Phase) -> _Settle:
+        rd = g.round(r)
+        st = rd.settle.get(phase)
+        if st is not None:
+            return st
+        sched = Deadlines.default().schedule(0, group=g.address, round_no=r)
+        stakes = dict(self.stakes.get(g.address, Counter()))
+        stakes = {a: stakes.get(a, 0) for a in g.parties}
+        if phase == Phase.T1:
+            c: Any = TradingContract(g.address, g.parties, g.deposit, sched, stakes=stakes)
+            subs, late = rd.gradients, rd.late["gradient"]
+        else:
+            c = DecryptionContract(g.address, g.parties, g.deposit, sched, threshold=g.pk.t,
+                                   stakes=stakes)  # fmt: skip
+            subs, late = rd.shares, rd.late["share"]
+        for a, s in subs.items():
+            c.submissions[a] = (0, bool(s.verdict))
+        for a in late:
+            if a not in subs:
+                c.late[a] = 0
+        weights = None
+        if g.data_sizes is not None:
+            weights = contribution_weights({p: 1 for p in c.honest}, g.data_sizes)
+        s = c.close(sched.deadline(phase) + 1, weights=weights)
+        st = _Settle(honest=s.honest)
+        for tr in s.transfers:
+            item = _ledger_form(tr)
+            if weights is None and tr.reason == Reason.EXTRA_PAY.value:
+                st.extra_total += tr.amount
+                continue
+            st.expected.append(item)
+        rd.settle[phase] = st
+        return st
+
+    @staticmethod
+    def _missing(st: _Settle) -> str:
+        parts = [_describe(x) for x in st.expected]
+        if st.extra_total:
+            parts.append(f"extra pay {st.extra_total} to the honest parties")
+        return ", ".join(parts[:4]) + (f" (+{len(parts) - 4} more)" if len(parts) > 4 else "")
+
+    def _money(self, tx: Transaction, bad) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._money_inner(tx, bad)
+        finally:
+            self._cost("settlement", time.perf_counter() - t0)
+
+    def _money_inner(self, tx: Transaction, bad) -> None:
+        p = tx.payload
+        if tx.kind == TxKind.PENALTY and p.get("reason") in (
+            Reason.PENALTY_LATE,
+            Reason.PENALTY_ABSENT,
+        ):  # forfeited from the group stake (after the settlement is derived from it)
+            amount = p.get("amount")
+            self._settlement_check(tx, bad)
+            self.stakes.setdefault(tx.group, Counter())[p.get("party")] -= amount
+            return
+        self._settlement_check(tx, bad)
+
+    def _settlement_check(self, tx: Transaction, bad) -> None:
+        g = self.groups.get(tx.group)
+        p = tx.payload
+        reason = p.get("reason")
+        if g is None:
+            return
+        if tx.round is None:
+            if tx.kind == TxKind.PAYOUT and reason == Reason.STAKE_RETURN.value:
+                to = p.get("to")
+                left = self.stakes.get(g.address, Counter()).get(to, 0)
+                if to in g.stake_returned:
+                    return bad("settlement", "stake returned twice")
+                g.stake_returned.add(to)
+                if p.get("amount") != left or p.get("source") != "escrow":
+                    return bad("settlement", f"stake return of {p.get('amount')} to {to[:16]}, "
+                                             f"but {left} of its stake is left")  # fmt: skip
+                self.stakes[g.address][to] = 0
+            return
+        try:
+            phase = Phase(tx.phase)
+        except ValueError:
+            return bad("settlement", f"{tx.kind} in phase {tx.phase!r}, not a settling phase")
+        if phase not in (Phase.T1, Phase.T5):
+            return bad("settlement", f"{tx.kind} in phase {phase.value}, not a settling phase")
+        rd = g.round(tx.round)
+        if phase in rd.settled:
+            return bad("settlement", f"{tx.kind} after the {phase.value} settlement closed")
+        st = self._settlement(g, tx.round, phase)
+        item = _observed(tx)
+        if item in st.expected:
+            st.expected.remove(item)
+            return
+        if (st.extra_total and item[0] == "payout" and item[4] == Reason.EXTRA_PAY.value
+                and item[2] == "pool" and item[1] in st.honest
+                and isinstance(item[3], int) and 0 < item[3] <= st.extra_total):  # fmt: skip
+            st.extra_total -= item[3]
+            return
+        bad("settlement", f"{_describe(item)} is not in the contract's settlement "
+                          f"(still due: {self._missing(st) or 'nothing'})")  # fmt: skip
+
+
+# -- entry points ---------------------------------------------------------------------------
+def protocol_check(blobs: BlobStore, processes: int = 1) -> ProtocolAuditor:
+    """A fresh :class:`ProtocolAuditor`, usable as an ``audit_ledger`` extra check."""
+    return ProtocolAuditor(blobs, processes)
+
+
+def default_processes() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+@dataclass
+class ProtocolReport:
+    findings: list[Finding]
+    costs: dict[str, dict[str, float]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def audit_protocol(
+    doc: Mapping, blobs: BlobStore, processes: int = 1
+) -> ProtocolReport:  # fmt: skip
+    """Protocol checks only, over every transaction (all findings, not just the first).
+    Does not re-verify the chain's structure: run :func:`audit_with_protocol` for that."""
+    aud = ProtocolAuditor(blobs, processes)
+    if processes > 1:
+        aud._prefetched = True
+        aud.prefetch(doc)
+    blocks: Iterable[Any] = [doc["genesis"], *(doc.get("blocks") or [])]
+    for raw in blocks:
+        b = Block.from_dict(raw)
+        for tx in b.transactions:
+            aud.check(b.height, tx)
+    aud.finish()
+    return ProtocolReport(list(aud.findings), aud.cost_summary())
+
+
+def audit_with_protocol(
+    doc: dict,
+    blobs: BlobStore,
+    *,
+    processes: int = 1,
+    genesis_hash: str | None = None,
+) -> tuple[AuditReport, ProtocolAuditor]:
+    """``audit_ledger`` with the protocol checks plugged in, then the end-of-chain checks.
+    The report names the first bad block/tx; its counts carry the protocol costs."""
+    aud = ProtocolAuditor(blobs, processes)
+    report = audit_ledger(doc, blobs, [aud], genesis_hash=genesis_hash)
+    if report.ok:
+        left = aud.finish()
+        if left:
+            f = left[0]
+            report = AuditReport(False, {"block": f.height, "tx": f.tx},
+                                 f"[{f.check}] {f.reason}", counts=report.counts)  # fmt: skip
+    report.counts["protocol"] = aud.cost_summary()
+    return report, aud

@@ -1,0 +1,379 @@
+"""Protocol auditor on a real small ledger: real 512-bit threshold Paillier, real Proof_PK /
+Proof_CD, real contracts and Blockwise-BA blocks. A clean round audits clean; each protocol
+fault (on an otherwise perfectly valid chain) is caught and named by block, tx and reason."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+
+from deepchain.audit import audit_ledger, export_ledger, main
+from deepchain.audit_protocol import audit_protocol, audit_with_protocol
+from deepchain.blobs import BlobStore
+from deepchain.canonical import canonical_json
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import generate_threshold_keypair
+from deepchain.crypto.vector import (
+    DecryptionShare,
+    EncryptedUpdate,
+    aggregate,
+    combine_vector,
+    decryption_share,
+    encrypt_update,
+    verify_decryption_share,
+    verify_update,
+)
+from deepchain.incentives.clock import Deadlines, Phase
+from deepchain.incentives.contracts import DecryptionContract, Reason, TradingContract
+from deepchain.incentives.payoff import contribution_weights
+from deepchain.ledger.consensus import run_consensus_round
+from deepchain.ledger.sim import make_network
+from deepchain.ledger.transactions import Transaction, TxKind, make_tx
+
+GROUP = "co-audit"
+D = 50  # deposit d (and the group stake)
+SIZES = [400, 200, 100]
+LENGTH = 30
+
+
+@dataclass(frozen=True)
+class Material:
+    pk: object
+    shares: list
+    scheme: PackingScheme
+    q: list[np.ndarray]
+    updates: list[EncryptedUpdate]
+    cheat: EncryptedUpdate  # party 2's update with a ciphertext its proof does not match
+
+
+@pytest.fixture(scope="module")
+def mat() -> Material:
+    rng = random.Random(5)
+    pk, shares = generate_threshold_keypair(512, 3, 2, rng)
+    scheme = PackingScheme(n_bits=pk.n_bits, Q=20, N_max=16, scale=2.0**16)
+    nrng = np.random.default_rng(5)
+    q = [nrng.integers(-5000, 5000, LENGTH) for _ in range(3)]
+    updates = [encrypt_update(pk, scheme, qi, rng=random.Random(i)) for i, qi in enumerate(q)]
+    cts = list(updates[2].ciphertexts)
+    cts[0] = pk.encrypt(1, rng=rng)
+    cheat = replace(updates[2], ciphertexts=cts)
+    assert not verify_update(pk, scheme, cheat)
+    return Material(pk, shares, scheme, q, updates, cheat)
+
+
+class Chain:
+    """Signs transactions with per-identity nonces and seals them into consensus blocks."""
+
+    def __init__(self) -> None:
+        self.net = make_network(4, n_parties=3, balance=1_000)
+        self.nonce: dict[str, int] = {}
+        self.pending: list[Transaction] = []
+        self.height = 0
+
+    def tx(self, who, kind, payload, **kw) -> Transaction:
+        n = self.nonce[who.address] = self.nonce.get(who.address, 0) + 1
+        t = make_tx(who, kind, n, payload, group=GROUP, **kw)
+        self.pending.append(t)
+        return t
+
+    def seal(self) -> None:
+        self.height += 1
+        out = run_consensus_round(self.net.nodes, self.pending, self.height * 1000, 500)
+        assert out.final, out
+        self.pending = []
+
+    def export(self) -> dict:
+        return export_ledger(self.net.nodes[0].chain)
+
+
+def _clock(c: Chain, r: int, *phases: Phase, **extra) -> None:
+    for ph in phases:
+        c.tx(c.net.authority, TxKind.CLOCK, {"closed": ph.value, **extra}, round=r, phase=ph.value)
+
+
+def _apply(c: Chain, r: int, phase: Phase, transfers, payout_to=None) -> None:
+    """training_app._apply_transfers: contract transfers as PAYOUT / PENALTY transactions."""
+    for tr in transfers:
+        kw = dict(round=r, phase=phase.value)
+        if tr.destination.startswith("pool:"):
+            c.tx(c.net.authority, TxKind.PENALTY,
+                 {"party": tr.party, "amount": tr.amount, "reason": tr.reason}, **kw)  # fmt: skip
+        else:
+            to = tr.destination
+            if payout_to is not None and tr.reason == Reason.PAYBACK.value:
+                to, payout_to = payout_to, None  # the fault: one payback to the wrong account
+            src = "pool" if tr.source.startswith("pool:") else "escrow"
+            pay = {"to": to, "source": src, "amount": tr.amount, "reason": tr.reason}
+            c.tx(c.net.authority, TxKind.PAYOUT, pay, **kw)
+
+
+def build(
+    mat: Material,
+    store: BlobStore,
+    *,
+    cheat: bool = False,  # party 2 sends an update whose Proof_PK fails
+    verify_lie: bool = False,  # ...and the VERIFY says ok anyway
+    verify_reject_good: bool = False,  # the VERIFY of party 0's good gradient says rejected
+    copy: bool = False,  # party 1 submits party 0's update blob
+    agg_mode: str = "ok",  # "omit" the last accepted gradient / "double" the first
+    bad_share: bool = False,  # party 1's decryption share has a bad Proof_CD, VERIFY says ok
+    silent_share: int | None = None,  # this party posts no decryption share
+    result_delta: int = 0,  # added to one value of the published result
+    payout_to: str | None = None,  # the first payback goes to this account instead
+    pk_on_chain: bool = True,
+) -> tuple[dict, Chain]:
+    c = Chain()
+    auth, parties = c.net.authority, c.net.parties
+    addrs = [p.address for p in parties]
+    pk, scheme = mat.pk, mat.scheme
+    # join: group stakes
+    for p in parties:
+        c.tx(p, TxKind.DEPOSIT, {"amount": D, "reason": Reason.STAKE.value})
+    c.seal()
+    # Tran_co
+    pk_blob = store.put(canonical_json(pk.to_json())) if pk_on_chain else None
+    w0 = store.put(np.zeros(LENGTH, dtype="<f4").tobytes())
+    payload = {"N": 3, "t": 2, "rounds": 1, "model": "tiny", "pk_model": pk.fingerprint(),
+               "pk_model_n_bits": pk.n_bits, "packing": scheme.to_json(), "parties": addrs,
+               "w0_blob": w0, "data_sizes": SIZES, "deposit": D}  # fmt: skip
+    if pk_blob:
+        payload["pk_model_blob"] = pk_blob
+    c.tx(auth, TxKind.GROUP_CREATE, payload)
+    c.seal()
+    # T1: gradients with deposits
+    r = 1
+    ups = list(mat.updates)
+    if cheat:
+        ups[2] = mat.cheat
+    blobs = [store.put(u.to_bytes(pk)) for u in ups]
+    if copy:
+        blobs[1] = blobs[0]
+    grads = []
+    for p, b in zip(parties, blobs, strict=True):
+        c.tx(p, TxKind.DEPOSIT, {"amount": D, "reason": "deposit"}, round=r, phase=Phase.T1.value)
+        body = {"update_blob": b, "deposit": D, "length": LENGTH, "pk": pk.fingerprint()}
+        grads.append(c.tx(p, TxKind.GRADIENT, body, round=r, phase=Phase.T1.value))
+    c.seal()
+    # T2: fsver1 verdicts
+    oks = []
+    for i, (g, b) in enumerate(zip(grads, blobs, strict=True)):
+        ok = verify_update(pk, scheme, EncryptedUpdate.from_bytes(store.get(b), pk))
+        if i == 2 and verify_lie:
+            ok = True
+        if i == 0 and verify_reject_good:
+            ok = False
+        oks.append(ok)
+        c.tx(auth, TxKind.VERIFY, {"subject": g.tx_hash, "what": "proof_pk", "party": addrs[i],
+                                   "blob": b, "ok": ok, "reason": ""},
+             round=r, phase=Phase.T2.value)  # fmt: skip
+    c.seal()
+    sched = Deadlines.default().schedule(0, group=GROUP, round_no=r)
+    stakes = {a: D for a in addrs}
+    tc = TradingContract(GROUP, addrs, D, sched, stakes=stakes)
+    for a, ok in zip(addrs, oks, strict=True):
+        tc.submissions[a] = (0, ok)
+    sizes = dict(zip(addrs, SIZES, strict=True))
+    s1 = tc.close(1, weights=contribution_weights({a: 1 for a in tc.honest}, sizes))
+    _clock(c, r, Phase.T1, Phase.T2)
+    _apply(c, r, Phase.T1, s1.transfers, payout_to)
+    _clock(c, r, Phase.T3)
+    c.seal()
+    # T7-T9: the Processing contract's aggregate
+    acc = [i for i in range(3) if oks[i]]
+    vecs = [EncryptedUpdate.from_bytes(store.get(blobs[i]), pk).ciphertexts for i in acc]
+    agg_in = {"ok": vecs, "omit": vecs[:-1], "double": [vecs[0], *vecs]}[agg_mode]
+    agg = aggregate(pk, agg_in)
+    agg_blob = store.put(EncryptedUpdate(agg, [], LENGTH).to_bytes(pk))
+    worker = c.net.nodes[0].identity
+    c.tx(worker, TxKind.AGGREGATE,
+         {"aggregate_blob": agg_blob, "inputs": [grads[i].tx_hash for i in acc],
+          "n_accepted": len(acc), "approvers": ["w0"]}, round=r, phase=Phase.T9.value)  # fmt: skip
+    _clock(c, r, Phase.T7, Phase.T8, Phase.T9, Phase.T4)
+    c.seal()
+    # T5: decryption shares
+    dss, subs = {}, {}
+    for i, p in enumerate(parties):
+        if i == silent_share:
+            continue
+        ds = decryption_share(pk, mat.shares[i], agg, rng=random.Random(10 + i))
+        if bad_share and i == 1:
+            ds = DecryptionShare(ds.i, [ds.c_is[0] * 2 % pk.n2, *ds.c_is[1:]], ds.proof)
+        dss[i] = ds
+        b = store.put(ds.to_bytes(pk))
+        c.tx(p, TxKind.DEPOSIT, {"amount": D, "reason": "deposit"}, round=r, phase=Phase.T5.value)
+        subs[i] = (c.tx(p, TxKind.DECRYPTION_SHARE,
+                        {"share_blob": b, "aggregate_blob": agg_blob, "deposit": D, "i": ds.i},
+                        round=r, phase=Phase.T5.value), b)  # fmt: skip
+    c.seal()
+    share_ok = {}
+    for i, (t, b) in subs.items():
+        ok = verify_decryption_share(pk, agg, dss[i]) or (bad_share and i == 1)
+        share_ok[i] = ok
+        c.tx(auth, TxKind.VERIFY, {"subject": t.tx_hash, "what": "proof_cd", "party": addrs[i],
+                                   "blob": b, "ok": ok, "reason": ""},
+             round=r, phase=Phase.T5.value)  # fmt: skip
+    c.seal()
+    dc = DecryptionContract(GROUP, addrs, D, sched, threshold=2, stakes=dict(tc.stakes))
+    for i, ok in share_ok.items():
+        dc.submissions[addrs[i]] = (0, ok)
+    s5 = dc.close(sched.deadline(Phase.T5) + 1,
+                  weights=contribution_weights({a: 1 for a in dc.honest}, sizes))  # fmt: skip
+    _clock(c, r, Phase.T5)
+    _apply(c, r, Phase.T5, s5.transfers)
+    c.seal()
+    # T6: the published result S
+    good = [dss[i] for i in sorted(dss) if share_ok[i] and not (bad_share and i == 1)]
+    sums = scheme.unpack(combine_vector(pk, good), LENGTH, len(acc))
+    sums = sums.copy()
+    sums[3] += result_delta
+    res_blob = store.put(np.asarray(sums, dtype="<i8").tobytes())
+    _clock(c, r, Phase.T6, result_blob=res_blob, n_accepted=len(acc))
+    c.seal()
+    # group end: what is left of each stake goes back
+    for a in addrs:
+        if dc.stakes[a]:
+            c.tx(auth, TxKind.PAYOUT, {"to": a, "source": "escrow", "amount": dc.stakes[a],
+                                       "reason": Reason.STAKE_RETURN.value})  # fmt: skip
+    c.seal()
+    return c.export(), c
+
+
+def _height_of(doc: dict, tx_hash: str) -> int:
+    for b in doc["blocks"]:
+        if any(Transaction.from_dict(t).tx_hash == tx_hash for t in b["transactions"]):
+            return b["header"]["height"]
+    raise AssertionError("tx not on chain")
+
+
+def _kind_of(doc: dict, tx_hash: str) -> str:
+    for b in doc["blocks"]:
+        for t in b["transactions"]:
+            if Transaction.from_dict(t).tx_hash == tx_hash:
+                return t["kind"]
+    raise AssertionError("tx not on chain")
+
+
+def _caught(doc, store, check: str, kind: str, words: str):
+    """The structural audit passes; the protocol audit fails at a ``kind`` tx, naming it."""
+    assert audit_ledger(doc, store).ok
+    rep, _aud = audit_with_protocol(doc, store)
+    assert not rep.ok
+    tx = rep.first_bad["tx"]
+    assert _kind_of(doc, tx) == kind
+    assert rep.first_bad["block"] == _height_of(doc, tx)
+    assert rep.reason.startswith(f"[{check}]") and words in rep.reason, rep.reason
+    return rep
+
+
+@pytest.fixture
+def store(tmp_path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+def test_an_honest_round_audits_clean_and_the_decrypted_sum_is_the_parties_sum(mat, store):
+    doc, c = build(mat, store)
+    rep, aud = audit_with_protocol(doc, store)
+    assert rep.ok, rep.reason
+    assert aud.findings == []
+    costs = rep.counts["protocol"]
+    assert costs["proof_pk"]["count"] == 3 and costs["proof_cd"]["count"] == 3
+    assert costs["aggregate"]["count"] == 1 and costs["result"]["count"] == 1
+    # every party paid back and its stake returned: balances back where they started
+    assert all(rep.balances[p.address] == 1_000 for p in c.net.parties)
+    sums = np.frombuffer(store.get(_result_blob(doc)), dtype="<i8")
+    assert np.array_equal(sums, np.sum(mat.q, axis=0))
+
+
+def _result_blob(doc: dict) -> str:
+    for b in doc["blocks"]:
+        for t in b["transactions"]:
+            if t["kind"] == "clock" and "result_blob" in t["payload"]:
+                return t["payload"]["result_blob"]
+    raise AssertionError("no result on chain")
+
+
+def test_a_correctly_rejected_cheater_and_a_silent_party_are_penalised_and_audit_clean(mat, store):
+    doc, c = build(mat, store, cheat=True, silent_share=0)
+    rep, aud = audit_with_protocol(doc, store)
+    assert rep.ok, rep.reason
+    p0, p1, p2 = (p.address for p in c.net.parties)
+    # T1: the cheater forfeits d, split 400:200 as extra pay (33, 17 after rounding);
+    # T5: the silent party forfeits d of its stake, split 200:100 (33, 17)
+    assert rep.balances[p2] == 1_000 - D + 17
+    assert rep.balances[p0] == 1_000 + 33 - D
+    assert rep.balances[p1] == 1_000 + 17 + 33
+    kinds = [f.check for f in aud.findings]
+    assert kinds == []
+
+
+def test_it_names_a_gradient_copied_from_another_party(mat, store):
+    doc, _ = build(mat, store, copy=True)
+    _caught(doc, store, "proof_pk", "gradient", "copied gradient")
+
+
+def test_it_names_a_verify_that_accepts_a_bad_proof(mat, store):
+    doc, _ = build(mat, store, cheat=True, verify_lie=True)
+    _caught(doc, store, "verify", "verify", "says ok but the Proof_PK")
+
+
+def test_it_names_a_verify_that_rejects_a_good_proof(mat, store):
+    doc, _ = build(mat, store, verify_reject_good=True)
+    _caught(doc, store, "verify", "verify", "says rejected but the Proof_PK")
+
+
+@pytest.mark.parametrize("mode", ["omit", "double"])
+def test_it_names_an_aggregate_that_omits_or_double_counts_a_gradient(mat, store, mode):
+    doc, _ = build(mat, store, agg_mode=mode)
+    _caught(doc, store, "aggregate", "aggregate", "is not the product of the 3 accepted")
+
+
+def test_it_names_a_decryption_share_with_a_bad_proof_that_was_accepted(mat, store):
+    doc, _ = build(mat, store, bad_share=True)
+    _caught(doc, store, "verify", "verify", "says ok but the Proof_CD")
+
+
+def test_it_names_a_result_that_is_not_the_combination_of_the_shares(mat, store):
+    doc, _ = build(mat, store, result_delta=1)
+    _caught(doc, store, "result", "clock", "1 of 30 values differ")
+
+
+def test_it_names_a_payback_to_the_wrong_account(mat, store):
+    doc, _ = build(mat, store, payout_to=c_worker_address())
+    rep = _caught(doc, store, "settlement", "payout", "is not in the contract's settlement")
+    assert "payback" in rep.reason
+
+
+def c_worker_address() -> str:
+    return make_network(4, n_parties=3).nodes[1].identity.address
+
+
+def test_a_group_whose_public_key_is_not_on_chain_is_a_finding(mat, store):
+    doc, _ = build(mat, store, pk_on_chain=False)
+    _caught(doc, store, "group", "group_create", "PK_model is not available")
+
+
+def test_the_standalone_pass_reports_every_finding_and_the_process_pool_agrees(mat, store):
+    doc, _ = build(mat, store, cheat=True, verify_lie=True, result_delta=5)
+    one = audit_protocol(doc, store, processes=1)
+    two = audit_protocol(doc, store, processes=2)
+    assert [f.check for f in one.findings] == ["verify", "result"]
+    assert one.findings == two.findings
+    assert all(f.height >= 1 and len(f.tx) == 64 for f in one.findings)
+
+
+def test_the_cli_runs_the_protocol_checks_with_blobs_and_skips_them_on_request(
+    mat, store, tmp_path, capsys
+):
+    doc, _ = build(mat, store, agg_mode="double")
+    path = tmp_path / "ledger.json"
+    path.write_text(json.dumps(doc))
+    assert main([str(path), "--blobs", str(store.root)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL at block" in out and "[aggregate]" in out
+    assert main([str(path), "--blobs", str(store.root), "--no-protocol"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("OK")
