@@ -267,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         if report.ok:
             for acct, bal in report.balances.items():
                 print(f"  {acct}: {bal}")
-        for check, c in (report.counts.get("protocol") or {}).items():
-            print(f"  protocol {check}: {c['count']} in {c['seconds']:.3f} s")
+        costs = report.counts.get("protocol") or {}
+        if costs:
+            print("protocol checks: " + ", ".join(
+                f"{k} {c['count']} ({c['seconds']:.3f} s)" for k, c in costs.items()
+            ))  # fmt: skip
         print(report.verdict())
     return 0 if report.ok else 1
 

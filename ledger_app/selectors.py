@@ -114,11 +114,15 @@ def _bad(reason: str, block: int | None, tx: str | None, report=None) -> ChainVe
     return ChainVerdict(False, reason, {"block": block, "tx": tx}, report)
 
 
-def verify_chain() -> ChainVerdict:
+def verify_chain(*, protocol: bool = True, processes: int | None = None) -> ChainVerdict:
     """Re-verify everything: stored bytes vs indexed columns, then the core audit (hash links,
     Merkle roots, leader eligibility and signature, quorum, vote and tx signatures, nonces,
-    supply), then balances re-derived from the chain (+ the pending mempool, in order) vs
-    the Account table. Names the first bad block/transaction and why."""
+    supply) with, unless ``protocol`` is False, the protocol checks of
+    ``deepchain.audit_protocol`` against the blob store settings.DEEPCHAIN_BLOBS (every
+    Proof_PK, VERIFY verdict, aggregate, Proof_CD, published result and settlement; proofs in
+    ``processes`` processes, default settings.DEEPCHAIN_AUDIT_PROCESSES or 1), then balances
+    re-derived from the chain (+ the pending mempool, in order) vs the Account table. Names
+    the first bad block/transaction and why."""
     rows = list(Block.objects.order_by("height"))
     if not rows:
         return _bad("no genesis block", None, None)
@@ -143,7 +147,14 @@ def verify_chain() -> ChainVerdict:
             if tdoc != core.to_dict() or t.raw != canonical_json(core.to_dict()).decode():
                 return _bad("Transaction.raw differs from the block's copy (edited bytes)",
                             row.height, t.tx_hash)  # fmt: skip
-    report = audit_ledger(export_ledger())
+    if protocol:
+        from deepchain.audit_protocol import audit_with_protocol
+        from ledger_app.services import blob_store
+
+        procs = processes or int(getattr(settings, "DEEPCHAIN_AUDIT_PROCESSES", 1))
+        report, _ = audit_with_protocol(export_ledger(), blob_store(), processes=procs)
+    else:
+        report = audit_ledger(export_ledger())
     if not report.ok:
         fb = report.first_bad or {}
         return _bad(report.reason, fb.get("block"), fb.get("tx"), report)

@@ -13,21 +13,40 @@ from ledger_app import selectors
 class Command(BaseCommand):
     help = (
         "Re-verify hash links, Merkle roots, signatures, committee quorum, leader eligibility "
-        "and balances (chain vs Account table). Exit status 1 on failure."
+        "and balances (chain vs Account table); with the blob store, every proof, aggregate, "
+        "decrypted result and contract settlement. Exit status 1 on failure."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
         parser.add_argument("--export", help="also write the audit export to this file")
+        parser.add_argument(
+            "--no-protocol",
+            action="store_true",
+            help="skip the protocol checks (proofs, aggregates, results, settlements)",
+        )
+        parser.add_argument(
+            "--processes", type=int, default=0, help="processes for the proof checks (0: auto)"
+        )
 
     def handle(self, *args, **opts):
         if opts.get("export"):
             with open(opts["export"], "w", encoding="utf-8") as fh:
                 json.dump(selectors.export_ledger(), fh)
-        verdict = selectors.verify_chain()
+        from deepchain.audit_protocol import default_processes
+
+        verdict = selectors.verify_chain(
+            protocol=not opts["no_protocol"],
+            processes=opts["processes"] or default_processes(),
+        )
         if opts["json"]:
             self.stdout.write(json.dumps(verdict.to_dict(), indent=2, sort_keys=True))
         else:
+            costs = (verdict.report.counts.get("protocol") if verdict.report else None) or {}
+            if costs:
+                self.stdout.write("protocol checks: " + ", ".join(
+                    f"{k} {c['count']} ({c['seconds']:.3f} s)" for k, c in costs.items()
+                ))  # fmt: skip
             self.stdout.write(verdict.verdict())
         if not verdict.ok:
             sys.exit(1)
