@@ -152,7 +152,9 @@ def verify_chain(*, protocol: bool = True, processes: int | None = None) -> Chai
         from ledger_app.services import blob_store
 
         procs = processes or int(getattr(settings, "DEEPCHAIN_AUDIT_PROCESSES", 1))
-        report, _ = audit_with_protocol(export_ledger(), blob_store(), processes=procs)
+        # a settlement may be split across the tip and the mempool: open ends only when final
+        final = not Transaction.objects.filter(status=Transaction.Status.PENDING).exists()
+        report, _ = audit_with_protocol(export_ledger(), blob_store(), processes=procs, final=final)
     else:
         report = audit_ledger(export_ledger())
     if not report.ok:
