@@ -731,6 +731,15 @@ class ProtocolAuditor:
         if item in st.expected:
             st.expected.remove(item)
             return
+        # late vs absent: the late refusal's REJECTION is recorded right after the refusal and
+        # may land after the settlement; both forfeit the same min(d, stake), so either label
+        swap = {Reason.PENALTY_LATE.value: Reason.PENALTY_ABSENT.value,
+                Reason.PENALTY_ABSENT.value: Reason.PENALTY_LATE.value}  # fmt: skip
+        if item[0] == "penalty" and item[3] in swap:
+            alt = (*item[:3], swap[item[3]])
+            if alt in st.expected:
+                st.expected.remove(alt)
+                return
         if (st.extra_total and item[0] == "payout" and item[4] == Reason.EXTRA_PAY.value
                 and item[2] == "pool" and item[1] in st.honest
                 and isinstance(item[3], int) and 0 < item[3] <= st.extra_total):  # fmt: skip
