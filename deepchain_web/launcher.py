@@ -7,6 +7,7 @@ behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from deepchain_web import embedded
 
@@ -28,10 +31,19 @@ class Launcher:
     host: str = "127.0.0.1"
     workers: int = 2
     beat: bool = True
+    var_dir: Path | None = None  # logs and the beat schedule (default: base_dir/var)
     procs: list[subprocess.Popen] = field(default_factory=list)
 
+    @property
+    def var(self) -> Path:
+        return Path(self.var_dir) if self.var_dir is not None else self.base_dir / "var"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var / "log"
+
     def _spawn(self, argv: Sequence[str], name: str) -> subprocess.Popen:
-        log_dir = self.base_dir / "var" / "log"
+        log_dir = self.log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(
@@ -66,7 +78,7 @@ class Launcher:
             ]
             if self.beat and i == 0:
                 argv.append("--beat")
-                argv += ["-s", str(self.base_dir / "var" / "celerybeat-schedule")]
+                argv += ["-s", str(self.var / "celerybeat-schedule")]
             self._spawn(argv, f"celery-{i}")
         self._spawn(
             [
@@ -82,17 +94,29 @@ class Launcher:
             "daphne",
         )
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM every child (Celery finishes its current task: warm shutdown), SIGKILL what
+        is still alive after ``timeout`` — including the children's own children (Celery's
+        pool processes), so nothing outlives the launcher; then the embedded Redis."""
+        tree: list[psutil.Process] = []
+        for proc in self.procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                tree += psutil.Process(proc.pid).children(recursive=True)
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + timeout
         for proc in self.procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        _gone, alive = psutil.wait_procs(tree, timeout=max(0.1, deadline - time.monotonic()))
+        for p in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        psutil.wait_procs(alive, timeout=5)
         self.procs.clear()
         embedded.stop_embedded_redis()
 

@@ -129,7 +129,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "training"
 CELERY_QUEUES = ("party", "crypto", "consensus", "training")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("DEEPCHAIN_VISIBILITY_TIMEOUT_S", "3600"))
+}
 CELERY_BEAT_SCHEDULE = {
     # The protocol clock: close every phase whose deadline passed (idempotent).
     "protocol-clock": {"task": "training_app.tasks.tick_clock", "schedule": 2.0},

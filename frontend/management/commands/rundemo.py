@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
+import time
 
 from django.conf import settings
 from django.core.management import call_command
@@ -37,24 +39,37 @@ class Command(BaseCommand):
         api_url = api_url_for(opts["host"], opts["port"])
         os.environ["DEEPCHAIN_API_URL"] = api_url
         call_command("migrate", verbosity=0, interactive=False)
-        logins = call_command("seed_demo", start_training=not opts["no_training"], api_url=api_url)
+        logins = call_command(
+            "seed_demo",
+            start_training=not opts["no_training"],
+            api_url=api_url,
+            stdout=io.StringIO(),  # the logins are printed once, below the URL
+        )
         launcher = Launcher(
             base_dir=settings.BASE_DIR,
             port=opts["port"],
             host=opts["host"],
             workers=opts["workers"],
+            var_dir=settings.VAR_DIR,
         )
 
+        stopping: list[int] = []
+
         def _stop(signum, frame):
+            stopping.append(signum)
             raise KeyboardInterrupt
 
+        # Ctrl-C reaches the children too (same process group): whoever notices first, the
+        # launcher then stops every process it started (workers' pool processes included)
         signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
         launcher.start()
         url = f"http://{opts['host']}:{opts['port']}/"
         self.stdout.write(self.style.SUCCESS(f"DeepChain is running at {url}"))
         self.stdout.write(
             f"Redis: {settings.REDIS_URL}  database: {settings.DATABASES['default']['NAME']}"
         )
+        self.stdout.write(f"Logs: {launcher.log_dir}/")
         if logins:
             self.stdout.write(logins)
         self.stdout.write("Press Ctrl-C to stop every process started here.")
@@ -62,9 +77,13 @@ class Command(BaseCommand):
         code = 0
         try:
             code = launcher.wait()
-            self.stderr.write(f"a child process exited ({code}); see var/log/")
+            time.sleep(0.5)  # a Ctrl-C that also stopped the child is delivered here
+            self.stderr.write(f"a child process exited ({code}); see {launcher.log_dir}/")
         except KeyboardInterrupt:
             self.stdout.write("stopping…")
+            code = 0
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: still clean up
             launcher.stop()
+            self.stdout.write("stopped: every process started here has exited")
         sys.exit(code)
