@@ -124,7 +124,20 @@ class ByHash(APIView):
 class Export(APIView):
     """The whole ledger in the format ``python -m deepchain.audit`` verifies offline."""
 
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(
+        responses=inline_serializer(
+            "LedgerExport",
+            {
+                "version": serializers.IntegerField(),
+                "genesis": serializers.JSONField(),
+                "blocks": serializers.ListField(child=serializers.JSONField()),
+                "workers": serializers.ListField(child=serializers.CharField()),
+                "committee_size": serializers.IntegerField(),
+                "authorities": serializers.ListField(child=serializers.CharField()),
+                "stakes": serializers.JSONField(allow_null=True),
+            },
+        )
+    )
     def get(self, request):
         return Response(selectors.export_ledger())
 
@@ -152,7 +165,18 @@ class Status(APIView):
 class Verify(APIView):
     """Re-verify the whole chain now (audit verdict, first bad block/transaction and why)."""
 
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(
+        responses=inline_serializer(
+            "ChainVerdict",
+            {
+                "ok": serializers.BooleanField(),
+                "reason": serializers.CharField(),
+                "first_bad": serializers.JSONField(allow_null=True),
+                "verdict": serializers.CharField(),
+                "report": serializers.JSONField(allow_null=True),
+            },
+        )
+    )
     def get(self, request):
         return Response(selectors.verify_chain().to_dict())
 

@@ -99,10 +99,20 @@ def test_a_real_celery_worker_executes_a_task(celery_worker):
     assert celery_worker.poll() is None
 
 
-def _session_cookie(client, django_user_model) -> str:
+def _watchable_group(django_user_model):
+    from training_app.models import CooperativeGroup
+
     user = django_user_model.objects.create_user("wsuser", password="pw-long-enough-123")
-    client.force_login(user)
-    return client.cookies["sessionid"].value
+    group = CooperativeGroup.objects.create(
+        name="ws", initiator=user, address="co-ws-test", n_parties=2, threshold=2, deposit=1
+    )
+    return user, group
+
+
+def _close_code(ws) -> int:
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    return int.from_bytes(data[:2], "big")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -112,17 +122,21 @@ def test_a_websocket_receives_a_message_pushed_through_the_channel_layer(
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from frontend.consumers import group_channel_name
+    from deepchain_web.events import group_channel_name
 
-    ws_url = live_server_url.replace("http", "ws") + "/ws/groups/7/"
-    cookie = _session_cookie(client, django_user_model)
+    user, group = _watchable_group(django_user_model)
+    client.force_login(user)
     ws = websocket.create_connection(
-        ws_url, cookie=f"sessionid={cookie}", origin=live_server_url, timeout=20
+        f"{live_server_url.replace('http', 'ws')}/ws/groups/{group.pk}/",
+        cookie=f"sessionid={client.cookies['sessionid'].value}",
+        origin=live_server_url,
+        timeout=30,
     )
     try:
-        assert json.loads(ws.recv())["type"] == "hello"
+        assert json.loads(ws.recv())["type"] == "snapshot"
         async_to_sync(get_channel_layer().group_send)(
-            group_channel_name(7), {"type": "protocol.event", "payload": {"type": "ping", "n": 1}}
+            group_channel_name(group.pk),
+            {"type": "protocol.event", "payload": {"type": "ping", "n": 1}},
         )
         assert json.loads(ws.recv()) == {"type": "ping", "n": 1}
     finally:
@@ -130,11 +144,24 @@ def test_a_websocket_receives_a_message_pushed_through_the_channel_layer(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_anonymous_websocket_is_refused(live_server_url):
-    ws_url = live_server_url.replace("http", "ws") + "/ws/groups/7/"
-    with pytest.raises(websocket.WebSocketException):
-        ws = websocket.create_connection(ws_url, origin=live_server_url, timeout=20)
-        ws.recv()
+def test_an_anonymous_websocket_is_closed_with_4401(live_server_url, django_user_model):
+    _, group = _watchable_group(django_user_model)
+    ws = websocket.create_connection(
+        f"{live_server_url.replace('http', 'ws')}/ws/groups/{group.pk}/",
+        origin=live_server_url,
+        timeout=30,
+    )
+    try:
+        assert _close_code(ws) == 4401
+    finally:
+        ws.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _listeners_on(port: int) -> list[int]:
@@ -179,12 +206,7 @@ def test_the_demo_command_serves_pages_and_ctrl_c_leaves_no_process_behind(tmp_p
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=60) == 0
         time.sleep(0.5)
-        survivors = [
-            p.pid
-            for p in children + [psutil.Process(pid) for pid in redis_pids]
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-        ]
-        assert survivors == []
+        assert [pid for pid in [p.pid for p in children] + redis_pids if _alive(pid)] == []
     finally:
         if demo.poll() is None:
             demo.kill()
