@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 DEMO_PASSWORD = "deepchain-demo"
@@ -41,6 +42,9 @@ class Command(BaseCommand):
         if created:
             admin.set_password(DEMO_PASSWORD)
             admin.save()
+        auditors = Group.objects.filter(name="auditor").first()  # view-only (ledger_app.apps)
+        if auditors is not None:
+            admin.groups.add(auditors)
         names = ", ".join(DEMO_USERS)
         text = f"Demo logins (password {DEMO_PASSWORD!r}): {names}; auditor (admin, read-only)"
         if start_training:
