@@ -21,6 +21,7 @@ its sender penalised) even when the beat (``tick_clock``) is behind. Money moves
 
 from __future__ import annotations
 
+import datetime
 import logging
 import secrets
 import time
@@ -652,13 +653,66 @@ def record_metrics(
 
 # -- the clock and the phases -------------------------------------------------------------------
 def close_due_phases(now_ms_: int | None = None) -> int:
-    """The beat: advance every running round (closing due phases exactly once)."""
+    """The beat: advance every running round (closing due phases exactly once), then re-enqueue
+    work whose task message was lost (:func:`rekick_stale_work`)."""
     n = 0
     for rid in Round.objects.filter(
         group__status=CooperativeGroup.Status.RUNNING, finished_at=None
     ).values_list("id", flat=True):
         n += len(advance_round(rid, now_ms_))
+    rekick_stale_work(now_ms_)
     return n
+
+
+#: (task, id) -> when this process last re-enqueued it (at most once per rekick period)
+_rekicked: dict[tuple[str, int], float] = {}
+
+
+def rekick_period_s() -> float:
+    return float(getattr(settings, "DEEPCHAIN_REKICK_S", 30.0))
+
+
+def rekick_stale_work(now: int | None = None) -> list[tuple[str, int]]:
+    """Re-enqueue the platform's own tasks whose effect is overdue by more than the rekick
+    period: a pending submission's verification, a round's Processing (T3 closed, no aggregate)
+    or combination (T5 closed, no result). Late acks re-deliver what a dying worker held, but a
+    message a worker took from Redis and died before recording as unacked is gone; the tasks
+    are idempotent, so a spare run changes nothing. Party agents are not woken here (their own
+    retry loop and the deadlines cover them). Returns the (task, id) pairs enqueued."""
+    t = now_ms() if now is None else now
+    period = rekick_period_s()
+    stale_before = timezone.now() - datetime.timedelta(seconds=period)
+    due: list[tuple[str, int]] = []
+    pending = Submission.objects.filter(
+        status=S.Status.PENDING, submitted_at__lt=stale_before,
+        round__group__status=CooperativeGroup.Status.RUNNING,
+    ).values_list("id", "kind")  # fmt: skip
+    for sid, kind in pending:
+        due.append(("crypto_verify_gradient" if kind == S.Kind.GRADIENT else "crypto_verify_share",
+                    sid))  # fmt: skip
+    rounds = Round.objects.filter(
+        group__status=CooperativeGroup.Status.RUNNING, finished_at=None, status_reason=""
+    )
+    for r in rounds.only("id", "schedule", "aggregate_blob", "result_blob", "closed_phases"):
+        closed = (r.schedule or {}).get("closed_ms", {})
+
+        def overdue(phase: Phase, closed=closed) -> bool:
+            return phase.value in closed and t - int(closed[phase.value]) > period * 1000
+
+        if not r.aggregate_blob and overdue(Phase.T3):
+            due.append(("process_aggregate", r.id))
+        elif r.aggregate_blob and not r.result_blob and overdue(Phase.T5):
+            due.append(("crypto_combine", r.id))
+    kicked = []
+    clock = time.monotonic()
+    for name, oid in due:
+        if clock - _rekicked.get((name, oid), -1e18) < period:
+            continue
+        _rekicked[(name, oid)] = clock
+        log.warning("re-enqueueing overdue %s(%s)", name, oid)
+        _on_commit_task(name, oid)
+        kicked.append((name, oid))
+    return kicked
 
 
 def _members(g: CooperativeGroup) -> list[Membership]:

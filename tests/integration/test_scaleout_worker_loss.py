@@ -2,8 +2,10 @@
 queue), run a 4-party group; one worker is killed with SIGKILL (with its pool children) while
 it executes a training task. Late acks + a short broker visibility timeout
 (DEEPCHAIN_VISIBILITY_TIMEOUT_S in the workers' env) re-deliver its unacknowledged tasks to the
-survivor: the rounds still complete, nothing is paid twice, and no task's effect is applied
-twice (the services are idempotent under row locks).
+survivor (kombu restores overdue unacked messages about every 100 s); a message popped but not
+yet recorded as unacked when the worker died is re-enqueued by the clock's
+``rekick_stale_work``. The rounds still complete, nothing is paid twice, and no task's effect
+is applied twice (the services are idempotent under row locks).
 """
 
 from __future__ import annotations
@@ -78,7 +80,12 @@ def _unfinished(name: str) -> set[str]:
     return set(RECEIVED.findall(text)) - set(FINISHED.findall(text))
 
 
-def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(live_server_url, test_db_name):
+def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
+    live_server_url, test_db_name, settings
+):
+    # a message the worker popped from Redis but died before recording as unacked is gone:
+    # the beat (played by this test) re-enqueues overdue verifications/aggregations
+    settings.DEEPCHAIN_REKICK_S = 15
     tag = f"{os.getpid()}-{int(time.time())}"
     names = [f"scale-a-{tag}", f"scale-b-{tag}"]
     env = procs.child_env(
