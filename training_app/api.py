@@ -9,7 +9,8 @@ from __future__ import annotations
 import binascii
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -139,6 +140,11 @@ class MyGroupsView(APIView):
 
 
 class GroupDetailView(APIView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        description="The dashboard snapshot: round, phase, deadlines, submissions, penalties, "
+        "payouts and accuracy curves.",
+    )
     def get(self, request, group_id: int):
         return Response(selectors.group_snapshot(_group(request, group_id)))
 
@@ -149,7 +155,17 @@ class JoinSerializer(serializers.Serializer):
 
 
 class JoinView(APIView):
-    @extend_schema(request=JoinSerializer)
+    @extend_schema(
+        request=JoinSerializer,
+        responses=inline_serializer(
+            "JoinResult",
+            {
+                "index": serializers.IntegerField(allow_null=True),
+                "status": serializers.CharField(),
+                "stake": serializers.IntegerField(),
+            },
+        ),
+    )
     def post(self, request, group_id: int):
         g = _group(request, group_id)
         ser = JoinSerializer(data=request.data)
@@ -162,6 +178,10 @@ class JoinView(APIView):
 
 
 class StartView(APIView):
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("StartResult", {"status": serializers.CharField()}),
+    )
     def post(self, request, group_id: int):
         g = services.start_group(group=_group(request, group_id), by=request.user)
         return Response({"status": g.status})
@@ -170,6 +190,11 @@ class StartView(APIView):
 class MeView(APIView):
     """My membership: index, address, keys and training settings; my sealed key share."""
 
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        description="My membership, the public key, the packing, my sealed key share (sealed to "
+        "my own X25519 key) and the training settings.",
+    )
     def get(self, request, group_id: int):
         g = _group(request, group_id)
         m = _member(request, g)
@@ -186,6 +211,10 @@ class MeView(APIView):
 
 
 class RoundStateView(APIView):
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        description="The current round, its phase and deadlines, and what I still have to do.",
+    )
     def get(self, request, group_id: int):
         g = _group(request, group_id)
         return Response(selectors.round_state(g, selectors.membership_of(g, request.user)))
@@ -194,6 +223,16 @@ class RoundStateView(APIView):
 class ParamsView(APIView):
     """W_{r-1}: the model round r starts from (float32, base64)."""
 
+    @extend_schema(
+        responses=inline_serializer(
+            "RoundParams",
+            {
+                "round": serializers.IntegerField(),
+                "blob": serializers.CharField(),
+                "data": serializers.CharField(help_text="float32 parameters, base64"),
+            },
+        )
+    )
     def get(self, request, group_id: int, number: int):
         g = _group(request, group_id)
         r = _round(g, number)
@@ -208,7 +247,15 @@ class GradientSerializer(serializers.Serializer):
 
 
 class GradientView(APIView):
-    @extend_schema(request=GradientSerializer)
+    @extend_schema(
+        request=GradientSerializer,
+        responses={
+            202: inline_serializer(
+                "GradientResult",
+                {"status": serializers.CharField(), "blob": serializers.CharField()},
+            )
+        },
+    )
     def post(self, request, group_id: int, number: int):
         g = _group(request, group_id)
         m = _member(request, g)
@@ -226,6 +273,17 @@ class GradientView(APIView):
 class AggregateView(APIView):
     """C(sum dW) appended by the Processing contract (ciphertexts, base64)."""
 
+    @extend_schema(
+        responses=inline_serializer(
+            "RoundAggregate",
+            {
+                "round": serializers.IntegerField(),
+                "blob": serializers.CharField(),
+                "n_accepted": serializers.IntegerField(),
+                "data": serializers.CharField(help_text="ciphertexts, base64"),
+            },
+        )
+    )
     def get(self, request, group_id: int, number: int):
         r = _round(_group(request, group_id), number)
         if not r.aggregate_blob:
@@ -241,7 +299,15 @@ class ShareSerializer(serializers.Serializer):
 
 
 class ShareView(APIView):
-    @extend_schema(request=ShareSerializer)
+    @extend_schema(
+        request=ShareSerializer,
+        responses={
+            202: inline_serializer(
+                "ShareResult",
+                {"status": serializers.CharField(), "blob": serializers.CharField()},
+            )
+        },
+    )
     def post(self, request, group_id: int, number: int):
         g = _group(request, group_id)
         m = _member(request, g)
@@ -259,6 +325,21 @@ class ShareView(APIView):
 class ResultView(APIView):
     """The decrypted aggregate S (int64), n accepted, and W_r (float32); never one party's dW."""
 
+    @extend_schema(
+        responses=inline_serializer(
+            "RoundResult",
+            {
+                "round": serializers.IntegerField(),
+                "n_accepted": serializers.IntegerField(),
+                "accuracy": serializers.FloatField(allow_null=True),
+                "loss": serializers.FloatField(allow_null=True),
+                "result_blob": serializers.CharField(),
+                "params_blob": serializers.CharField(),
+                "sums": serializers.CharField(help_text="decrypted aggregate, int64, base64"),
+                "params": serializers.CharField(help_text="W_r, float32, base64"),
+            },
+        )
+    )
     def get(self, request, group_id: int, number: int):
         r = _round(_group(request, group_id), number)
         if not r.result_blob:
@@ -279,7 +360,10 @@ class MetricSerializer(serializers.Serializer):
 
 
 class MetricsView(APIView):
-    @extend_schema(request=MetricSerializer)
+    @extend_schema(
+        request=MetricSerializer,
+        responses={201: inline_serializer("MetricRecorded", {"ok": serializers.BooleanField()})},
+    )
     def post(self, request, group_id: int, number: int):
         g = _group(request, group_id)
         m = _member(request, g)
