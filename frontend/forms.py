@@ -46,6 +46,13 @@ class GroupCreateForm(forms.Form):
         label="Seconds per phase",
         help_text="Each deadline T_t1..T_t9 is this long after the previous one.",
     )
+    training_seconds = forms.IntegerField(
+        min_value=1,
+        max_value=86_400,
+        required=False,
+        label="Seconds for local training (T_t1)",
+        help_text="The gradient-submission window, in which parties train; blank: as above.",
+    )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -57,7 +64,10 @@ class GroupCreateForm(forms.Form):
     def deadlines(self) -> dict[str, int]:
         """Per-phase durations in ms, keyed by the clock's phase names."""
         ms = int(self.cleaned_data["phase_seconds"]) * 1000
-        return {name: ms for _, name in PHASE_LABELS}
+        out = {name: ms for _, name in PHASE_LABELS}
+        if self.cleaned_data.get("training_seconds"):
+            out["gradient_submission"] = int(self.cleaned_data["training_seconds"]) * 1000
+        return out
 
 
 class JoinForm(forms.Form):

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from ledger_app.models import Block, Transaction
-from training_app.models import CooperativeGroup, Metric, Round, Submission
+from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,10 @@ def _party_label(membership) -> str:
     return f"P{membership.party_index}" if membership.party_index else membership.user.username
 
 
-def _money_tx(tx: Transaction) -> dict[str, Any]:
+def _money_tx(tx: Transaction, party_of: dict[str, str] | None = None) -> dict[str, Any]:
+    """A penalty or payout row; ``party`` labels the member it concerns (P<i>) when known."""
     p = tx.payload or {}
+    who = p.get("party") if tx.kind == "penalty" else (p.get("destination") or p.get("to"))
     return {
         "tx": tx.tx_hash,
         "kind": tx.kind,
@@ -46,6 +48,7 @@ def _money_tx(tx: Transaction) -> dict[str, Any]:
         "destination": p.get("destination") or p.get("to"),
         "reason": p.get("reason", ""),
         "status": tx.status,
+        "party": (party_of or {}).get(who or "", ""),
     }
 
 
@@ -82,9 +85,14 @@ def dashboard_snapshot(group: CooperativeGroup) -> dict[str, Any]:
         }
         for s in subs
     ]
+    party_of = {
+        m.account.address: _party_label(m)
+        for m in Membership.objects.filter(group=group).select_related("account", "user")
+        if m.account_id
+    }
     txs = Transaction.objects.filter(group_ref__in=[group.address, str(group.id)])
-    penalties = [_money_tx(t) for t in txs.filter(kind="penalty").order_by("-id")[:50]]
-    payouts = [_money_tx(t) for t in txs.filter(kind="payout").order_by("-id")[:50]]
+    penalties = [_money_tx(t, party_of) for t in txs.filter(kind="penalty").order_by("-id")[:50]]
+    payouts = [_money_tx(t, party_of) for t in txs.filter(kind="payout").order_by("-id")[:50]]
     verifications = [
         {
             "tx": t.tx_hash,

@@ -26,6 +26,7 @@ from training_app.models import CooperativeGroup, Membership
 
 from .forms import PHASE_LABELS, AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
 from .permissions import can_watch_group, is_auditor
+from .selectors import PHASES as ROUND_PHASES
 
 
 def _service(module: str):
@@ -165,7 +166,10 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
         "is_initiator": group.initiator_id == request.user.id,
         "can_watch": can_watch_group(request.user, group),
         "join_form": JoinForm(),
-        "deadlines": [(t, name, (group.deadlines or {}).get(name)) for t, name in PHASE_LABELS],
+        "deadlines": [
+            (t, name.replace("_", " "), (group.deadlines or {}).get(name))
+            for t, name in PHASE_LABELS
+        ],
         "rounds": group.round_set.order_by("-number")[:10],
     }
     return render(request, "frontend/groups/detail.html", ctx)
@@ -237,7 +241,8 @@ def group_dashboard(request: HttpRequest, group_id: int) -> HttpResponse:
         raise PermissionDenied("Only members, the initiator and auditors may watch this group.")
     ctx = {
         "group": group,
-        "phases": PHASE_LABELS,
+        # in the order a round runs them (T7-T9 aggregate before T4-T6 decrypt)
+        "phases": [(t, name, name.replace("_", " ")) for t, name in ROUND_PHASES],
         "ws_path": f"/ws/groups/{group.id}/",
     }
     return render(request, "frontend/groups/dashboard.html", ctx)

@@ -15,6 +15,8 @@
   }
   function badge(text) { return el("span", { class: "badge " + String(text) }, text); }
   function short(h) { return h ? String(h).slice(0, 12) + "…" : ""; }
+  function label(name) { return name ? String(name).replace(/_/g, " ") : name; }
+  function plain(reason) { return String(reason || "").replace(/^(penalty|payout):/, ""); }
   function flash(node) { node.classList.remove("flash"); void node.offsetWidth; node.classList.add("flash"); }
   function setText(id, v) {
     const n = $(id); const s = v === null || v === undefined ? "—" : String(v);
@@ -57,7 +59,7 @@
   // --- rendering ----------------------------------------------------------------------------
   function fillTable(id, rows, cells) {
     const body = $(id); body.textContent = "";
-    rows.forEach((r) => { const tr = el("tr"); cells(r).forEach((c) => { const td = el("td"); if (c instanceof Node) td.appendChild(c); else td.textContent = c === null || c === undefined ? "" : String(c); tr.appendChild(td); }); body.appendChild(tr); });
+    rows.forEach((r) => { const tr = el("tr"); cells(r).forEach((c) => { const td = el("td"); if (c instanceof Node) td.appendChild(c); else td.textContent = c === null || c === undefined || c === "" ? "—" : String(c); tr.appendChild(td); }); body.appendChild(tr); });
     const empty = $(id + "-empty"); if (empty) empty.style.display = rows.length ? "none" : "";
   }
   function renderPhases() {
@@ -83,12 +85,12 @@
     state.phases = s.phases || [];
     state.phase = s.phase;
     setText("round-no", s.round);
-    setText("phase-name", s.phase || (s.status === "finished" ? "finished" : "waiting"));
+    setText("phase-name", label(s.phase) || (s.status === "finished" ? "finished" : "waiting"));
     const st = $("dash-status"); st.textContent = s.status; st.className = "badge " + s.status;
     $("status-reason").textContent = s.status_reason || "";
     fillTable("submissions", s.submissions || [], (x) => [x.round, x.party, x.kind, badge(x.status)]);
-    fillTable("penalties", s.penalties || [], (x) => [x.round, x.phase, x.amount, x.reason]);
-    fillTable("payouts", s.payouts || [], (x) => [x.round, x.amount, short(x.destination), x.reason]);
+    fillTable("penalties", s.penalties || [], (x) => [x.round, x.party, label(x.phase), x.amount, plain(x.reason)]);
+    fillTable("payouts", s.payouts || [], (x) => [x.round, x.party || short(x.destination), x.amount, label(plain(x.reason))]);
     const blocks = $("blocks"); blocks.textContent = "";
     (s.blocks || []).forEach((b) => { const li = el("li"); const a = el("a", { href: "/explorer/blocks/" + b.height + "/" }, "#" + b.height + " " + short(b.hash)); li.appendChild(a); li.appendChild(el("span", { class: "muted" }, " · " + b.tx_count + " txs")); blocks.appendChild(li); });
     drawCurves(s.curves || {});
@@ -96,7 +98,7 @@
   }
   function describe(ev) {
     const skip = new Set(["type", "group"]);
-    const parts = Object.keys(ev).filter((k) => !skip.has(k) && typeof ev[k] !== "object").map((k) => k + "=" + ev[k]);
+    const parts = Object.keys(ev).filter((k) => !skip.has(k) && typeof ev[k] !== "object").map((k) => k + "=" + (/^[0-9a-f]{40,}$/.test(String(ev[k])) ? short(ev[k]) : ev[k]));
     return ev.type + (parts.length ? " · " + parts.join(" ") : "");
   }
   function logEvent(ev) {
@@ -111,7 +113,7 @@
     if (ev.type === "snapshot") { applySnapshot(ev); return; }
     logEvent(ev);
     if (ev.round !== undefined && typeof ev.round === "number") setText("round-no", ev.round);
-    if (ev.phase) { state.phase = ev.phase; setText("phase-name", ev.phase); renderPhases(); }
+    if (ev.phase) { state.phase = ev.phase; setText("phase-name", label(ev.phase)); renderPhases(); }
     // The snapshot is the source of truth: ask for a fresh one shortly after a burst of events.
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => { if (socket && socket.readyState === 1) socket.send(JSON.stringify({ action: "snapshot" })); }, 300);
