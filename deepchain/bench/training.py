@@ -39,6 +39,18 @@ from deepchain.learning.models import PRESETS, configure_torch_threads
 from deepchain.party import PACKING_Q, PACKING_SCALE, apply_aggregate
 
 
+def fixed_point_twin(scheme: PackingScheme):
+    """Plaintext FedAvg with exactly the encrypted path's arithmetic: quantize each update,
+    sum the integers (what threshold decryption of the aggregate yields), apply the 1/n mean in
+    fixed point. Encrypted and twin runs differ only if the cryptography changed a value."""
+
+    def aggregate_fn(w: np.ndarray, updates: list[np.ndarray]) -> np.ndarray:
+        sums = np.sum([scheme.quantize(u) for u in updates], axis=0)
+        return apply_aggregate(w, sums, len(updates), scheme)
+
+    return aggregate_fn
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m deepchain.bench training")
     p.add_argument("--parties", type=int, default=4)
@@ -120,6 +132,10 @@ def main(argv: list[str]) -> int:
               ", ".join(f"{k} {v:.1f}s" for k, v in tm.items()))  # fmt: skip
     enc_acc = evaluate(cfg.model, w, test)[0]
     plain = run_federated(train, test, cfg, n, parties=shares, seed=seed, evaluate_parties=False)
+    twin = run_federated(
+        train, test, cfg, n, parties=shares, seed=seed, evaluate_parties=False,
+        aggregate=fixed_point_twin(scheme),
+    )  # fmt: skip
     cen = run_centralized(train, test, cfg, seed=seed)
     single = run_single(shares[0], test, cfg, seed=seed)
     print("final test accuracy:")
@@ -128,18 +144,21 @@ def main(argv: list[str]) -> int:
               f"with the collaborative model: {enc_acc:.4f}")  # fmt: skip
     print(f"  party 0 alone: {single.final_accuracy:.4f}")
     print(f"  centralized: {cen.final_accuracy:.4f}")
-    print(f"  plaintext FedAvg (same seeds): {plain.final_accuracy:.4f}")
+    print(f"  plaintext FedAvg (same seeds, float): {plain.final_accuracy:.4f}")
+    print(f"  plaintext FedAvg (same seeds, same fixed point): {twin.final_accuracy:.4f}")
     print(f"  encrypted DeepChain: {enc_acc:.4f}")
     mean = {k: float(np.mean([tm[k] for tm in times])) for k in phases}
     total = sum(mean.values())
     print("time per round by phase: " + ", ".join(f"{k} {v:.1f}s" for k, v in mean.items()) +
           f" (total {total:.1f}s)")  # fmt: skip
-    diff = abs(enc_acc - plain.final_accuracy) * 100
+    diff = abs(enc_acc - twin.final_accuracy) * 100
+    float_diff = abs(enc_acc - plain.final_accuracy) * 100
     gap = (cen.final_accuracy - enc_acc) * 100
     gain = (enc_acc - single.final_accuracy) * 100
     ok = diff <= 0.1
     print(f"SUMMARY training N={n} {a.key_bits}-bit {cfg.model}: encrypted {enc_acc:.4f} vs "
-          f"plaintext {plain.final_accuracy:.4f} (diff {diff:.2f} pts, {'OK' if ok else 'MISS'}), "
+          f"plaintext {twin.final_accuracy:.4f} (diff {diff:.2f} pts, {'OK' if ok else 'MISS'}; "
+          f"float FedAvg {plain.final_accuracy:.4f}, diff {float_diff:.2f} pts), "
           f"centralized gap {gap:.2f} pts, gain over single {gain:.2f} pts, "
           f"{total:.1f}s/round")  # fmt: skip
     return 0 if ok else 1
