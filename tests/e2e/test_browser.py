@@ -1,7 +1,10 @@
 """Browser test (Playwright + Debian's chromium) against the real Daphne server and a real
 Celery worker: sign up, log in, create a group, join with a deposit, watch the dashboard update
-over the websocket while a short round runs, see a late party's penalty, and open the admin as
-an auditor without write controls. Screenshots go to test-artifacts/.
+over the websocket while a short round runs (one document throughout: no reload, no
+navigation), see the absent parties' penalties, the collaborative model's accuracy and loss
+points on the Chart.js charts and the honest party's payouts, and open the admin as an auditor
+without write controls. Screenshots of the dashboard, group page and admin go to
+test-artifacts/ (gitignored).
 """
 
 from __future__ import annotations
