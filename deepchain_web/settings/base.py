@@ -115,7 +115,9 @@ REDIS_URL = redis_url(VAR_DIR / "redis")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # channels_redis blocks up to 5 s waiting for messages; redis-py 8's default 5 s read
+        # timeout would fire first and drop every idle dashboard socket.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
     }
 }
 
