@@ -134,6 +134,8 @@ def test_a_websocket_receives_a_message_pushed_through_the_channel_layer(
     )
     try:
         assert json.loads(ws.recv())["type"] == "snapshot"
+        # Idle longer than redis-py's default 5 s read timeout: the socket must survive it.
+        time.sleep(7)
         async_to_sync(get_channel_layer().group_send)(
             group_channel_name(group.pk),
             {"type": "protocol.event", "payload": {"type": "ping", "n": 1}},
