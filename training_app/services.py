@@ -596,7 +596,7 @@ def record_verification(*, submission_id: int, ok: bool, reason: str = "") -> bo
     """fsver1/fsver2 verdict of a pending submission: VERIFY tx on chain. Idempotent."""
     with transaction.atomic():
         sub = (
-            Submission.objects.select_for_update()
+            Submission.objects.select_for_update(of=("self",))
             .select_related("round__group", "membership__account", "transaction")
             .get(pk=submission_id)
         )
