@@ -246,28 +246,52 @@ class GradientSerializer(serializers.Serializer):
     deposit_tx = serializers.DictField(required=False)
 
 
+class ShareSerializer(serializers.Serializer):
+    share = serializers.CharField()
+    tx = serializers.DictField()
+    deposit_tx = serializers.DictField(required=False)
+
+
+class SubmissionResultSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    blob = serializers.CharField()
+
+
+def _submit(request, group_id: int, number: int, serializer, field: str, submit) -> Response:
+    """Shared body of the gradient and share uploads: the caller acts only for itself."""
+    g = _group(request, group_id)
+    m = _member(request, g)
+    _round(g, number)
+    ser = serializer(data=request.data)
+    ser.is_valid(raise_exception=True)
+    d = ser.validated_data
+    sub = submit(
+        group=g, round_number=number, membership=m, blob=_blob(d[field], field),
+        signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
+    )  # fmt: skip
+    return Response({"status": sub.status, "blob": sub.blob}, status=202)
+
+
 class GradientView(APIView):
-    @extend_schema(
-        request=GradientSerializer,
-        responses={
-            202: inline_serializer(
-                "GradientResult",
-                {"status": serializers.CharField(), "blob": serializers.CharField()},
-            )
-        },
-    )
+    """Upload C(dW) with Proof_PK, the signed GRADIENT transaction and its deposit."""
+
+    @extend_schema(request=GradientSerializer, responses={202: SubmissionResultSerializer})
     def post(self, request, group_id: int, number: int):
-        g = _group(request, group_id)
-        m = _member(request, g)
-        _round(g, number)
-        ser = GradientSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        d = ser.validated_data
-        sub = services.submit_gradient(
-            group=g, round_number=number, membership=m, update_blob=_blob(d["update"], "update"),
-            signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
-        )  # fmt: skip
-        return Response({"status": sub.status, "blob": sub.blob}, status=202)
+        def submit(*, blob, **kw):
+            return services.submit_gradient(update_blob=blob, **kw)
+
+        return _submit(request, group_id, number, GradientSerializer, "update", submit)
+
+
+class ShareView(APIView):
+    """Upload a decryption share with Proof_CD, the signed transaction and its deposit."""
+
+    @extend_schema(request=ShareSerializer, responses={202: SubmissionResultSerializer})
+    def post(self, request, group_id: int, number: int):
+        def submit(*, blob, **kw):
+            return services.submit_decryption_share(share_blob=blob, **kw)
+
+        return _submit(request, group_id, number, ShareSerializer, "share", submit)
 
 
 class AggregateView(APIView):
@@ -290,36 +314,6 @@ class AggregateView(APIView):
             raise DomainError("no aggregate yet", code="not_ready", status_code=404)
         return Response({"round": r.number, "blob": r.aggregate_blob, "n_accepted": r.n_accepted,
                          "data": b64e(blob_store().get(r.aggregate_blob))})  # fmt: skip
-
-
-class ShareSerializer(serializers.Serializer):
-    share = serializers.CharField()
-    tx = serializers.DictField()
-    deposit_tx = serializers.DictField(required=False)
-
-
-class ShareView(APIView):
-    @extend_schema(
-        request=ShareSerializer,
-        responses={
-            202: inline_serializer(
-                "ShareResult",
-                {"status": serializers.CharField(), "blob": serializers.CharField()},
-            )
-        },
-    )
-    def post(self, request, group_id: int, number: int):
-        g = _group(request, group_id)
-        m = _member(request, g)
-        _round(g, number)
-        ser = ShareSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        d = ser.validated_data
-        sub = services.submit_decryption_share(
-            group=g, round_number=number, membership=m, share_blob=_blob(d["share"], "share"),
-            signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
-        )  # fmt: skip
-        return Response({"status": sub.status, "blob": sub.blob}, status=202)
 
 
 class ResultView(APIView):
