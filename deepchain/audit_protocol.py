@@ -32,7 +32,6 @@ pass only looks results up). Costs per check are kept in :attr:`ProtocolAuditor.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import time
 from collections import Counter
@@ -66,6 +65,7 @@ from deepchain.incentives.contracts import (
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.ledger.blocks import Block
 from deepchain.ledger.transactions import Transaction, TxKind, thaw
+from deepchain.procpool import pool_context
 
 __all__ = [
     "Finding",
@@ -372,7 +372,7 @@ class ProtocolAuditor:
                     jobs.append(("cd", g[0], agg, blob, g[3].index(tx.sender) + 1))
         jobs = list(dict.fromkeys(jobs))
         if len(jobs) > 1:
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            ctx = pool_context()
             root = str(self.blobs.root)
             with ProcessPoolExecutor(max_workers=min(self.processes, len(jobs)),
                                      mp_context=ctx) as ex:  # fmt: skip

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -56,6 +55,7 @@ from deepchain.crypto.serialize import (
     get_int,
     hexs,
 )
+from deepchain.procpool import pool_context
 
 MAX_LENGTH = 1 << 40
 
@@ -81,7 +81,7 @@ def _map_chunks(
         for lo, hi in ranges:
             out.extend(fn(*args, lo, hi, rng))
         return out
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    ctx = pool_context()
     seeds = _seed_list(rng, len(ranges))
     with ProcessPoolExecutor(max_workers=len(ranges), mp_context=ctx) as ex:
         futs = [ex.submit(fn, *args, lo, hi, s) for (lo, hi), s in zip(ranges, seeds, strict=True)]

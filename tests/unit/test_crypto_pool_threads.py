@@ -1,0 +1,47 @@
+"""Multi-process crypto stays correct (and does not deadlock) inside a threaded host."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+import pytest
+
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import generate_threshold_keypair
+from deepchain.crypto.vector import (
+    combine_vector,
+    decryption_share,
+    encrypt_update,
+    verify_decryption_share,
+    verify_update,
+)
+from deepchain.procpool import pool_context
+
+
+@pytest.fixture
+def another_thread():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    yield
+    stop.set()
+    t.join()
+
+
+def test_a_threaded_process_never_forks_its_pool_workers(another_thread):
+    ctx = pool_context()
+    assert ctx is None or ctx.get_start_method() != "fork"
+
+
+def test_parallel_encryption_and_shares_match_the_sum_in_a_threaded_process(another_thread):
+    pk, shares = generate_threshold_keypair(512, 3, 2, rng=random.Random(7))
+    scheme = PackingScheme(512, N_max=8)
+    q = np.arange(-40, 40, dtype=np.int64)
+    upd = encrypt_update(pk, scheme, q, processes=2)
+    assert verify_update(pk, scheme, upd, processes=2)
+    dss = [decryption_share(pk, k, upd.ciphertexts, processes=2) for k in shares[:2]]
+    assert all(verify_decryption_share(pk, upd.ciphertexts, d) for d in dss)
+    total = scheme.unpack(combine_vector(pk, dss), len(q), 1)
+    assert np.array_equal(total, q)
