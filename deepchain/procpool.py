@@ -1,23 +1,18 @@
-"""Process pools for the crypto hot paths, safe in threaded hosts.
+"""Process pools for the crypto hot paths, safe in any host process.
 
-``fork`` is fastest (children inherit the parent's comb tables), but forking a process that
-runs other threads can copy a lock in its held state and deadlock the child. So fork only
-from a single-threaded process; otherwise use ``forkserver`` (children start from a clean,
-single-threaded server).
+Never ``fork``: a forked child inherits the parent's state, including locks held by other
+threads and after-fork hooks of libraries it used (kombu's, for one, blocks a child forever
+closing the parent's broker connection). ``forkserver`` children start from a clean server
+process instead; the price is that each child rebuilds its comb tables (about 0.2 s).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import threading
 from multiprocessing.context import BaseContext
 
 
-def pool_context() -> BaseContext | None:
-    """The multiprocessing context for a ProcessPoolExecutor started right now."""
+def pool_context() -> BaseContext:
+    """The multiprocessing context for a ProcessPoolExecutor: forkserver, else spawn."""
     methods = mp.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return mp.get_context("fork")
-    if "forkserver" in methods:
-        return mp.get_context("forkserver")
-    return None
+    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
