@@ -52,6 +52,7 @@ class Launcher:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=os.environ.copy(),
+            start_new_session=True,  # its own process group: stop() reaps late-born descendants
         )
         self.procs.append(proc)
         return proc
@@ -117,6 +118,9 @@ class Launcher:
             with contextlib.suppress(psutil.NoSuchProcess):
                 p.kill()
         psutil.wait_procs(alive, timeout=5)
+        for proc in self.procs:  # anything born after the snapshot (a beat, a new pool child)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
         embedded.stop_embedded_redis()
 

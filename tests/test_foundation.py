@@ -166,6 +166,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        if text in " ".join(p.info["cmdline"] or []) and _alive(p.pid):
+            found.append(p.pid)
+    return found
+
+
 def _listeners_on(port: int) -> list[int]:
     return [
         c.pid
@@ -209,6 +217,7 @@ def test_the_demo_command_serves_pages_and_ctrl_c_leaves_no_process_behind(tmp_p
         assert demo.wait(timeout=60) == 0
         time.sleep(0.5)
         assert [pid for pid in [p.pid for p in children] + redis_pids if _alive(pid)] == []
+        assert _processes_mentioning(str(tmp_path)) == []
     finally:
         if demo.poll() is None:
             demo.kill()
