@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import gmpy2
 from gmpy2 import mpz
@@ -136,13 +136,40 @@ def _rp_tables(n: int) -> tuple[CombTable, CombTable]:
     return tabs
 
 
+class _Framed:
+    """to_bytes / from_bytes for a proof with ``write`` / ``read``: the magic, then the fields."""
+
+    MAGIC: bytes
+
+    def write(self, w: Writer) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def read(cls, r: Reader) -> Self:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        w = Writer(self.MAGIC)
+        self.write(w)
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        r = Reader(data, cls.MAGIC)
+        p = cls.read(r)
+        r.end()
+        return p
+
+
 @dataclass(frozen=True)
-class ProofPK:
+class ProofPK(_Framed):
     """Proof_PK = (a, e, z1, z2, S, C, z3).
 
     a = (1 + x n) h_s^y mod n^2, S = s^M t^mu, C = s^x t^gamma mod n,
     e = H(PK, n, h_s, B, c, a, S, C), z1 = x + e M, z2 = y + e alpha, z3 = gamma + e mu.
     """
+
+    MAGIC = b"DCPK"
 
     a: int
     e: int
@@ -185,18 +212,6 @@ class ProofPK:
     def read(cls, r: Reader) -> ProofPK:
         p = cls(*(r.var() for _ in cls._FIELDS))
         p._check_sizes()
-        return p
-
-    def to_bytes(self) -> bytes:
-        w = Writer(b"DCPK")
-        self.write(w)
-        return w.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ProofPK:
-        r = Reader(data, b"DCPK")
-        p = cls.read(r)
-        r.end()
         return p
 
 
@@ -268,8 +283,10 @@ def verify_pk(pk: ThresholdPublicKey, c: int, proof: ProofPK, B: int) -> bool:
 
 # -- Proof_CD --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ProofCD:
+class ProofCD(_Framed):
     """(a, b, e, z): a = C^(4r), b = v^r, e = H(CD, ...), z = r + e Delta s_i."""
+
+    MAGIC = b"DCCD"
 
     a: int
     b: int
@@ -305,18 +322,6 @@ class ProofCD:
         p = cls(r.var(), r.var(), r.var(), r.var())
         if p.e.bit_length() > K_BITS:
             raise CryptoFormatError("ProofCD: challenge too long")
-        return p
-
-    def to_bytes(self) -> bytes:
-        w = Writer(b"DCCD")
-        self.write(w)
-        return w.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ProofCD:
-        r = Reader(data, b"DCCD")
-        p = cls.read(r)
-        r.end()
         return p
 
 
@@ -436,12 +441,14 @@ def _gamma_batch_bits() -> int:
 
 
 @dataclass(frozen=True)
-class BatchProofPK:
+class BatchProofPK(_Framed):
     """Batched Proof_PK for a whole update: S = (S_1..S_r), a, D, z1, z2, z3 (see prove_update).
 
     The challenges (binary weights rho and K-bit weights w) are recomputed by the verifier
     from the hash of the statement and (S, a, D), so they are not stored.
     """
+
+    MAGIC = b"DCBP"
 
     S: tuple[int, ...]
     a: int
@@ -497,18 +504,6 @@ class BatchProofPK:
             raise CryptoFormatError(f"BatchProofPK: expected {BATCH_R} commitments S")
         p = cls(S=tuple(r.var() for _ in range(cnt)), **vals)
         p._check_sizes()
-        return p
-
-    def to_bytes(self) -> bytes:
-        w = Writer(b"DCBP")
-        self.write(w)
-        return w.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> BatchProofPK:
-        r = Reader(data, b"DCBP")
-        p = cls.read(r)
-        r.end()
         return p
 
 
