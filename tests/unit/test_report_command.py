@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deepchain.bench import report
+from deepchain.bench import report, training
 from deepchain.bench._report_render import readme
 
 
@@ -102,3 +102,28 @@ def test_consensus_with_a_faulty_leader_needs_another_round(tiny_run: tuple[Path
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError):
         report.config_for("huge")
+
+
+def test_render_only_adds_the_encrypted_runs_saved_beside_the_report(
+    tiny_run: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, _ = tiny_run
+    for f in out.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    assert "No encrypted run recorded" in (tmp_path / "README.md").read_text()
+    run_json = tmp_path / "training_2_parties.json"
+    assert training.main(
+        ["--quick", "--model", "tiny", "--parties", "2", "--key-bits", "512", "--rounds", "2",
+         "--json", str(run_json)]
+    ) == 0  # fmt: skip
+    run = json.loads(run_json.read_text())
+    assert report.main(["--render-only", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "### 3b. Encrypted training end to end" in text
+    assert f"| 2 | 2 | 512 | tiny | **{run['encrypted_accuracy']:.4f}** |" in text
+    assert (tmp_path / "encrypted_training.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_render_only_needs_a_previous_report(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="results.json not found"):
+        report.main(["--render-only", "--out", str(tmp_path)])
