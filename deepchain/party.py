@@ -137,6 +137,23 @@ def apply_aggregate(
     return w.astype(np.float32)
 
 
+def packing_scheme(n_bits: int) -> PackingScheme:
+    """The packing every agent, the platform and the benchmarks use for an n_bits key."""
+    return PackingScheme(n_bits=n_bits, Q=PACKING_Q, N_max=16, scale=PACKING_SCALE)
+
+
+def fixed_point_twin(scheme: PackingScheme):
+    """Plaintext FedAvg with exactly the encrypted path's arithmetic: quantize each update,
+    sum the integers (what threshold decryption of the aggregate yields), apply the 1/n mean in
+    fixed point. Encrypted and twin runs differ only if the cryptography changed a value."""
+
+    def aggregate_fn(w: np.ndarray, updates: list[np.ndarray]) -> np.ndarray:
+        sums = np.sum([scheme.quantize(u) for u in updates], axis=0)
+        return apply_aggregate(w, sums, len(updates), scheme)
+
+    return aggregate_fn
+
+
 assert int(fixed_point_mean_vector(np.array([5]), 2)[0]) == fixed_point_mean(5, 2)
 
 

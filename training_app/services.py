@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")
 PARTITIONS = ("iid", "dirichlet")
 BEHAVIOURS = ("honest", "late", "cheat", "silent")
-from deepchain.party import PACKING_Q, PACKING_SCALE  # noqa: E402  (same packing as agents)
+from deepchain.party import packing_scheme  # noqa: E402  (same packing as agents)
 
 S = Submission
 
@@ -352,7 +352,7 @@ def run_key_ceremony(group_id: int) -> bool:
         recipient = PublicIdentity(sign_pk=m.account.address, box_pk=m.account.box_pk)
         boxes[m.pk] = seal_key_share(share, recipient, dealer, pk)
     del shares  # the dealer forgets the shares
-    scheme = PackingScheme(n_bits=pk.n_bits, Q=PACKING_Q, N_max=16, scale=PACKING_SCALE)
+    scheme = packing_scheme(pk.n_bits)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(_floats(w0))
     # PK_model itself, public, content-addressed: its blob hash is pk.fingerprint() (auditors)

@@ -16,7 +16,6 @@ import time
 
 import numpy as np
 
-from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import generate_threshold_keypair
 from deepchain.crypto.vector import (
     aggregate,
@@ -39,22 +38,10 @@ from deepchain.learning.experiment import (
 )
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.models import PRESETS, configure_torch_threads
-from deepchain.party import PACKING_Q, PACKING_SCALE, apply_aggregate
+from deepchain.party import apply_aggregate, fixed_point_twin, packing_scheme
 
 #: Phases each party runs on its own host (the rest is the verifying worker's).
 PARTY_PHASES = ("training", "encrypt+prove", "shares+prove")
-
-
-def fixed_point_twin(scheme: PackingScheme):
-    """Plaintext FedAvg with exactly the encrypted path's arithmetic: quantize each update,
-    sum the integers (what threshold decryption of the aggregate yields), apply the 1/n mean in
-    fixed point. Encrypted and twin runs differ only if the cryptography changed a value."""
-
-    def aggregate_fn(w: np.ndarray, updates: list[np.ndarray]) -> np.ndarray:
-        sums = np.sum([scheme.quantize(u) for u in updates], axis=0)
-        return apply_aggregate(w, sums, len(updates), scheme)
-
-    return aggregate_fn
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -94,7 +81,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     pk, keys = generate_threshold_keypair(a.key_bits, n, t)
     keygen_s = time.perf_counter() - t0
-    scheme = PackingScheme(n_bits=pk.n_bits, Q=PACKING_Q, N_max=16, scale=PACKING_SCALE)
+    scheme = packing_scheme(pk.n_bits)
     w = initial_params(cfg, seed)
     print(f"keygen {a.key_bits}-bit N={n} t={t}: {keygen_s:.1f}s; {w.size} parameters -> "
           f"{scheme.n_ciphertexts(w.size)} ciphertexts/party "

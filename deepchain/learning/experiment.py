@@ -363,6 +363,7 @@ def run_comparison(
     quantize: Quantize | None = None,
     log: Callable[[str], None] | None = None,
     group_budget_centralized: bool = False,
+    aggregate: Aggregate | None = None,
 ) -> Comparison:
     """Split ``data`` (default :func:`load_dataset`) into pool/test, partition the pool, and run
     federated, centralized and ``n_singles`` single-party baselines from the same W_0
@@ -386,7 +387,7 @@ def run_comparison(
 
     fed = run_federated(
         train, test, config, n_parties, parties=shares, partition=partition, alpha=alpha,
-        quantize=quantize, seed=seed, w0=w0, on_round=show,
+        quantize=quantize, aggregate=aggregate, seed=seed, w0=w0, on_round=show,
     )  # fmt: skip
     say(f"federated: {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s)")
     cen = run_centralized(train, test, config, seed=seed, w0=w0)
@@ -407,6 +408,35 @@ def run_comparison(
     return Comparison(fed, cen, singles, ds.source, n_parties, cen_group)
 
 
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError("give one or more distinct seeds, e.g. 0,1,2")
+    return seeds
+
+
+def seed_summary(runs: Sequence[Comparison]) -> dict[str, Any]:
+    """Gap to centralized and gain over one party alone across runs with different seeds."""
+    gaps = np.array([c.gap_to_centralized for c in runs])
+    gains = np.array([c.gain_over_single for c in runs])
+    return {
+        "runs": len(runs),
+        "gap_mean": float(gaps.mean()),
+        "gap_std": float(gaps.std(ddof=1)) if len(runs) > 1 else 0.0,
+        "gap_max": float(gaps.max()),
+        "gain_mean": float(gains.mean()),
+        "gain_std": float(gains.std(ddof=1)) if len(runs) > 1 else 0.0,
+        "gain_min": float(gains.min()),
+        "targets_met": sum(c.meets_targets() for c in runs),
+        "mean_meets_targets": bool(
+            gaps.mean() <= TARGET_GAP_TO_CENTRALIZED and gains.mean() >= TARGET_GAIN_OVER_SINGLE
+        ),
+    }
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m deepchain.learning.experiment",
@@ -417,6 +447,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
     p.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        help="comma-separated seeds (e.g. 0,1,2,3,4): one run each (split, partition, init, "
+        "minibatches), then the mean and spread of the gap and the gain",
+    )
     p.add_argument("--data-dir", default=None, help="MNIST IDX directory (else env/default)")
     p.add_argument("--singles", type=int, default=1, help="how many parties to train alone")
     p.add_argument(
@@ -435,6 +472,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=None,
         help="apply the fixed-point round trip (scale 2^BITS, |q| < 2^16) to each update",
+    )
+    p.add_argument(
+        "--exact-twin",
+        action="store_true",
+        help="aggregate exactly as the encrypted protocol does (the party agent's packing "
+        "quantization and fixed-point 1/N mean): the values threshold decryption yields",
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
     p.add_argument("--json", default=None, help="write the full result as JSON to this path")
@@ -458,36 +501,63 @@ def main(argv: list[str] | None = None) -> int:
     }
     config = PRESETS[args.preset].with_(**overrides)
     print(f"preset {args.preset}: {config.as_dict()}")
-    t0 = time.perf_counter()
-    cmp_ = run_comparison(
-        args.parties,
-        config,
-        seed=args.seed,
-        data=load_dataset(args.data_dir),
-        partition=args.partition,
-        alpha=args.alpha,
-        n_singles=args.singles,
-        group_budget_centralized=args.group_budget_centralized,
-        quantize=(
-            fixed_point_round_trip(args.quantize_bits) if args.quantize_bits is not None else None
-        ),
-        log=lambda m: print(m, flush=True),
+    data = load_dataset(args.data_dir)
+    quantize = (
+        fixed_point_round_trip(args.quantize_bits) if args.quantize_bits is not None else None
     )
-    fed = cmp_.federated
-    print(
-        f"final test accuracy: federated {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s), "
-        f"centralized {cmp_.centralized.final_accuracy:.4f} "
-        f"({cmp_.centralized.wall_seconds:.1f}s), single alone {cmp_.single_accuracy:.4f}"
-    )
-    print(
-        f"gap to centralized {100 * cmp_.gap_to_centralized:+.2f} pts (target <= 0.50), "
-        f"gain over single {100 * cmp_.gain_over_single:+.2f} pts (target >= 2.00): "
-        f"{'TARGETS MET' if cmp_.meets_targets() else 'targets NOT met'}; "
-        f"total {time.perf_counter() - t0:.1f}s"
-    )
+    aggregate = None
+    if args.exact_twin:
+        from deepchain.party import fixed_point_twin, packing_scheme  # the protocol's arithmetic
+
+        aggregate = fixed_point_twin(packing_scheme(2048))
+    runs: list[Comparison] = []
+    for seed in args.seeds or [args.seed]:
+        t0 = time.perf_counter()
+        if args.seeds:
+            print(f"== seed {seed}")
+        cmp_ = run_comparison(
+            args.parties,
+            config,
+            seed=seed,
+            data=data,
+            partition=args.partition,
+            alpha=args.alpha,
+            n_singles=args.singles,
+            group_budget_centralized=args.group_budget_centralized,
+            quantize=quantize,
+            aggregate=aggregate,
+            log=lambda m: print(m, flush=True),
+        )
+        fed = cmp_.federated
+        print(
+            f"final test accuracy: federated {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s), "
+            f"centralized {cmp_.centralized.final_accuracy:.4f} "
+            f"({cmp_.centralized.wall_seconds:.1f}s), single alone {cmp_.single_accuracy:.4f}"
+        )
+        print(
+            f"gap to centralized {100 * cmp_.gap_to_centralized:+.2f} pts (target <= 0.50), "
+            f"gain over single {100 * cmp_.gain_over_single:+.2f} pts (target >= 2.00): "
+            f"{'TARGETS MET' if cmp_.meets_targets() else 'targets NOT met'}; "
+            f"total {time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
+        runs.append(cmp_)
+    out: dict[str, Any] = runs[0].to_dict()
+    if args.seeds:
+        summ = seed_summary(runs)
+        out = {"seeds": args.seeds, "summary": summ, "runs": [c.to_dict() for c in runs]}
+        print(
+            f"over {len(runs)} seeds ({args.parties} parties, {args.partition}): gap to "
+            f"centralized {100 * summ['gap_mean']:+.2f} +- {100 * summ['gap_std']:.2f} pts "
+            f"(worst {100 * summ['gap_max']:+.2f}), gain over single "
+            f"{100 * summ['gain_mean']:+.2f} +- {100 * summ['gain_std']:.2f} pts "
+            f"(worst {100 * summ['gain_min']:+.2f}); targets met in "
+            f"{summ['targets_met']}/{len(runs)} seeds, "
+            f"{'met' if summ['mean_meets_targets'] else 'NOT met'} on the mean"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(cmp_.to_dict(), f, indent=1)
+            json.dump(out, f, indent=1)
     return 0
 
 

@@ -194,3 +194,32 @@ def test_lr_decays_geometrically_per_round_and_defaults_to_constant():
     assert PAPER_PRESET.lr_at(1) == PAPER_PRESET.lr_at(10) == PAPER_PRESET.lr
     cfg = PAPER_PRESET.with_(lr=0.2, lr_decay=0.5)
     assert [cfg.lr_at(r) for r in (1, 2, 3)] == [0.2, 0.1, 0.05]
+
+
+def test_experiment_cli_summarises_several_seeds_with_the_protocols_arithmetic(tmp_path, capsys):
+    from deepchain.learning.experiment import main
+
+    out_json = tmp_path / "seeds.json"
+    argv = ["--parties", "2", "--preset", "test", "--data-dir", str(tmp_path / "none")]
+    assert main([*argv, "--seeds", "0,1", "--exact-twin", "--json", str(out_json)]) == 0
+    text = capsys.readouterr().out
+    assert "== seed 0" in text and "== seed 1" in text and "over 2 seeds" in text
+    import json
+
+    data = json.loads(out_json.read_text())
+    assert data["seeds"] == [0, 1] and len(data["runs"]) == 2
+    gaps = [r["gap_to_centralized"] for r in data["runs"]]
+    assert data["summary"]["gap_mean"] == pytest.approx(np.mean(gaps))
+    assert data["summary"]["gap_max"] == pytest.approx(max(gaps))
+    # different seeds give different splits, so different runs
+    assert data["runs"][0]["federated"]["rounds"] != data["runs"][1]["federated"]["rounds"]
+
+
+@pytest.mark.parametrize("seeds", ["", "0,0", "a,1"])
+def test_experiment_cli_refuses_bad_seed_lists(seeds, capsys):
+    from deepchain.learning.experiment import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--seeds", seeds])
+    assert exc.value.code == 2
+    assert "seeds" in capsys.readouterr().err
