@@ -10,6 +10,7 @@ import pytest
 
 from deepchain.bench import report, training
 from deepchain.bench._report_render import readme
+from deepchain.learning import experiment
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +118,18 @@ def test_render_only_adds_the_encrypted_runs_saved_beside_the_report(
          "--json", str(run_json)]
     ) == 0  # fmt: skip
     run = json.loads(run_json.read_text())
+    seeds_json = tmp_path / "seeds_2_parties.json"
+    assert experiment.main(
+        ["--parties", "2", "--preset", "test", "--seeds", "0,1", "--exact-twin",
+         "--data-dir", str(tmp_path / "none"), "--json", str(seeds_json)]
+    ) == 0  # fmt: skip
+    study = json.loads(seeds_json.read_text())["summary"]
     assert report.main(["--render-only", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "### 3b. Encrypted training end to end" in text
     assert f"| 2 | 2 | 512 | tiny | **{run['encrypted_accuracy']:.4f}** |" in text
+    assert f"| {100 * study['gap_mean']:.2f} +- {100 * study['gap_std']:.2f} (" in text
+    assert f"| {study['targets_met']}/2 seeds |" in text
     assert (tmp_path / "encrypted_training.png").read_bytes()[:4] == b"\x89PNG"
 
 
