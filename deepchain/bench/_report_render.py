@@ -165,7 +165,7 @@ def _plot_encrypted(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
         )  # fmt: skip
     ax.set_xlabel("local SGD iterations per party")
     ax.set_ylabel("test accuracy")
-    ax.set_title("Encrypted DeepChain training (threshold Paillier, every round decrypted)")
+    ax.set_title("Encrypted DeepChain training (threshold Paillier)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     _save(fig, outdir, "encrypted_training.png", plots)
