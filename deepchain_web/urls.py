@@ -2,13 +2,29 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Assets from drf-spectacular-sidecar (this host); the Swagger init script is a separate
+    # same-origin request (?script), so neither page needs an inline script.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", template_name="frontend/api/swagger_ui.html"
+        ),
+        name="swagger",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="frontend/api/redoc.html"),
+        name="redoc",
+    ),
     path("api/ledger/", include("ledger_app.urls")),
     path("api/", include("training_app.urls")),
     path("", include("frontend.urls")),

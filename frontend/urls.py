@@ -1,8 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve as static_serve
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 
-from . import api, views
+from . import api, api_docs, views
 
 urlpatterns = [
     # REST (under /api/auth/; the apps' include("api/") falls through to here)
@@ -40,5 +41,8 @@ urlpatterns = [
     path("explorer/tx/<str:tx_hash>/", views.tx_detail, name="tx_detail"),
     # Static files through Django (Daphne serves no files itself; fine at this scale, put a
     # CDN-less reverse proxy in front for heavy production use).
+    # ReDoc's bundle (settings REDOC_DIST points here), see frontend.api_docs
+    path("docs-assets/redoc/bundles/redoc.standalone.js", api_docs.redoc_bundle, name="redoc_js"),
+    path("favicon.ico", RedirectView.as_view(url="/static/frontend/favicon.svg", permanent=True)),
     re_path(r"^static/(?P<path>.*)$", static_serve, {"insecure": True}),
 ]
