@@ -56,8 +56,6 @@ log = logging.getLogger("deepchain.party")
 IDENTITY_FILE = "identity.json"
 #: domain tag of the proof of possession an agent signs when it registers its public keys
 REGISTER_TAG = "deepchain/agent-register/v1"
-#: packing of updates (groups and the benchmark): 20-bit values at scale 2^16 (|dW| < 16)
-PACKING_Q, PACKING_SCALE = 20, 2.0**16
 
 __all__ = [
     "AgentConfig",
@@ -135,11 +133,6 @@ def apply_aggregate(
     mean_q = fixed_point_mean_vector(sums, n)
     w = np.asarray(w_prev, dtype=np.float64) + mean_q.astype(np.float64) / scheme.scale
     return w.astype(np.float32)
-
-
-def packing_scheme(n_bits: int) -> PackingScheme:
-    """The packing every agent, the platform and the benchmarks use for an n_bits key."""
-    return PackingScheme(n_bits=n_bits, Q=PACKING_Q, N_max=16, scale=PACKING_SCALE)
 
 
 def fixed_point_twin(scheme: PackingScheme):

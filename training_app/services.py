@@ -37,6 +37,7 @@ from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import PublicIdentity
+from deepchain.crypto.packing import PLATFORM_PACKING  # agents read the group's g.packing
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.incentives.clock import Deadlines, LateError, Phase, RoundSchedule
 from deepchain.incentives.contracts import (
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")
 PARTITIONS = ("iid", "dirichlet")
 BEHAVIOURS = ("honest", "late", "cheat", "silent")
-from deepchain.party import packing_scheme  # noqa: E402  (same packing as agents)
 
 S = Submission
 
@@ -352,7 +352,7 @@ def run_key_ceremony(group_id: int) -> bool:
         recipient = PublicIdentity(sign_pk=m.account.address, box_pk=m.account.box_pk)
         boxes[m.pk] = seal_key_share(share, recipient, dealer, pk)
     del shares  # the dealer forgets the shares
-    scheme = packing_scheme(pk.n_bits)
+    scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(_floats(w0))
     # PK_model itself, public, content-addressed: its blob hash is pk.fingerprint() (auditors)

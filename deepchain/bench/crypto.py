@@ -1,6 +1,7 @@
 """Threshold Paillier benchmark: ``python -m deepchain.bench crypto [--quick] [--bits 2048]``.
 
-Measures, for one key (default 2048 bits), each operation's median time, packed gradients
+Measures, at the platform's packing (``crypto.packing.PLATFORM_PACKING`` for ``--model``, default
+the paper's CNN), for one key (default 2048 bits), each operation's median time, packed gradients
 encrypted per second on one core, ciphertext bytes per gradient, one party's decryption shares
 (with the batched Proof_CD) over a G-gradient aggregate, and the baseline ``phe`` encrypting
 one value per ciphertext in the same run. ``--quick`` reuses a cached test key from
@@ -67,12 +68,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--bits", type=int, default=2048)
     ap.add_argument("--gradients", type=int, default=100_000)
     ap.add_argument("--parties", type=int, default=10)
+    ap.add_argument("--model", default="paper_cnn", help="whose platform packing to measure")
     args = ap.parse_args(argv)
 
     import gmpy2
     import phe
 
-    from deepchain.crypto.encoding import PackingScheme
+    from deepchain.crypto.packing import PLATFORM_PACKING
     from deepchain.crypto.paillier import (
         ALPHA_BITS,
         comb_table,
@@ -99,7 +101,11 @@ def main(argv: list[str]) -> int:
         print("keygen (safe primes + shares):   cached test key from var/bench (not timed)")
     else:
         print(f"keygen (safe primes + shares):   {keygen_s:9.2f} s  (once)")
-    scheme = PackingScheme(args.bits, N_max=max(16, N))
+    scheme = PLATFORM_PACKING.scheme(args.bits, args.model)
+    if args.parties > scheme.N_max:
+        ap.error(f"--parties must be <= the platform's N_max = {scheme.N_max}")
+    print(f"# packing: the platform's for {args.model} (Q = {scheme.Q}, scale 2^"
+          f"{int(scheme.scale).bit_length() - 1}, N_max = {scheme.N_max})")  # fmt: skip
     B = scheme.plaintext_bits
     rng = random.Random(1)
     m = scheme.pack(np.full(scheme.slots_per_ciphertext, 12345, dtype=np.int64))[0]

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from deepchain.crypto.packing import PLATFORM_PACKING
 from deepchain.crypto.paillier import generate_threshold_keypair
 from deepchain.crypto.vector import (
     aggregate,
@@ -37,7 +38,7 @@ from deepchain.learning.experiment import (
 )
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.models import PRESETS, configure_torch_threads
-from deepchain.party import apply_aggregate, fixed_point_twin, packing_scheme
+from deepchain.party import apply_aggregate, fixed_point_twin
 
 #: Phases each party runs on its own host (the rest is the verifying worker's).
 PARTY_PHASES = ("training", "encrypt+prove", "shares+prove")
@@ -80,7 +81,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     pk, keys = generate_threshold_keypair(a.key_bits, n, t)
     keygen_s = time.perf_counter() - t0
-    scheme = packing_scheme(pk.n_bits)
+    scheme = PLATFORM_PACKING.scheme(pk.n_bits, cfg.model)
     w = initial_params(cfg, seed)
     print(f"keygen {a.key_bits}-bit N={n} t={t}: {keygen_s:.1f}s; {w.size} parameters -> "
           f"{scheme.n_ciphertexts(w.size)} ciphertexts/party "

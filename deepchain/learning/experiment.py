@@ -511,9 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     aggregate = None
     if args.exact_twin:
-        from deepchain.party import fixed_point_twin, packing_scheme  # the protocol's arithmetic
+        from deepchain.crypto.packing import PLATFORM_PACKING  # the protocol's arithmetic
+        from deepchain.party import fixed_point_twin
 
-        aggregate = fixed_point_twin(packing_scheme(2048))
+        aggregate = fixed_point_twin(PLATFORM_PACKING.scheme(2048, config.model))
     runs: list[Comparison] = []
     for seed in args.seeds or [args.seed]:
         t0 = time.perf_counter()

@@ -1,0 +1,52 @@
+"""The platform's packing: ONE object that the platform, the party agents and the benchmarks
+derive every group's :class:`~deepchain.crypto.encoding.PackingScheme` from.
+
+A group's scheme is ``PLATFORM_PACKING.scheme(n_bits, model)``: Q bits per quantized value
+(chosen per model from the measurement of ``python -m deepchain.bench packing``, see
+:data:`Q_BY_MODEL`), scale 2^(Q - RANGE_BITS) so that every |dW| <= 2^RANGE_BITS = 16 is
+representable (the training presets clip each update coordinate to +-8, ``update_clip``), and
+N_max = 16 parties (the platform's largest group). The platform stores the resulting scheme in
+the group's public record and the agents read it from there, so a group keeps the packing it was
+created with even if this table changes later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from deepchain.crypto.encoding import PackingScheme
+
+#: |dW| < 2^RANGE_BITS is representable at every Q (scale = 2^(Q - RANGE_BITS)).
+RANGE_BITS = 4
+
+#: Q per model, from ``python -m deepchain.bench packing`` (fixed-point twin of the paper preset,
+#: 4 parties, seed 0; see docs/results/README.md, "Packing"): the smallest Q from which every
+#: larger Q measured stays within 0.1 accuracy points of float FedAvg.
+Q_BY_MODEL: Mapping[str, int] = MappingProxyType({"paper_cnn": 20, "mlp": 20})
+
+
+@dataclass(frozen=True)
+class PlatformPacking:
+    """How the platform packs updates: Q per model, a fixed representable range, N_max."""
+
+    q_by_model: Mapping[str, int] = field(default_factory=lambda: Q_BY_MODEL)
+    default_Q: int = 20
+    range_bits: int = RANGE_BITS
+    N_max: int = 16
+
+    def Q(self, model: str | None = None) -> int:
+        """Bits per quantized value for ``model`` (the default for models not measured)."""
+        return self.q_by_model.get(model or "", self.default_Q)
+
+    def scheme(self, n_bits: int, model: str | None = None) -> PackingScheme:
+        """The PackingScheme of a group with an n_bits key training ``model``."""
+        q = self.Q(model)
+        return PackingScheme(
+            n_bits=n_bits, Q=q, N_max=self.N_max, scale=2.0 ** (q - self.range_bits)
+        )
+
+
+#: The one packing object of the platform, the agents and the benchmarks.
+PLATFORM_PACKING = PlatformPacking()

@@ -1,0 +1,27 @@
+"""A group's packing comes from the one platform packing object, for the group's model."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.packing import PLATFORM_PACKING
+
+
+@pytest.mark.parametrize("model", ["paper_cnn", "mlp", "tiny"])
+def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
+    make_user, make_group, model
+):
+    from training_app import services
+    from training_app.models import CooperativeGroup
+
+    a, b = make_user(), make_user()
+    g = make_group(a, model_name=model)
+    for u in (a, b):
+        services.join_group(group=g, user=u, simulated=True)
+    services.start_group(group=g, by=a)
+    assert services.run_key_ceremony(g.id) is True
+    g = CooperativeGroup.objects.get(pk=g.pk)
+    recorded = PackingScheme.from_json(g.packing)
+    assert recorded == PLATFORM_PACKING.scheme(g.key_bits, model)
+    assert recorded.Q == PLATFORM_PACKING.Q(model)
