@@ -24,4 +24,4 @@ def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
     g = CooperativeGroup.objects.get(pk=g.pk)
     recorded = PackingScheme.from_json(g.packing)
     assert recorded == PLATFORM_PACKING.scheme(g.key_bits, model)
-    assert recorded.Q == PLATFORM_PACKING.Q(model)
+    assert PLATFORM_PACKING.Q(model) == recorded.Q
