@@ -49,6 +49,12 @@ from deepchain.crypto.vector import EncryptedUpdate, decryption_share, encrypt_u
 from deepchain.incentives.contracts import fixed_point_mean
 from deepchain.learning.data import Dataset, load_mnist, train_test_split
 from deepchain.learning.local import evaluate, train_local
+from deepchain.learning.strategies import (
+    Strategy,
+    fixed_point_mean_vector,
+    scale_bits_of,
+    twin_aggregate,
+)
 from deepchain.ledger.transactions import TxKind, make_tx
 
 log = logging.getLogger("deepchain.party")
@@ -112,16 +118,6 @@ def ints_from_bytes(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i8").astype(np.int64)
 
 
-def fixed_point_mean_vector(sums: np.ndarray, n: int) -> np.ndarray:
-    """Element-wise ``contracts.fixed_point_mean``: round(S / n) exactly, ties to even (int64)."""
-    if n <= 0:
-        raise ValueError("n must be positive")
-    s = np.asarray(sums, dtype=np.int64)
-    q, r = np.divmod(s, n)  # floor division, 0 <= r < n
-    up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
-    return q + up.astype(np.int64)
-
-
 def apply_aggregate(
     w_prev: np.ndarray, sums: np.ndarray, n: int, scheme: PackingScheme
 ) -> np.ndarray:
@@ -135,16 +131,13 @@ def apply_aggregate(
     return w.astype(np.float32)
 
 
-def fixed_point_twin(scheme: PackingScheme):
-    """Plaintext FedAvg with exactly the encrypted path's arithmetic: quantize each update,
-    sum the integers (what threshold decryption of the aggregate yields), apply the 1/n mean in
-    fixed point. Encrypted and twin runs differ only if the cryptography changed a value."""
-
-    def aggregate_fn(w: np.ndarray, updates: list[np.ndarray]) -> np.ndarray:
-        sums = np.sum([scheme.quantize(u) for u in updates], axis=0)
-        return apply_aggregate(w, sums, len(updates), scheme)
-
-    return aggregate_fn
+def fixed_point_twin(scheme: PackingScheme, strategy: Strategy | None = None):
+    """Plaintext training with exactly the encrypted path's arithmetic: quantize each update,
+    sum the integers (what threshold decryption of the aggregate yields), apply the 1/n mean
+    and the group's server optimizer (default FedAvg) in fixed point. Encrypted and twin runs
+    differ only if the cryptography changed a value. One per run: it keeps the optimizer state.
+    """
+    return twin_aggregate(strategy or Strategy(), scheme.quantize, scale_bits_of(scheme.scale))
 
 
 assert int(fixed_point_mean_vector(np.array([5]), 2)[0]) == fixed_point_mean(5, 2)

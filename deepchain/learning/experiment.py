@@ -35,6 +35,7 @@ from deepchain.learning.data import (
 from deepchain.learning.local import evaluate, fedavg_step, train_local
 from deepchain.learning.models import PRESETS, TrainingConfig, configure_torch_threads
 from deepchain.learning.models import initial_params as _initial_params
+from deepchain.learning.strategies import Strategy, StrategyError, parse_spec
 
 Quantize = Callable[[np.ndarray], np.ndarray]
 Aggregate = Callable[[np.ndarray, list[np.ndarray]], np.ndarray]
@@ -233,6 +234,7 @@ def run_federated(
     w0: np.ndarray | None = None,
     evaluate_parties: bool = True,
     on_round: Callable[[RoundRecord], None] | None = None,
+    strategy: Strategy | None = None,
 ) -> ExperimentResult:
     """Plaintext federated averaging, the computation DeepChain performs under encryption.
 
@@ -240,11 +242,17 @@ def run_federated(
     its update is clipped to +-``config.update_clip``, passed through ``quantize`` (the crypto
     layer's quantize/dequantize round trip) and the group applies
     ``aggregate(W_{i-1}, updates)`` (default :func:`fedavg_step`, W + mean dW).
+    ``strategy`` supplies FedProx's mu to local training (its server optimizer is applied by
+    ``aggregate``: pass :func:`deepchain.party.fixed_point_twin` of the same strategy; a
+    stateful strategy without ``aggregate`` is refused, its arithmetic is the protocol's).
     ``parties`` overrides the partition of ``train``. Per-party metrics are the test accuracy
     of each party's local model W_{i-1} + dW_ij before aggregation; ``on_round`` is called
     with each round's record as soon as it is complete.
     """
     t0 = time.perf_counter()
+    strat = strategy or Strategy()
+    if strat.stateful and aggregate is None:
+        raise StrategyError(f"{strat.name} runs in the protocol's fixed point: pass aggregate")
     rounds = config.rounds if rounds is None else rounds
     k = config.local_iterations if local_iterations is None else local_iterations
     cfg = config.with_(rounds=rounds, local_iterations=k)
@@ -259,7 +267,12 @@ def run_federated(
     res = ExperimentResult(
         name=f"federated-{partition}",
         config=cfg.as_dict()
-        | {"partition": partition, "alpha": alpha, "quantized": quantize is not None},
+        | {
+            "partition": partition,
+            "alpha": alpha,
+            "quantized": quantize is not None,
+            "strategy": strat.label(),
+        },
         n_parties=n_parties,
         source=train.source,
         train_sizes=[len(s) for s in shares],
@@ -284,6 +297,7 @@ def run_federated(
                 local_seed(seed, r, j),
                 momentum=cfg.momentum,
                 update_clip=cfg.update_clip,
+                prox_mu=strat.mu,
             )
             max_abs = max(max_abs, float(np.abs(dw).max()))
             if evaluate_parties:
@@ -370,10 +384,38 @@ def run_comparison(
     log: Callable[[str], None] | None = None,
     group_budget_centralized: bool = False,
     aggregate: Aggregate | None = None,
+    strategy: Strategy | None = None,
 ) -> Comparison:
     """Split ``data`` (default :func:`load_dataset`) into pool/test, partition the pool, and run
     federated, centralized and ``n_singles`` single-party baselines from the same W_0
     (plus, if ``group_budget_centralized``, centralized with the whole group's step budget)."""
+    strat = strategy or Strategy()
+    out = run_comparisons(
+        n_parties, config, [strat], seed=seed, data=data, partition=partition, alpha=alpha,
+        n_singles=n_singles, quantize=quantize, log=log,
+        group_budget_centralized=group_budget_centralized,
+        make_aggregate=None if aggregate is None else (lambda _s: aggregate),
+    )  # fmt: skip
+    return out[strat.label()]
+
+
+def run_comparisons(
+    n_parties: int,
+    config: TrainingConfig,
+    strategies: Sequence[Strategy],
+    seed: int = 0,
+    data: Dataset | None = None,
+    partition: str = "iid",
+    alpha: float = 0.5,
+    n_singles: int = 1,
+    quantize: Quantize | None = None,
+    log: Callable[[str], None] | None = None,
+    group_budget_centralized: bool = False,
+    make_aggregate: Callable[[Strategy], Aggregate] | None = None,
+) -> dict[str, Comparison]:
+    """:func:`run_comparison` for several strategies on the same split, partition and W_0: one
+    federated run per strategy (``make_aggregate(strategy)`` gives its aggregation, a fresh
+    one per run), the centralized and single-party baselines once. Keyed by strategy label."""
     ds = load_dataset() if data is None else data
     train, test = train_test_split(ds, config.test_fraction, seed)
     shares = make_parties(train, n_parties, partition, alpha, seed)
@@ -391,11 +433,15 @@ def run_comparison(
             f"{max(rec.party_accuracy):.4f}; max|dW| {rec.max_abs_update:.3f}; {rec.seconds:.1f}s"
         )
 
-    fed = run_federated(
-        train, test, config, n_parties, parties=shares, partition=partition, alpha=alpha,
-        quantize=quantize, aggregate=aggregate, seed=seed, w0=w0, on_round=show,
-    )  # fmt: skip
-    say(f"federated: {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s)")
+    feds: dict[str, ExperimentResult] = {}
+    for strat in strategies:
+        agg = make_aggregate(strat) if make_aggregate is not None else None
+        fed = run_federated(
+            train, test, config, n_parties, parties=shares, partition=partition, alpha=alpha,
+            quantize=quantize, aggregate=agg, seed=seed, w0=w0, on_round=show, strategy=strat,
+        )  # fmt: skip
+        feds[strat.label()] = fed
+        say(f"federated {strat.label()}: {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s)")
     cen = run_centralized(train, test, config, seed=seed, w0=w0)
     say(f"centralized: {cen.final_accuracy:.4f} ({cen.wall_seconds:.1f}s)")
     cen_group = None
@@ -411,7 +457,24 @@ def run_comparison(
         s.name = f"single-party-{j}"
         singles.append(s)
         say(f"party {j} alone ({len(shares[j])} samples): {s.final_accuracy:.4f}")
-    return Comparison(fed, cen, singles, ds.source, n_parties, cen_group)
+    return {
+        label: Comparison(fed, cen, singles, ds.source, n_parties, cen_group)
+        for label, fed in feds.items()
+    }
+
+
+def strategy_gains(runs: Sequence[Comparison], baseline: Sequence[Comparison]) -> dict[str, Any]:
+    """Per seed, final accuracy of ``runs`` minus that of ``baseline`` (FedAvg), same seeds."""
+    diffs = [
+        c.federated.final_accuracy - b.federated.final_accuracy
+        for c, b in zip(runs, baseline, strict=True)
+    ]
+    return {
+        "diffs": diffs,
+        "mean": float(np.mean(diffs)),
+        "wins": sum(d > 0 for d in diffs),
+        "beats_on_every_seed": all(d > 0 for d in diffs),
+    }
 
 
 def _seed_list(text: str) -> list[int]:
@@ -439,6 +502,13 @@ def seed_summary(runs: Sequence[Comparison]) -> dict[str, Any]:
         "targets_met": sum(c.meets_targets() for c in runs),
         "mean_meets_targets": meets_targets(float(gaps.mean()), float(gains.mean())),
     }
+
+
+def _strategy(text: str) -> Strategy:
+    try:
+        return parse_spec(text)
+    except StrategyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -483,6 +553,17 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="aggregate exactly as the encrypted protocol does (the party agent's packing "
         "quantization and fixed-point 1/N mean): the values threshold decryption yields",
     )
+    p.add_argument(
+        "--strategy",
+        action="append",
+        type=_strategy,
+        default=None,
+        metavar="NAME[:KEY=VALUE,...]",
+        help="aggregation strategy, repeatable (one federated run each, shared baselines): "
+        "fedavg, fedavgm, fedadam, fedyogi; keys server_lr, beta1, beta2, tau and mu (FedProx, "
+        "any strategy), e.g. fedadam:server_lr=0.01 or fedavg:mu=0.01. Server optimizers need "
+        "--exact-twin (they run in the protocol's fixed point). Default fedavg",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
     p.add_argument("--json", default=None, help="write the full result as JSON to this path")
     return p.parse_args(argv)
@@ -509,20 +590,31 @@ def main(argv: list[str] | None = None) -> int:
     quantize = (
         fixed_point_round_trip(args.quantize_bits) if args.quantize_bits is not None else None
     )
-    aggregate = None
+    strategies: list[Strategy] = args.strategy or [Strategy()]
+    labels = [st.label() for st in strategies]
+    if len(set(labels)) != len(labels):
+        print("each --strategy must differ", file=sys.stderr)
+        return 2
+    make_aggregate = None
     if args.exact_twin:
         from deepchain.crypto.packing import PLATFORM_PACKING  # the protocol's arithmetic
         from deepchain.party import fixed_point_twin
 
-        aggregate = fixed_point_twin(PLATFORM_PACKING.scheme(2048, config.model))
-    runs: list[Comparison] = []
+        scheme = PLATFORM_PACKING.scheme(2048, config.model)
+        make_aggregate = lambda st: fixed_point_twin(scheme, st)  # noqa: E731
+    elif any(st.stateful for st in strategies):
+        print("server optimizers run in the protocol's fixed point: add --exact-twin",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    runs: dict[str, list[Comparison]] = {label: [] for label in labels}
     for seed in args.seeds or [args.seed]:
         t0 = time.perf_counter()
         if args.seeds:
             print(f"== seed {seed}")
-        cmp_ = run_comparison(
+        by = run_comparisons(
             args.parties,
             config,
+            strategies,
             seed=seed,
             data=data,
             partition=args.partition,
@@ -530,36 +622,62 @@ def main(argv: list[str] | None = None) -> int:
             n_singles=args.singles,
             group_budget_centralized=args.group_budget_centralized,
             quantize=quantize,
-            aggregate=aggregate,
+            make_aggregate=make_aggregate,
             log=lambda m: print(m, flush=True),
         )
-        fed = cmp_.federated
-        print(
-            f"final test accuracy: federated {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s), "
-            f"centralized {cmp_.centralized.final_accuracy:.4f} "
-            f"({cmp_.centralized.wall_seconds:.1f}s), single alone {cmp_.single_accuracy:.4f}"
-        )
-        print(
-            f"gap to centralized {100 * cmp_.gap_to_centralized:+.2f} pts (target <= 0.50), "
-            f"gain over single {100 * cmp_.gain_over_single:+.2f} pts (target >= 2.00): "
-            f"{'TARGETS MET' if cmp_.meets_targets() else 'targets NOT met'}; "
-            f"total {time.perf_counter() - t0:.1f}s",
-            flush=True,
-        )
-        runs.append(cmp_)
-    out: dict[str, Any] = runs[0].to_dict()
+        for label, cmp_ in by.items():
+            fed = cmp_.federated
+            print(
+                f"{label}: federated {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s), "
+                f"centralized {cmp_.centralized.final_accuracy:.4f} "
+                f"({cmp_.centralized.wall_seconds:.1f}s), single alone "
+                f"{cmp_.single_accuracy:.4f}; gap to centralized "
+                f"{100 * cmp_.gap_to_centralized:+.2f} pts (target <= 0.50), gain over single "
+                f"{100 * cmp_.gain_over_single:+.2f} pts (target >= 2.00): "
+                f"{'TARGETS MET' if cmp_.meets_targets() else 'targets NOT met'}",
+                flush=True,
+            )
+            runs[label].append(cmp_)
+        print(f"seed {seed}: total {time.perf_counter() - t0:.1f}s", flush=True)
+    first = labels[0]
+    out: dict[str, Any] = runs[first][0].to_dict()
     if args.seeds:
-        summ = seed_summary(runs)
-        out = {"seeds": args.seeds, "summary": summ, "runs": [c.to_dict() for c in runs]}
-        print(
-            f"over {len(runs)} seeds ({args.parties} parties, {args.partition}): gap to "
-            f"centralized {100 * summ['gap_mean']:+.2f} +- {100 * summ['gap_std']:.2f} pts "
-            f"(worst {100 * summ['gap_max']:+.2f}), gain over single "
-            f"{100 * summ['gain_mean']:+.2f} +- {100 * summ['gain_std']:.2f} pts "
-            f"(worst {100 * summ['gain_min']:+.2f}); targets met in "
-            f"{summ['targets_met']}/{len(runs)} seeds, "
-            f"{'met' if summ['mean_meets_targets'] else 'NOT met'} on the mean"
-        )
+        out = {
+            "seeds": args.seeds,
+            "parties": args.parties,
+            "partition": args.partition,
+            "alpha": args.alpha,
+            "strategies": labels,
+            "summary": seed_summary(runs[first]),
+            "runs": [c.to_dict() for c in runs[first]],
+            "by_strategy": {},
+        }
+        for label in labels:
+            summ = seed_summary(runs[label])
+            entry: dict[str, Any] = {
+                "summary": summ,
+                "runs": [c.to_dict() for c in runs[label]],
+            }
+            if "fedavg" in runs and label != "fedavg":
+                entry["vs_fedavg"] = strategy_gains(runs[label], runs["fedavg"])
+            out["by_strategy"][label] = entry
+            vs = entry.get("vs_fedavg")
+            print(
+                f"{label} over {len(runs[label])} seeds ({args.parties} parties, "
+                f"{args.partition}): gap to centralized {100 * summ['gap_mean']:+.2f} +- "
+                f"{100 * summ['gap_std']:.2f} pts (worst {100 * summ['gap_max']:+.2f}), gain "
+                f"over single {100 * summ['gain_mean']:+.2f} +- {100 * summ['gain_std']:.2f} "
+                f"pts (worst {100 * summ['gain_min']:+.2f}); targets met in "
+                f"{summ['targets_met']}/{len(runs[label])} seeds"
+                + (
+                    f"; vs fedavg {100 * vs['mean']:+.2f} pts, better on {vs['wins']}/"
+                    f"{len(vs['diffs'])} seeds"
+                    if vs
+                    else ""
+                )
+            )
+    elif len(labels) > 1:
+        out = {"strategies": labels, "by_strategy": {k: v[0].to_dict() for k, v in runs.items()}}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

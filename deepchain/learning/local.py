@@ -59,11 +59,14 @@ def train_local(
     *,
     momentum: float = 0.0,
     update_clip: float | None = None,
+    prox_mu: float = 0.0,
 ) -> np.ndarray:
     """K = ``iterations`` SGD steps from W = ``flat_params`` on ``data``; returns dW = W_new - W.
 
     Deterministic for a given ``seed`` (batch order) and thread count. ``update_clip`` clips
     each coordinate of dW to [-update_clip, update_clip] (fixed-point range of the encoding).
+    ``prox_mu`` > 0 is FedProx (Li et al., MLSys 2020, eq. 2): the local objective becomes
+    F_k(w) + (prox_mu / 2) ||w - W||^2, i.e. prox_mu (w - W) is added to every gradient.
     Raises FloatingPointError if training diverges (non-finite weights).
     """
     configure_torch_threads()
@@ -72,6 +75,7 @@ def train_local(
     set_flat_params(model, w_old)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    anchors = [p.detach().clone() for p in model.parameters()] if prox_mu > 0 else []
     x = torch.from_numpy(data.x)
     y = torch.from_numpy(data.y)
     for idx in batch_indices(len(data), iterations, batch_size, seed):
@@ -79,6 +83,10 @@ def train_local(
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x[t]), y[t])
         loss.backward()
+        if anchors:  # gradient of (mu / 2) ||w - W||^2
+            with torch.no_grad():
+                for p, p0 in zip(model.parameters(), anchors, strict=True):
+                    p.grad.add_(p - p0, alpha=prox_mu)
         opt.step()
     with torch.no_grad():
         w_new = torch.cat([p.reshape(-1) for p in model.parameters()]).numpy()
