@@ -17,6 +17,22 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -r requirements.txt
   echo "$want" > "$stamp"
 fi
+# The native modexp kernel (deepchain/crypto/native/_modexp.c), rebuilt when its source is newer
+# than the module; without a compiler (or on failure) deepchain.crypto.modexp falls back to gmpy2.
+native=deepchain/crypto/native
+ext=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+so="$native/_modexp$ext"
+if [ ! -f "$so" ] || [ "$native/_modexp.c" -nt "$so" ]; then
+  inc=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  echo "==> building the native modexp kernel"
+  if "${CC:-gcc}" -O3 -std=gnu11 -shared -fPIC -Wall -I"$inc" "$native/_modexp.c" -o "$so.tmp" \
+      && mv "$so.tmp" "$so"; then
+    .venv/bin/python -c 'from deepchain.crypto.modexp import backend; print("    modexp:", backend())'
+  else
+    rm -f "$so.tmp"
+    echo "    (native kernel not built: deepchain.crypto.modexp uses gmpy2)"
+  fi
+fi
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   echo "==> installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -45,3 +45,20 @@ def live_server_url(test_db_name):
 @pytest.fixture
 def require_real_services() -> bool:
     return os.environ.get("DEEPCHAIN_REQUIRE_REAL_SERVICES") == "1"
+
+
+@pytest.fixture(params=["ifma", "gmpy2"])
+def modexp_backend(request, monkeypatch) -> str:
+    """Run the test once with the native modexp kernel and once with DEEPCHAIN_NATIVE=0
+    (gmpy2); the kernel's run is skipped only on a CPU without AVX-512 IFMA (a missing build
+    on a CPU that has it fails tests/unit/test_crypto_modexp.py)."""
+    from deepchain.crypto import modexp
+
+    if request.param == "ifma":
+        if not modexp.native_available():
+            pytest.skip("native modexp kernel unavailable (no AVX-512 IFMA or not built)")
+        monkeypatch.setenv("DEEPCHAIN_NATIVE", "1")
+    else:
+        monkeypatch.setenv("DEEPCHAIN_NATIVE", "0")
+    assert modexp.backend() == request.param
+    return request.param

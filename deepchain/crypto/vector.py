@@ -32,7 +32,7 @@ from deepchain.crypto.paillier import (
     _rng,
     _times_1_plus_mn,
     comb_table,
-    partial_decrypt,
+    partial_decrypt_all,
 )
 from deepchain.crypto.proofs import (
     BatchProofPK,
@@ -368,7 +368,7 @@ class DecryptionShare:
 def _partial_chunk(
     pk: ThresholdPublicKey, share: KeyShare, cs: list[int], lo: int, hi: int, _rng: Any
 ) -> list[int]:
-    return [partial_decrypt(pk, share, c) for c in cs[lo:hi]]
+    return partial_decrypt_all(pk, share, cs[lo:hi])
 
 
 def decryption_share(

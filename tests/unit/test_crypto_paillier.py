@@ -24,6 +24,7 @@ from deepchain.crypto.paillier import (
     negate,
     open_key_share,
     partial_decrypt,
+    partial_decrypt_all,
     plain_public_key,
     safe_prime,
     scalar_mul,
@@ -34,6 +35,9 @@ from deepchain.crypto.paillier import (
     seal_key_share as _seal,
 )
 from deepchain.crypto.serialize import CryptoFormatError
+
+#: every test runs on the native modexp kernel and on gmpy2 (DEEPCHAIN_NATIVE=0)
+pytestmark = pytest.mark.usefixtures("modexp_backend")
 
 N_PARTIES, T = 5, 3
 
@@ -107,6 +111,26 @@ def test_every_t_subset_decrypts(keys):
     parts = {s.i: partial_decrypt(pk, s, c) for s in shares}
     for S in itertools.combinations(range(1, N_PARTIES + 1), T):
         assert combine(pk, {i: parts[i] for i in S}) == 424242
+
+
+def test_batched_partial_decryptions_equal_one_at_a_time_and_decrypt(keys):
+    pk, shares = keys
+    rng = random.Random(3)
+    ms = [rng.randrange(pk.n) for _ in range(11)] + [0, 1, pk.n - 1]
+    cs = [pk.encrypt(m, rng=rng) for m in ms]
+    by_i = {s.i: partial_decrypt_all(pk, s, cs) for s in shares}
+    for s in shares:
+        assert by_i[s.i] == [partial_decrypt(pk, s, c) for c in cs]
+    for j, m in enumerate(ms):
+        assert combine(pk, {i: v[j] for i, v in by_i.items()}) == m
+
+
+def test_a_share_exponent_beyond_the_public_schedule_bound_still_decrypts_right(keys):
+    """A share outside KeyShare's range (s_i >= n^2) lengthens the schedule, not the result."""
+    pk, shares = keys
+    big = KeyShare(i=shares[0].i, s_i=shares[0].s_i + 3 * pk.n2)
+    cs = [pk.encrypt(5), pk.encrypt(6)]
+    assert partial_decrypt_all(pk, big, cs) == [partial_decrypt(pk, big, c) for c in cs]
 
 
 def test_fewer_than_t_shares_raise(keys):

@@ -19,6 +19,9 @@ from deepchain.crypto.vector import (
 )
 from deepchain.procpool import pool_context
 
+#: every test runs on the native modexp kernel and on gmpy2 (DEEPCHAIN_NATIVE=0)
+pytestmark = pytest.mark.usefixtures("modexp_backend")
+
 
 @pytest.fixture
 def another_thread():

@@ -25,6 +25,9 @@ from deepchain.crypto.vector import (
     verify_update,
 )
 
+#: every test runs on the native modexp kernel and on gmpy2 (DEEPCHAIN_NATIVE=0)
+pytestmark = pytest.mark.usefixtures("modexp_backend")
+
 N_PARTIES, T = 4, 2
 
 
