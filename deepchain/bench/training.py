@@ -3,9 +3,12 @@
 ``python -m deepchain.bench training --parties 4 [--quick]``: the same crypto and learning
 calls as the party agent and the platform (train_local -> quantize -> encrypt_update with
 Proof_PK -> verify_update -> aggregate -> decryption_share with Proof_CD -> verify ->
-combine_vector -> unpack -> apply_aggregate), on the held-out test split, next to plaintext
-FedAvg on the same seeds, one party alone, and all data centralized. Prints the time per round
-split by phase and ends with a one-line summary. No Django.
+combine_vector -> unpack -> the group's strategy, ``--strategy``: FedAvg by default, or
+FedProx / a server optimizer of ``learning.strategies``), on the held-out test split, next to
+plaintext FedAvg on the same seeds, the plaintext fixed-point twin of the same strategy (its final
+model must be bit-for-bit the encrypted one), one party alone, and all data centralized. Every
+round's model is then re-derived, as the auditor does, from W_0 and the decrypted aggregates
+alone. Prints the time per round split by phase and ends with a one-line summary. No Django.
 """
 
 from __future__ import annotations
@@ -38,10 +41,25 @@ from deepchain.learning.experiment import (
 )
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.models import PRESETS, configure_torch_threads
-from deepchain.party import apply_aggregate, fixed_point_twin
+from deepchain.learning.strategies import (
+    Strategy,
+    StrategyError,
+    apply_strategy,
+    parse_spec,
+    replay_models,
+    scale_bits_of,
+)
+from deepchain.party import fixed_point_twin
 
 #: Phases each party runs on its own host (the rest is the verifying worker's).
 PARTY_PHASES = ("training", "encrypt+prove", "shares+prove")
+
+
+def _strategy(text: str) -> Strategy:
+    try:
+        return parse_spec(text)
+    except StrategyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -58,6 +76,15 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--processes", type=int, default=1, help="crypto worker processes")
     p.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
+    p.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration")
+    p.add_argument(
+        "--strategy",
+        type=_strategy,
+        default=Strategy(),
+        metavar="NAME[:KEY=VALUE,...]",
+        help="the group's strategy, as in the experiment CLI (e.g. fedavgm:beta1=0.5 or "
+        "fedavg:mu=0.01); default fedavg",
+    )
     p.add_argument("--json", default=None, help="write every figure of the run to this path")
     return p.parse_args(argv)
 
@@ -74,15 +101,20 @@ def main(argv: list[str]) -> int:
     t = a.threshold or n // 2 + 1
     ds = load_dataset()
     train, test = train_test_split(ds, cfg.test_fraction, seed)
-    shares = make_parties(train, n, a.partition, 0.5, seed)
+    strat: Strategy = a.strategy
+    shares = make_parties(train, n, a.partition, a.alpha, seed)
     print(f"data {ds.source}: pool {len(train)}, test {len(test)}, {n} parties "
           f"{a.partition}; model {cfg.model}, {cfg.rounds} rounds x {cfg.local_iterations} it, "
-          f"lr {cfg.lr}")  # fmt: skip
+          f"lr {cfg.lr}; strategy {strat.label()}")  # fmt: skip
     t0 = time.perf_counter()
     pk, keys = generate_threshold_keypair(a.key_bits, n, t)
     keygen_s = time.perf_counter() - t0
     scheme = PLATFORM_PACKING.scheme(pk.n_bits, cfg.model)
     w = initial_params(cfg, seed)
+    w0, s_bits = w.copy(), scale_bits_of(scheme.scale)
+    opt_state = strat.initial_state(w.size, s_bits)
+    published: list[tuple[np.ndarray, int]] = []  # each round's decrypted (S, n): the chain's
+    models: list[np.ndarray] = []
     print(f"keygen {a.key_bits}-bit N={n} t={t}: {keygen_s:.1f}s; {w.size} parameters -> "
           f"{scheme.n_ciphertexts(w.size)} ciphertexts/party "
           f"({scheme.slots_per_ciphertext} slots)")  # fmt: skip
@@ -98,7 +130,7 @@ def main(argv: list[str]) -> int:
             s = time.perf_counter()
             dw = train_local(cfg.model, w, share, cfg.local_iterations, cfg.lr_at(r),
                              cfg.batch_size, local_seed(seed, r, j), momentum=cfg.momentum,
-                             update_clip=cfg.update_clip)  # fmt: skip
+                             update_clip=cfg.update_clip, prox_mu=strat.mu)  # fmt: skip
             tm["training"] += time.perf_counter() - s
             party_acc.append(evaluate(cfg.model, w + dw, test)[0])
             q = scheme.quantize(dw)
@@ -121,7 +153,9 @@ def main(argv: list[str]) -> int:
         s = time.perf_counter()
         sums = scheme.unpack(combine_vector(pk, dss), w.size, n)
         assert np.array_equal(sums, np.sum(qs, axis=0)), "decrypted aggregate != sum of updates"
-        w = apply_aggregate(w, sums, n, scheme)
+        w, opt_state = apply_strategy(strat, w, sums, n, opt_state, s_bits)
+        published.append((sums, n))
+        models.append(w)
         tm["combine"] = time.perf_counter() - s
         acc = evaluate(cfg.model, w, test)[0]
         times.append(tm)
@@ -129,11 +163,20 @@ def main(argv: list[str]) -> int:
         print(f"round {r}: encrypted collaborative acc {acc:.4f}; " +
               ", ".join(f"{k} {v:.1f}s" for k, v in tm.items()))  # fmt: skip
     enc_acc = curve[-1] if curve else evaluate(cfg.model, w, test)[0]
-    plain = run_federated(train, test, cfg, n, parties=shares, seed=seed, evaluate_parties=False)
+    # the auditor's view: every round's model re-derived from W_0 and the published aggregates
+    rederived = replay_models(strat, w0, published, s_bits)
+    audit_ok = len(rederived) == len(models) and all(
+        np.array_equal(x, y) for x, y in zip(rederived, models, strict=True)
+    )
+    plain = run_federated(
+        train, test, cfg, n, parties=shares, seed=seed, evaluate_parties=False,
+        strategy=Strategy(mu=strat.mu),
+    )  # fmt: skip
     twin = run_federated(
         train, test, cfg, n, parties=shares, seed=seed, evaluate_parties=False,
-        aggregate=fixed_point_twin(scheme),
+        aggregate=fixed_point_twin(scheme, strat), strategy=strat,
     )  # fmt: skip
+    twin_equal = twin.final_params is not None and np.array_equal(twin.final_params, w)
     cen = run_centralized(train, test, cfg, seed=seed)
     single = run_single(shares[0], test, cfg, seed=seed)
     print("final test accuracy:")
@@ -143,7 +186,12 @@ def main(argv: list[str]) -> int:
     print(f"  party 0 alone: {single.final_accuracy:.4f}")
     print(f"  centralized: {cen.final_accuracy:.4f}")
     print(f"  plaintext FedAvg (same seeds, float): {plain.final_accuracy:.4f}")
-    print(f"  plaintext FedAvg (same seeds, same fixed point): {twin.final_accuracy:.4f}")
+    print(
+        f"  plaintext twin, {strat.label()} (same seeds, same fixed point): "
+        f"{twin.final_accuracy:.4f}; final model bit-for-bit equal: {twin_equal}"
+    )
+    print(f"  every round's model re-derived from W_0 and the decrypted aggregates: "
+          f"{'yes' if audit_ok else 'NO'} ({len(models)} rounds)")  # fmt: skip
     print(f"  encrypted DeepChain: {enc_acc:.4f}")
     mean = {k: float(np.mean([tm[k] for tm in times])) for k in phases}
     total = sum(mean.values())
@@ -158,14 +206,17 @@ def main(argv: list[str]) -> int:
     float_diff = abs(enc_acc - plain.final_accuracy) * 100
     gap = (cen.final_accuracy - enc_acc) * 100
     gain = (enc_acc - single.final_accuracy) * 100
-    ok = diff <= 0.1
+    ok = diff <= 0.1 and audit_ok
     targets = meets_targets(cen.final_accuracy - enc_acc, enc_acc - single.final_accuracy)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(
                 {
                     "parties": n, "threshold": t, "key_bits": a.key_bits, "seed": seed,
-                    "partition": a.partition, "config": cfg.as_dict(), "source": ds.source,
+                    "partition": a.partition, "alpha": a.alpha, "strategy": strat.to_json(),
+                    "strategy_label": strat.label(), "twin_model_equal": twin_equal,
+                    "models_rederived": audit_ok,
+                    "config": cfg.as_dict(), "source": ds.source,
                     "parameters": int(w.size),
                     "ciphertexts_per_party": scheme.n_ciphertexts(w.size),
                     "encrypted_accuracy": enc_acc, "encrypted_curve": curve,
@@ -178,7 +229,8 @@ def main(argv: list[str]) -> int:
                 },
                 f, indent=1,
             )  # fmt: skip
-    print(f"SUMMARY training N={n} t={t} {a.key_bits}-bit {cfg.model}: encrypted {enc_acc:.4f} "
+    print(f"SUMMARY training N={n} t={t} {a.key_bits}-bit {cfg.model} {strat.label()}: "
+          f"encrypted {enc_acc:.4f} "
           f"vs plaintext {twin.final_accuracy:.4f} (diff {diff:.2f} pts, {'OK' if ok else 'MISS'}; "
           f"float FedAvg {plain.final_accuracy:.4f}, diff {float_diff:.2f} pts), "
           f"centralized gap {gap:.2f} pts, gain over single {gain:.2f} pts "

@@ -51,3 +51,32 @@ def test_it_reports_each_baseline_and_the_time_split(run: tuple[int, dict, str])
     summary = out.splitlines()[-1]
     assert summary.startswith("SUMMARY training N=3 t=2 512-bit tiny")
     assert f"encrypted {res['encrypted_accuracy']:.4f}" in summary
+
+
+def test_a_server_optimizer_run_equals_its_twin_and_is_re_derived_from_the_aggregates(
+    tmp_path,
+) -> None:
+    """Encrypted FedAdam + FedProx on skewed data: the same bits as the plaintext fixed-point
+    twin, and every round's model follows from W_0 and the decrypted aggregates alone."""
+    out = tmp_path / "training.json"
+    capture = pytest.MonkeyPatch()
+    capture.setattr("builtins.print", lambda *a, **_k: None)
+    try:
+        code = training.main(
+            ["--quick", "--model", "tiny", "--parties", "3", "--key-bits", "512",
+             "--rounds", "2", "--partition", "dirichlet", "--alpha", "0.5",
+             "--strategy", "fedadam:server_lr=0.01,beta1=0.5,tau=0.01,mu=0.1",
+             "--json", str(out)]
+        )  # fmt: skip
+    finally:
+        capture.undo()
+    res = json.loads(out.read_text())
+    assert code == 0
+    assert res["strategy"]["name"] == "fedadam"
+    assert res["twin_model_equal"] and res["models_rederived"]
+    assert res["encrypted_accuracy"] == res["plaintext_twin_accuracy"]
+
+
+def test_an_invalid_strategy_is_refused_before_any_work() -> None:
+    with pytest.raises(SystemExit):
+        training.main(["--strategy", "fedadam:tau=0"])
