@@ -21,7 +21,9 @@ exported ledger and the blob store alone:
 - PAYOUT/PENALTY of a round: exactly what ``TradingContract`` / ``DecryptionContract`` settle
   for the recorded accepted/rejected/late/absent facts, with the group stakes re-derived from
   the chain (extra pay by contribution weights when Tran_co records the data sizes; else only
-  its recipients and total); STAKE_RETURN pays back exactly what is left of each stake.
+  its recipients and total); STAKE_RETURN pays back exactly what is left of each stake;
+- a group that ended early (a CLOCK ``ended``: aborted or failed) refunds (DEPOSIT_REFUND)
+  exactly d to each party that deposited in a phase of that round which had not settled, once.
 
 Each finding names the block height, the transaction hash, the check and the reason.
 Proof checks are the expensive part: with ``processes > 1`` every Proof_PK and Proof_CD of the
@@ -171,6 +173,7 @@ class _Group:
     rounds: dict[int, _Round] = field(default_factory=dict)
     blobs_seen: dict[str, str] = field(default_factory=dict)  # update blob -> gradient tx
     stake_returned: set[str] = field(default_factory=set)
+    ended: bool = False  # a CLOCK "ended" (finished, aborted, failed) was recorded
 
     def index(self, party: str) -> int:
         return self.parties.index(party) + 1
@@ -209,6 +212,8 @@ class _Round:
     n_accepted: int = 0
     settle: dict[Phase, _Settle] = field(default_factory=dict)
     settled: set[Phase] = field(default_factory=set)
+    deposited: Counter = field(default_factory=Counter)  # (phase, party) -> deposits of d
+    refunded: set[tuple[str, str]] = field(default_factory=set)  # (phase, party) refunded
 
 
 def _ledger_form(tr: Transfer) -> tuple:
@@ -439,6 +444,8 @@ class ProtocolAuditor:
             amount = tx.payload.get("amount")
             if isinstance(amount, int):
                 self.stakes.setdefault(tx.group, Counter())[tx.sender] += amount
+        elif (g := self.groups.get(tx.group)) is not None:  # a message's deposit d
+            g.round(tx.round).deposited[(tx.phase, tx.sender)] += 1
 
     def _member(self, tx: Transaction, bad, check: str) -> tuple[_Group, _Round] | None:
         g = self.groups.get(tx.group)
@@ -598,6 +605,8 @@ class ProtocolAuditor:
     # -- results ----------------------------------------------------------------------------
     def _clock(self, tx: Transaction, bad) -> None:
         g = self.groups.get(tx.group)
+        if g is not None and "ended" in tx.payload:
+            g.ended = True
         if g is None or tx.round is None:
             return
         rd = g.round(tx.round)
@@ -674,6 +683,22 @@ class ProtocolAuditor:
         return st
 
     @staticmethod
+    def _refund_check(g: _Group, rd: _Round, phase: Phase, p: Mapping[str, Any], bad) -> None:
+        """DEPOSIT_REFUND: only after the group ended, in a phase that never settled, exactly
+        d, once, to a party that deposited in that phase."""
+        to, key = p.get("to"), (phase.value, p.get("to"))
+        if not g.ended:
+            return bad("settlement", "a deposit refund while the group has not ended")
+        if phase in rd.settled or phase in rd.settle:
+            return bad("settlement", f"a deposit refund after the {phase.value} settlement")
+        if rd.deposited.get(key, 0) < 1 or key in rd.refunded:
+            return bad("settlement", f"a deposit refund to {str(to)[:16]}, which has no "
+                                     f"unrefunded deposit in {phase.value}")  # fmt: skip
+        if p.get("amount") != g.deposit or p.get("source") != "escrow":
+            return bad("settlement", f"a deposit refund of {p.get('amount')}, not d = {g.deposit}")
+        rd.refunded.add(key)
+
+    @staticmethod
     def _missing(st: _Settle) -> str:
         parts = [_describe(x) for x in st.expected]
         if st.extra_total:
@@ -724,6 +749,8 @@ class ProtocolAuditor:
         if phase not in (Phase.T1, Phase.T5):
             return bad("settlement", f"{tx.kind} in phase {phase.value}, not a settling phase")
         rd = g.round(tx.round)
+        if tx.kind == TxKind.PAYOUT and reason == Reason.DEPOSIT_REFUND.value:
+            return self._refund_check(g, rd, phase, p, bad)
         if phase in rd.settled:
             return bad("settlement", f"{tx.kind} after the {phase.value} settlement closed")
         st = self._settlement(g, tx.round, phase)

@@ -33,6 +33,7 @@ import base64
 import json
 import logging
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,12 @@ log = logging.getLogger("deepchain.party")
 IDENTITY_FILE = "identity.json"
 #: domain tag of the proof of possession an agent signs when it registers its public keys
 REGISTER_TAG = "deepchain/agent-register/v1"
+#: domain tag of the heartbeat a running agent signs (the group page shows it online)
+HEARTBEAT_TAG = "deepchain/agent-heartbeat/v1"
+#: seconds between heartbeats (the platform counts an agent online for a few of these)
+HEARTBEAT_SECONDS = 5.0
+#: group states after which an agent has nothing left to do
+ENDED = ("finished", "aborted", "failed")
 
 __all__ = [
     "AgentConfig",
@@ -73,6 +80,7 @@ __all__ = [
     "fixed_point_mean_vector",
     "floats_from_bytes",
     "floats_to_bytes",
+    "heartbeat_message",
     "ints_from_bytes",
     "ints_to_bytes",
     "main",
@@ -84,6 +92,14 @@ def registration_message(user_id: int, sign_pk: str, box_pk: str) -> bytes:
     """What an agent signs with pk_psu's private key to register it (proof of possession),
     bound to the platform user, so a captured signature registers nothing for anyone else."""
     doc = {"tag": REGISTER_TAG, "user": int(user_id), "sign_pk": sign_pk, "box_pk": box_pk}
+    return canonical_json(doc)
+
+
+def heartbeat_message(group_address: str, party: str, at_ms: int) -> bytes:
+    """What a running agent signs with pk_psu's private key to say it is online in a group:
+    bound to the group and the party, with the agent's own clock (the platform accepts each
+    heartbeat once, newer than the last, and close to its own time)."""
+    doc = {"tag": HEARTBEAT_TAG, "group": group_address, "party": party, "at_ms": int(at_ms)}
     return canonical_json(doc)
 
 
@@ -223,6 +239,7 @@ class PartyAgent:
         self._data: tuple[Dataset, Dataset] | None = None
         self._share: KeyShare | None = None
         self._info: dict[str, Any] | None = None
+        self._group_address: str | None = None
 
     # -- local state (keystore directory) ---------------------------------------------------
     def _state_path(self) -> Path:
@@ -334,11 +351,11 @@ class PartyAgent:
         if status in ("recruiting", "keygen"):
             return "waiting"
         if self.cfg.behaviour == "silent":
-            return "done" if status in ("finished", "aborted") else "silent"
+            return "done" if status in ENDED else "silent"
         if self._info is None or self._info.get("public_key") is None:
             self.info(refresh=True)
         did = self._report_finished_rounds(st)
-        if status in ("finished", "aborted"):
+        if status in ENDED:
             return did or "done"
         r = st["round"]
         me = st.get("me") or {}
@@ -360,18 +377,46 @@ class PartyAgent:
             return self.submit_share(r)
         return did or "idle"
 
+    def heartbeat(self, api: Api | None = None) -> dict[str, Any]:
+        """Tell the platform this agent is running: a signed heartbeat for my membership."""
+        api = api or self.api
+        if self._group_address is None:
+            self._group_address = api.get(f"groups/{self.cfg.group}/")["group"]["address"]
+        at = int(time.time() * 1000)
+        msg = heartbeat_message(self._group_address, self.identity.address, at)
+        return api.post(
+            f"groups/{self.cfg.group}/heartbeat/",
+            {"at_ms": at, "signature": self.identity.sign(msg).hex()},
+        )
+
     def run(self, poll_seconds: float = 1.0) -> None:
-        """CLI loop: step until the group finishes."""
-        while True:
+        """CLI loop: step until the group finishes, with a heartbeat every
+        HEARTBEAT_SECONDS from a thread of its own (also while training or decrypting)."""
+        stop = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(stop,), daemon=True)
+        beat.start()
+        try:
+            while True:
+                try:
+                    did = self.step()
+                except ApiError as exc:
+                    log.warning("platform refused: %s", exc)
+                    did = "refused"
+                if did == "done":
+                    return
+                if did in ("idle", "waiting", "silent", "refused"):
+                    time.sleep(poll_seconds)
+        finally:
+            stop.set()
+
+    def _beat(self, stop: threading.Event) -> None:
+        api = Api(self.cfg.api, self.cfg.token, timeout=30.0)
+        while not stop.is_set():
             try:
-                did = self.step()
-            except ApiError as exc:
-                log.warning("platform refused: %s", exc)
-                did = "refused"
-            if did == "done":
-                return
-            if did in ("idle", "waiting", "silent", "refused"):
-                time.sleep(poll_seconds)
+                self.heartbeat(api)
+            except (ApiError, requests.RequestException) as exc:
+                log.warning("heartbeat not accepted: %s", exc)
+            stop.wait(HEARTBEAT_SECONDS)
 
     def _deposit_tx(self, nonce: int, r: int, phase: str) -> dict[str, Any]:
         """The party's own signed DEPOSIT of d into escrow:<group> for one message."""

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
 from ledger_app.services import authority_identity, blob_store
-from training_app import selectors, services
+from training_app import presence, selectors, services
 from training_app.models import CooperativeGroup, Membership, Round
 
 MAX_BLOB = 64 * 1024 * 1024
@@ -185,6 +185,53 @@ class StartView(APIView):
     def post(self, request, group_id: int):
         g = services.start_group(group=_group(request, group_id), by=request.user)
         return Response({"status": g.status})
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    at_ms = serializers.IntegerField(min_value=0)
+    signature = serializers.CharField(min_length=128, max_length=128)
+
+
+class HeartbeatView(APIView):
+    """A running party agent says it is online: ``signature`` = Ed25519 by the member's key
+    over ``deepchain.party.heartbeat_message(group address, party address, at_ms)``."""
+
+    @extend_schema(
+        request=HeartbeatSerializer,
+        responses=inline_serializer(
+            "HeartbeatResult",
+            {"online": serializers.BooleanField(), "last_seen": serializers.CharField()},
+        ),
+    )
+    def post(self, request, group_id: int):
+        g = _group(request, group_id)
+        ser = HeartbeatSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        m = presence.record_heartbeat(group=g, user=request.user, **ser.validated_data)
+        st = presence.agent_status(m)
+        return Response({"online": st["online"], "last_seen": st["last_seen"]})
+
+
+class AbortSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class AbortView(APIView):
+    """The initiator stops the group: open deposits and what is left of the stakes come back."""
+
+    @extend_schema(
+        request=AbortSerializer,
+        responses=inline_serializer(
+            "AbortResult",
+            {"status": serializers.CharField(), "reason": serializers.CharField()},
+        ),
+    )
+    def post(self, request, group_id: int):
+        ser = AbortSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        g = services.abort_group(group=_group(request, group_id), by=request.user,
+                                 reason=ser.validated_data.get("reason", ""))  # fmt: skip
+        return Response({"status": g.status, "reason": g.status_reason})
 
 
 class MeView(APIView):

@@ -18,8 +18,9 @@ class CooperativeGroup(models.Model):
         RECRUITING = "recruiting"
         KEYGEN = "keygen"
         RUNNING = "running"
-        FINISHED = "finished"
-        ABORTED = "aborted"
+        FINISHED = "finished"  # every round produced a decrypted aggregate
+        ABORTED = "aborted"  # the initiator stopped it (status_reason says why)
+        FAILED = "failed"  # a round or the key ceremony failed (status_reason says why)
 
     name = models.CharField(max_length=120)
     initiator = models.ForeignKey(
@@ -51,7 +52,10 @@ class CooperativeGroup(models.Model):
         max_length=16, choices=Status.choices, default=Status.RECRUITING, db_index=True
     )
     status_reason = models.TextField(blank=True)
+    #: read-only views (dashboard, group page) open to everyone, signed in or not (the demo's)
+    public = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)  # finished, aborted or failed
 
     def __str__(self) -> str:
         return self.name
@@ -76,6 +80,10 @@ class Membership(models.Model):
     simulated = models.BooleanField(default=False)  # a demo party run by Celery (queue party)
     behaviour = models.CharField(max_length=20, default="honest")  # demo: honest|late|cheat|silent
     stake_remaining = models.BigIntegerField(default=0)  # collateral d still held in escrow
+    #: the party agent's last signed heartbeat: its own timestamp (replay guard) and when the
+    #: platform received it (online = received within settings.DEEPCHAIN_AGENT_ONLINE_S)
+    agent_heartbeat_ms = models.BigIntegerField(default=0)
+    agent_seen_at = models.DateTimeField(null=True, blank=True)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

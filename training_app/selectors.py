@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from deepchain.incentives.clock import ROUND_ORDER
+from training_app import presence
 from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 
 
@@ -114,7 +115,7 @@ def group_snapshot(group) -> dict[str, Any]:
         "members": [
             {"index": m.party_index, "party": m.account.address, "user": m.user.username,
              "status": m.status, "simulated": m.simulated, "behaviour": m.behaviour,
-             "stake": m.stake_remaining}
+             "stake": m.stake_remaining, "agent": presence.agent_status(m)}
             for m in members
         ],
         "round": r.number if r else 0,

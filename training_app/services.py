@@ -55,6 +55,7 @@ from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from ledger_app import services as ledger
 from ledger_app.models import Account, WorkerNode
+from training_app import presence
 from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 
 log = logging.getLogger(__name__)
@@ -322,6 +323,16 @@ def start_group(*, group, by, api_url: str | None = None) -> CooperativeGroup:
             raise DomainError(
                 f"{active} of N = {g.n_parties} parties have joined and staked", code="not_full"
             )
+        offline = presence.offline_members(g)
+        if offline:
+            who = ", ".join(f"P{m.party_index} ({m.user.username})" for m in offline)
+            raise DomainError(
+                f"not every party agent is online: {who}. Each party runs its agent (the "
+                "command is on the group page) before the group can start, so nobody is "
+                "penalised as absent.",
+                code="agents_offline",
+                status_code=409,
+            )
         g.status = CooperativeGroup.Status.KEYGEN
         if api_url is not None:
             g.api_url = api_url
@@ -360,8 +371,8 @@ def run_key_ceremony(group_id: int) -> bool:
     assert pk_blob == pk.fingerprint()
     with transaction.atomic():
         g = CooperativeGroup.objects.select_for_update().get(pk=group_id)
-        if g.public_key is not None:
-            return False
+        if g.public_key is not None or g.status != CooperativeGroup.Status.KEYGEN:
+            return False  # done already, or aborted meanwhile
         for m in members:
             Membership.objects.filter(pk=m.pk).update(sealed_key_share=boxes[m.pk])
         g.public_key = pk.to_json()
@@ -884,17 +895,62 @@ def _finish_round(r: Round, g: CooperativeGroup) -> None:
         r.params_blob = params_before(r)
         r.save(update_fields=["params_blob"])
     publish(g.id, "round_finished", round=r.number, accuracy=r.accuracy, reason=r.status_reason)
-    if r.number < g.rounds:
+    if r.status_reason:
+        # a failed round ends the group: the next rounds would fail (and penalise) the same way
+        _end_group(g, CooperativeGroup.Status.FAILED, f"round {r.number}: {r.status_reason}")
+    elif r.number < g.rounds:
         _start_round(g, r.number + 1)
     else:
-        _finish_group(g)
+        _end_group(g, CooperativeGroup.Status.FINISHED, "")
 
 
-def _finish_group(g: CooperativeGroup) -> None:
-    """Collateral refunds: what is left of each stake, escrow -> party (once)."""
+ENDABLE = (CooperativeGroup.Status.RECRUITING, CooperativeGroup.Status.KEYGEN,
+           CooperativeGroup.Status.RUNNING)  # fmt: skip
+
+
+def abort_group(*, group, by, reason: str = "") -> CooperativeGroup:
+    """The initiator stops a group that has not ended: every deposit of a phase that has not
+    settled comes back (``deposit_refund``), then what is left of each stake
+    (``stake_return``); penalties already settled by the contracts stay. Status ``aborted``."""
+    if group.initiator_id != by.id:
+        raise DomainError("only the initiator aborts the group", code="forbidden",
+                          status_code=403)  # fmt: skip
+    why = "aborted by the initiator" + (f": {reason.strip()[:200]}" if reason.strip() else "")
+    with transaction.atomic():
+        g = CooperativeGroup.objects.select_for_update().get(pk=group.pk)
+        if g.status not in ENDABLE:
+            raise DomainError(f"the group has already ended ({g.status})", code="ended",
+                              status_code=409)  # fmt: skip
+        _end_group(g, CooperativeGroup.Status.ABORTED, why)
+        g.refresh_from_db()
+    return g
+
+
+def _end_group(g: CooperativeGroup, status: str, reason: str) -> None:
+    """End ``g`` once (finished, aborted, failed): refund the deposits of phases that have not
+    settled, return what is left of each stake, record why (a CLOCK transaction ``ended``)."""
     g = CooperativeGroup.objects.select_for_update().get(pk=g.pk)
-    if g.status != CooperativeGroup.Status.RUNNING:
+    if g.status not in ENDABLE:
         return
+    r = Round.objects.select_for_update().filter(group=g, finished_at=None).first()
+    ledger.submit_transaction(
+        kind=TxKind.CLOCK, signer=ledger.authority_identity(), group=g.address,
+        round=r.number if r else None, payload={"ended": str(status), "reason": reason[:300]},
+    )  # fmt: skip
+    if r is not None:
+        for kind, phase in ((S.Kind.GRADIENT, Phase.T1), (S.Kind.DECRYPTION_SHARE, Phase.T5)):
+            if phase.value in (r.settlements or {}):
+                continue
+            paid = r.submissions.filter(kind=kind).exclude(status=S.Status.LATE)
+            refunds = [
+                Transfer(escrow(g.address), sub.membership.account.address, int(g.deposit),
+                         Reason.DEPOSIT_REFUND.value, sub.membership.account.address)
+                for sub in paid.select_related("membership__account").order_by("id")
+            ]  # fmt: skip
+            _apply_transfers(g, r, phase, refunds)
+        r.finished_at = timezone.now()
+        r.status_reason = r.status_reason or reason
+        r.save(update_fields=["finished_at", "status_reason"])
     refunds = []
     for m in _members(g):
         if m.stake_remaining > 0:
@@ -902,9 +958,9 @@ def _finish_group(g: CooperativeGroup) -> None:
                                     Reason.STAKE_RETURN.value, m.account.address))  # fmt: skip
     _apply_transfers(g, None, None, refunds)
     Membership.objects.filter(group=g).update(stake_remaining=0)
-    g.status = CooperativeGroup.Status.FINISHED
-    g.save(update_fields=["status"])
-    publish(g.id, "group_status", status=g.status)
+    g.status, g.status_reason, g.ended_at = status, reason, timezone.now()
+    g.save(update_fields=["status", "status_reason", "ended_at"])
+    publish(g.id, "group_status", status=g.status, reason=reason)
     wake_simulated_parties(g)
 
 

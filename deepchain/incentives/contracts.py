@@ -90,6 +90,8 @@ class Reason(StrEnum):
     PENALTY_ABSENT = "penalty:absent"
     EXTRA_PAY = "extra_pay"
     WORKER_FEE = "worker_fee"
+    #: a group ended (aborted, failed) before the phase settled: the message's deposit d back
+    DEPOSIT_REFUND = "deposit_refund"
 
 
 @dataclass(frozen=True)

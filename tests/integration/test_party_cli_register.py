@@ -25,7 +25,7 @@ from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
 from ledger_app.models import Account, Transaction
 from tests.services import LOG_DIR, ROOT
-from training_app import services
+from training_app import presence, services
 from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 from training_app.tasks import agent_dir
 
@@ -137,6 +137,9 @@ def test_the_party_cli_registers_joins_and_trains_to_completion(
         stake = Transaction.objects.get(sender=acct.address, kind="deposit", round=None)
         assert stake.payload["amount"] == DEPOSIT  # signed by the agent itself
 
+        # its signed heartbeat brings it online: the group may start
+        _wait(lambda: presence.is_online(Membership.objects.get(pk=m.pk)), 60,
+              "the agent's heartbeat", proc=proc)  # fmt: skip
         services.start_group(group=g, by=sims[0])
         _wait(lambda: CooperativeGroup.objects.filter(pk=g.pk, status="finished").exists(),
               360, "the group to finish", beat=True, proc=proc)  # fmt: skip

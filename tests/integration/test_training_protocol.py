@@ -61,7 +61,11 @@ def _run(g, timeout: float = 480, beat=lambda: True) -> CooperativeGroup:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         g.refresh_from_db()
-        if g.status in (CooperativeGroup.Status.FINISHED, CooperativeGroup.Status.ABORTED):
+        if g.status in (
+            CooperativeGroup.Status.FINISHED,
+            CooperativeGroup.Status.ABORTED,
+            CooperativeGroup.Status.FAILED,
+        ):
             return g
         if beat():
             services.close_due_phases()

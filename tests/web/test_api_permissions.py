@@ -84,6 +84,10 @@ ENDPOINTS: dict[str, Rule] = {
         foreign=("post",), invalid=(("post", {"data_size": -1}),)
     ),
     "api/groups/<int:group_id>/start/": Rule(foreign=("post",)),
+    "api/groups/<int:group_id>/heartbeat/": Rule(
+        foreign=("post",), invalid=(("post", {}), ("post", {"at_ms": -1, "signature": "x"}))
+    ),
+    "api/groups/<int:group_id>/abort/": Rule(foreign=("post",)),
     "api/groups/<int:group_id>/me/": Rule(foreign=("get",)),
     "api/groups/<int:group_id>/round/": Rule(foreign=("get",)),
     "api/groups/<int:group_id>/rounds/<int:number>/params/": Rule(foreign=("get",)),

@@ -63,7 +63,11 @@ class Command(BaseCommand):
             if not Account.objects.filter(user=u).exists():
                 create_party_account(user=u)
         live = CooperativeGroup.objects.filter(name=DEMO_GROUP, initiator=users[0]).exclude(
-            status__in=[CooperativeGroup.Status.FINISHED, CooperativeGroup.Status.ABORTED]
+            status__in=[
+                CooperativeGroup.Status.FINISHED,
+                CooperativeGroup.Status.ABORTED,
+                CooperativeGroup.Status.FAILED,
+            ]
         )
         group = live.order_by("-id").first()
         if group is None:
