@@ -238,6 +238,32 @@ def register_external_account(*, user, sign_pk: str, box_pk: str, grant: int = D
     return acct
 
 
+def hand_over_custodial_account(*, user, sign_pk: str, box_pk: str) -> Account:
+    """``user``'s custodial wallet moves to keys its own party agent generated: a new account
+    for (sign_pk, box_pk) takes the user, the old one's whole balance moves to it (a TRANSFER
+    signed by the old key, on chain), the old account is detached and its private key file is
+    deleted from the platform's keystore after the commit. The caller checks that nothing of
+    the old account is at stake (no open membership)."""
+    with transaction.atomic():
+        old = Account.objects.select_for_update().get(user=user)
+        p = keystore_path("users", f"{old.address}.json")
+        ident = party_identity(old)
+        old.user = None
+        old.label = f"{old.label} (moved to its agent's keys)"[:120]
+        old.save(update_fields=["user", "label"])
+        acct = register_external_account(user=user, sign_pk=sign_pk, box_pk=box_pk, grant=0)
+        old.refresh_from_db()
+        if old.balance > 0:
+            move_money(
+                source=old.address, destination=acct.address, amount=int(old.balance),
+                kind=TxKind.TRANSFER, reason="wallet moved to the party agent's own keys",
+                signer=ident,
+            )  # fmt: skip
+        transaction.on_commit(lambda: p.unlink(missing_ok=True))
+    acct.refresh_from_db()
+    return acct
+
+
 def _contract_accounts(group: str | None) -> frozenset[str]:
     """The contract accounts of a group: ``escrow:<group>`` (stakes, deposits) and
     ``pool:<group>`` (forfeited deposits). They exist from the first transaction touching them."""

@@ -204,8 +204,22 @@ def register_agent(*, user, sign_pk: str, box_pk: str, signature: str) -> tuple[
     if existing is not None:
         if existing.address == sign_pk and existing.box_pk == box_pk:
             return existing, False
-        raise DomainError("you already have an account with other keys", code="has_account",
-                          status_code=409)  # fmt: skip
+        if not ledger.keystore_path("users", f"{existing.address}.json").exists():
+            raise DomainError("you already have an account with other keys",
+                              code="has_account", status_code=409)  # fmt: skip
+        # a browser user's custodial wallet: its agent takes it over, unless it is at stake
+        open_ = Membership.objects.filter(account=existing).exclude(
+            group__status__in=[CooperativeGroup.Status.FINISHED, CooperativeGroup.Status.ABORTED,
+                               CooperativeGroup.Status.FAILED]
+        )  # fmt: skip
+        if open_.exists():
+            raise DomainError(
+                "your wallet is a member of a group that has not ended; its keys stay with "
+                "the platform until then", code="has_stake", status_code=409,
+            )  # fmt: skip
+        if Account.objects.filter(address=sign_pk).exists():
+            raise DomainError("this public key is already registered", code="duplicate")
+        return ledger.hand_over_custodial_account(user=user, sign_pk=sign_pk, box_pk=box_pk), True
     try:
         acct = ledger.register_external_account(user=user, sign_pk=sign_pk, box_pk=box_pk)
     except IntegrityError:  # a concurrent registration of this user won

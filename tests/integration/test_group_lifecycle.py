@@ -220,3 +220,45 @@ def test_a_round_without_any_gradient_ends_the_group_failed_with_its_reason(cele
     assert ledger_selectors.balance(f"escrow:{g.address}") == 0
     total, supply = ledger_selectors.total_supply_check()
     assert total == supply
+
+
+def _register(user, ident: Identity):
+    from deepchain.party import registration_message
+
+    msg = registration_message(user.id, ident.address, ident.public.box_pk)
+    body = {"sign_pk": ident.address, "box_pk": ident.public.box_pk,
+            "signature": ident.sign(msg).hex()}  # fmt: skip
+    return _client(user).post("/api/agents/register/", body, format="json")
+
+
+@pytest.mark.django_db
+def test_a_browser_wallet_moves_to_its_agents_keys_and_the_platform_forgets_the_old_key(
+    django_capture_on_commit_callbacks,
+):
+    user = _users("ho", 1)[0]
+    old = Account.objects.get(user=user)
+    key_file = ledger.keystore_path("users", f"{old.address}.json")
+    assert key_file.exists() and old.balance == GRANT
+    agent = Identity.generate()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = _register(user, agent)
+    assert r.status_code == 201 and r.json()["address"] == agent.address, r.content
+    assert r.json()["custodial"] is False and r.json()["balance"] == GRANT
+    old.refresh_from_db()
+    assert old.user is None and old.balance == 0
+    assert not key_file.exists()
+    moved = Transaction.objects.get(sender=old.address, kind="transfer")
+    assert moved.payload["amount"] == GRANT and moved.payload["to"] == agent.address
+    # the agent's keys are now the only ones: another identity is refused
+    assert _register(user, Identity.generate()).status_code == 409
+
+
+@pytest.mark.django_db
+def test_a_wallet_at_stake_in_an_open_group_is_not_handed_over():
+    users = _users("hs")
+    g = _group(users)
+    r = _register(users[1], Identity.generate())
+    assert r.status_code == 409 and r.json()["code"] == "has_stake"
+    assert Account.objects.get(user=users[1]).balance == GRANT - DEPOSIT
+    services.abort_group(group=g, by=users[0])
+    assert _register(users[1], Identity.generate()).status_code == 201
