@@ -1,0 +1,418 @@
+"""One party of the dealerless ceremony: a state machine that turns an inbox into an outbox.
+
+A party is driven round by round: ``outgoing()`` gives the bodies it sends this round (one per
+recipient, itself included), ``deliver(inbox)`` hands it the bodies every party sent it and
+moves it to the next round. Its state holds only its own additive and Shamir shares, the
+public values and the opened (public) numbers: never p, q, phi(N), lambda or d (see
+deepchain/crypto/dkg/__init__.py for the protocol and tests/unit/test_dkg.py for the check).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Generator, Mapping
+from typing import Any
+
+import gmpy2
+import numpy as np
+
+from deepchain.crypto.dkg.bases import (
+    biprimality_base,
+    randomness_base,
+    test_ciphertext,
+    test_plaintext,
+    verification_base,
+)
+from deepchain.crypto.dkg.params import BIPRIMALITY_REPS, MAX_BATCHES, DKGParams
+from deepchain.crypto.dkg.shamir import (
+    crt_slots,
+    interpolate_at,
+    lagrange_slots,
+    open_field,
+    randbelow,
+    share_field,
+    share_integer,
+    share_slots,
+    uniform_mod,
+)
+from deepchain.crypto.dkg.wire import Body, decode, encode
+from deepchain.crypto.paillier import (
+    RNG,
+    KeyShare,
+    ThresholdPublicKey,
+    combine,
+    partial_decrypt,
+)
+from deepchain.crypto.proofs import ProofCD, prove_cd, verify_cd
+from deepchain.crypto.serialize import CryptoFormatError
+
+Outbox = dict[int, dict[str, Any]]
+Inbox = dict[int, dict[str, Any]]
+
+
+class CeremonyError(Exception):
+    """The ceremony cannot finish; ``party`` names the party to blame (None: not attributable)."""
+
+    def __init__(self, message: str, party: int | None = None, phase: str = "") -> None:
+        super().__init__(message)
+        self.party = party
+        self.phase = phase
+
+
+class InconsistentMessage(CeremonyError):
+    """A party's message failed a check (malformed, off its committed polynomial, bad proof)."""
+
+
+class PartyStalled(CeremonyError):
+    """A party sent nothing before the phase deadline."""
+
+
+class CeremonyFailed(CeremonyError):
+    """No usable modulus within the batch limit (not attributable to a party)."""
+
+
+def _sum_mod(cols: list[list[int]], P: int) -> np.ndarray:
+    acc = np.array([gmpy2.mpz(x) for x in cols[0]], dtype=object)
+    for c in cols[1:]:
+        acc = acc + np.array([gmpy2.mpz(x) for x in c], dtype=object)
+    return acc % P
+
+
+class DKGParty:
+    """Party i (1-based) of an N-party ceremony with parameters ``params``."""
+
+    def __init__(self, i: int, params: DKGParams, rng: RNG | None = None) -> None:
+        if not 1 <= i <= params.N:
+            raise ValueError("party index out of range")
+        self.i = i
+        self.params = params
+        self.phase = "sieve"
+        self.round = 0
+        self.result: tuple[ThresholdPublicKey, KeyShare] | None = None
+        self.transcript: dict[str, Any] = {}  # public outcome: N, z1, z2, commitments, tests
+        self._rng: RNG = rng if rng is not None else secrets.SystemRandom()
+        self._gen = self._protocol()
+        self._out: dict[int, bytes] | None = None  # computed when first asked for
+
+    # -- driving ---------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def outgoing(self) -> dict[int, bytes]:
+        """Bodies for this round, keyed by recipient (1..N, this party included)."""
+        if self._out is None:
+            self._out = self._frame(next(self._gen))
+        return dict(self._out)
+
+    def deliver(self, inbox: Mapping[int, bytes]) -> None:
+        """Hand over this round's bodies from every sender; raises InconsistentMessage."""
+        fields: Inbox = {}
+        for j in range(1, self.params.N + 1):
+            if j not in inbox:
+                raise PartyStalled(f"no message from party {j}", party=j, phase=self.phase)
+            try:
+                body: Body = decode(inbox[j])
+            except (CryptoFormatError, UnicodeDecodeError) as exc:
+                raise InconsistentMessage(
+                    f"party {j} sent a malformed message: {exc}", party=j, phase=self.phase
+                ) from exc
+            if body.phase != self.phase or body.round != self.round:
+                raise InconsistentMessage(
+                    f"party {j} sent a message for another round", party=j, phase=self.phase
+                )
+            fields[j] = body.fields
+        self.round += 1
+        try:
+            out = self._gen.send(fields)
+        except CeremonyError as exc:
+            exc.phase = exc.phase or self.phase
+            raise
+        except StopIteration as stop:
+            self.result = stop.value
+            self._out = {}
+            return
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise InconsistentMessage(
+                f"a message did not have the expected shape: {type(exc).__name__}",
+                phase=self.phase,
+            ) from exc
+        self._out = self._frame(out)
+
+    def _frame(self, step: tuple[str, Outbox]) -> dict[int, bytes]:
+        phase, out = step
+        self.phase = phase
+        return {j: encode(phase, self.round, out.get(j, {})) for j in range(1, self.params.N + 1)}
+
+    def _field(self, inbox: Inbox, j: int, name: str) -> Any:
+        try:
+            return inbox[j][name]
+        except KeyError:
+            raise InconsistentMessage(
+                f"party {j} omitted {name!r}", party=j, phase=self.phase
+            ) from None
+
+    # -- the protocol ----------------------------------------------------------------------
+    def _protocol(
+        self,
+    ) -> Generator[tuple[str, Outbox], Inbox, tuple[ThresholdPublicKey, KeyShare]]:
+        for _ in range(MAX_BATCHES):
+            shares = yield from self._sieve()
+            found = yield from self._modulus(shares)
+            if found is not None:
+                return found
+        raise CeremonyFailed("no biprime modulus found within the batch limit", phase="modulus")
+
+    def _sieve(self) -> Generator[tuple[str, Outbox], Inbox, tuple[list[int], list[int]]]:
+        """Boneh-Franklin distributed sieving, slot-wise (CRT form): returns (p_i, q_i) lists.
+
+        Parties 1..T+1 each deal a random unit a_j mod l for every candidate and sieve prime l;
+        the product a = prod a_j (never 0 mod l) is computed by BGW multiplications in a
+        binary tree (degree-T Shamir over Z_l, degree reduction by the first 2T+1 parties),
+        then converted to additive residues by Lagrange at 0 over all N points. Each party
+        recombines its residues by CRT into c_i < 4M' (c_1 = 3, c_i = 0 mod 4) and adds
+        4M' rho_i; so p = sum p_i is = 3 mod 4 and has no prime factor in the sieve.
+        """
+        prm, i, rng = self.params, self.i, self._rng
+        N, T = prm.N, prm.T
+        ells = np.array(prm.sieve, dtype=np.int64)
+        C = 2 * prm.pairs_per_batch
+        contributors = range(1, T + 2)
+        out: Outbox = {}
+        if i in contributors:
+            a = uniform_mod(rng, (C, len(ells)), ells, low=1)
+            dealt = share_slots(a, T, N, ells, rng)
+            out = {j: {"a": dealt[j - 1]} for j in range(1, N + 1)}
+            del a, dealt
+        inbox = yield "sieve", out
+        cur = [self._field(inbox, j, "a") for j in contributors]
+        lam2 = lagrange_slots(range(1, 2 * T + 2), prm.sieve)
+        while len(cur) > 1:
+            pairs = [(cur[2 * m], cur[2 * m + 1]) for m in range(len(cur) // 2)]
+            carry = [cur[-1]] if len(cur) % 2 else []
+            out = {}
+            if i <= 2 * T + 1:
+                resh = [share_slots(x * y % ells, T, N, ells, rng) for x, y in pairs]
+                out = {j: {"m": [r[j - 1] for r in resh]} for j in range(1, N + 1)}
+            inbox = yield "sieve", out
+            new = []
+            for m in range(len(pairs)):
+                acc = np.zeros_like(pairs[m][0])
+                for k in range(1, 2 * T + 2):
+                    acc = (acc + lam2[k - 1] * self._field(inbox, k, "m")[m]) % ells
+                new.append(acc)
+            cur = new + carry
+        lam_all = lagrange_slots(range(1, N + 1), prm.sieve)[i - 1]
+        residues = cur[0] * lam_all % ells
+        low = crt_slots(residues, prm.sieve, 3 if i == 1 else 0)
+        R, M4 = prm.rho_range, prm.M4
+        ints = [c + M4 * randbelow(rng, R) for c in low]
+        K = prm.pairs_per_batch
+        return ints[:K], ints[K:]
+
+    def _modulus(
+        self, shares: tuple[list[int], list[int]]
+    ) -> Generator[tuple[str, Outbox], Inbox, tuple[ThresholdPublicKey, KeyShare] | None]:
+        """N = p q by BGW over Z_P1 and opened; public checks; biprimality; then the key."""
+        prm, rng = self.params, self._rng
+        N, T, P1 = prm.N, prm.T, prm.P1
+        p_i, q_i = shares
+        sp, sq = share_field(p_i, T, N, P1, rng), share_field(q_i, T, N, P1, rng)
+        inbox = yield "modulus", {j: {"p": sp[j - 1], "q": sq[j - 1]} for j in range(1, N + 1)}
+        del sp, sq
+        senders = range(1, N + 1)
+        P_sh = _sum_mod([self._field(inbox, j, "p") for j in senders], P1)
+        Q_sh = _sum_mod([self._field(inbox, j, "q") for j in senders], P1)
+        n_sh = [int(x) for x in P_sh * Q_sh % P1]
+        del P_sh, Q_sh
+        inbox = yield "modulus", {j: {"n": n_sh} for j in senders}
+        opened = {j: self._field(inbox, j, "n") for j in senders}
+        moduli = open_field(opened, 2 * T, P1)
+        survivors = [k for k, n in enumerate(moduli) if self._plausible(n)]
+        # Boneh-Franklin screen: one base per surviving candidate.
+        expo = [self._phi_share(moduli[k], p_i[k], q_i[k]) // 4 for k in survivors]
+        g = [
+            int(gmpy2.powmod(biprimality_base(moduli[k], 0), e, moduli[k]))
+            for k, e in zip(survivors, expo, strict=True)
+        ]
+        inbox = yield "biprimality", {j: {"g": g} for j in senders}
+        rows = {j: self._field(inbox, j, "g") for j in senders}
+        passing = []
+        for idx, k in enumerate(survivors):
+            n = moduli[k]
+            acc = gmpy2.mpz(1)
+            for j in senders:
+                acc = acc * rows[j][idx] % n
+            if acc in (1, n - 1):
+                passing.append(k)
+        for k in passing:
+            self._check_redundant(opened, k, 2 * T, P1)
+            key = yield from self._key(moduli[k], p_i[k], q_i[k])
+            if key is not None:
+                return key
+        return None
+
+    def _plausible(self, n: int) -> bool:
+        """Public checks on an opened candidate: size, N = 1 mod 4, no prime factor < B2."""
+        return (
+            n.bit_length() == self.params.n_bits
+            and n % 4 == 1
+            and not gmpy2.is_square(n)
+            and gmpy2.gcd(n, self.params.trial_primorial) == 1
+        )
+
+    def _phi_share(self, n: int, p: int, q: int) -> int:
+        """Additive share of phi(N): N + 1 - p_1 - q_1 for party 1, -(p_i + q_i) otherwise."""
+        return n + 1 - p - q if self.i == 1 else -(p + q)
+
+    def _check_redundant(self, opened: dict[int, list[int]], k: int, degree: int, P: int) -> None:
+        """The opened shares beyond the first degree+1 must lie on the same polynomial."""
+        pts = sorted(opened)
+        base = pts[: degree + 1]
+        for j in pts[degree + 1 :]:
+            want = interpolate_at(base, [opened[b][k] for b in base], j, P)
+            if want != opened[j][k] % P:
+                raise InconsistentMessage(
+                    "the opened shares of N are not on one polynomial", phase="modulus"
+                )
+
+    def _open(self, inbox: Inbox, name: str, P: int) -> int:
+        opened = {j: self._field(inbox, j, name) for j in range(1, self.params.N + 1)}
+        value = open_field(opened, 2 * self.params.T, P)[0]
+        self._check_redundant(opened, 0, 2 * self.params.T, P)
+        return value
+
+    def _key(
+        self, n: int, p: int, q: int
+    ) -> Generator[tuple[str, Outbox], Inbox, tuple[ThresholdPublicKey, KeyShare] | None]:
+        """Confirm biprimality, then share d = phi x (d = 0 mod phi, d = 1 mod N) t-of-N.
+
+        z1 = phi beta + N s is opened (N s masks the quotient), gamma = z1 mod N = phi beta
+        mod N; gcd(gamma, N) = 1 also shows gcd(N, p + q - 1) = 1 (Boneh-Franklin's last
+        check), since gamma = -(p + q - 1) beta mod N. theta = gamma^-1 mod N; each party
+        reduces w_i = beta_i theta mod N, x = sum w_i = beta theta (mod N), and z2 = phi x + R
+        is opened, so d = phi x has integer additive shares d_1 = z2 - R_1, d_i = -R_i.
+        """
+        prm, i, rng = self.params, self.i, self._rng
+        N, T, P2, senders = prm.N, prm.T, prm.P2, range(1, prm.N + 1)
+        phi_i = self._phi_share(n, p, q)
+        e = phi_i // 4
+        g = [
+            int(gmpy2.powmod(biprimality_base(n, r), e, n)) for r in range(1, BIPRIMALITY_REPS + 1)
+        ]
+        beta_i = randbelow(rng, prm.beta_bound)
+        s_i = int(rng.getrandbits(prm.s_bits))
+        dealt = share_field([phi_i, beta_i, s_i], T, N, P2, rng)
+        inbox = yield "biprimality", {j: {"g": g, "k": dealt[j - 1]} for j in senders}
+        del dealt
+        for r in range(BIPRIMALITY_REPS):
+            acc = gmpy2.mpz(1)
+            for j in senders:
+                acc = acc * self._field(inbox, j, "g")[r] % n
+            if acc not in (1, n - 1):
+                return None
+        got = [self._field(inbox, j, "k") for j in senders]
+        PHI = sum(x[0] for x in got) % P2
+        BETA = sum(x[1] for x in got) % P2
+        S = sum(x[2] for x in got) % P2
+        inbox = yield "key", {j: {"z": [(PHI * BETA + n * S) % P2]} for j in senders}
+        z1 = self._open(inbox, "z", P2)
+        gamma = z1 % n
+        if gmpy2.gcd(gamma, n) != 1:
+            return None
+        theta = int(gmpy2.invert(gamma, n))
+        w_i = beta_i * theta % n
+        R_i = int(rng.getrandbits(prm.R_bits))
+        dealt = share_field([w_i, R_i], T, N, P2, rng)
+        inbox = yield "key", {j: {"k": dealt[j - 1]} for j in senders}
+        del dealt
+        got = [self._field(inbox, j, "k") for j in senders]
+        W = sum(x[0] for x in got) % P2
+        RR = sum(x[1] for x in got) % P2
+        inbox = yield "key", {j: {"z": [(PHI * W + RR) % P2]} for j in senders}
+        z2 = self._open(inbox, "z", P2)
+        d_i = z2 - R_i if i == 1 else -R_i
+        del PHI, W, RR, BETA, S
+        return (yield from self._share_key(n, d_i, {"N": n, "z1": z1, "z2": z2}))
+
+    def _share_key(
+        self, n: int, d_i: int, public: dict[str, int]
+    ) -> Generator[tuple[str, Outbox], Inbox, tuple[ThresholdPublicKey, KeyShare]]:
+        """Integer Shamir of d_i with Feldman commitments C_ik = v^(a_ik) mod N^2; the test
+        decryption with every party's Proof_CD."""
+        prm, i, rng = self.params, self.i, self._rng
+        N, t, senders = prm.N, prm.t, range(1, prm.N + 1)
+        n2 = n * n
+        v = verification_base(n)
+        coeffs, f = share_integer(d_i, t, N, prm.coeff_bits, rng)
+        commits = [int(gmpy2.powmod(v, a, n2)) for a in coeffs]
+        del coeffs
+        inbox = yield "share", {j: {"f": f[j - 1], "C": commits} for j in senders}
+        del f
+        f_in = {j: self._field(inbox, j, "f") for j in senders}
+        C_in = {j: self._field(inbox, j, "C") for j in senders}
+        for j in senders:
+            if len(C_in[j]) != t:
+                raise InconsistentMessage(f"party {j} sent {len(C_in[j])} commitments", party=j)
+        self._check_feldman(v, n2, f_in, C_in)
+        s_i = sum(f_in.values())
+        V = [math.prod(gmpy2.mpz(C_in[j][k]) for j in senders) % n2 for k in range(t)]
+        v_i = []
+        for x in senders:
+            acc = gmpy2.mpz(1)
+            for k in range(t):
+                acc = acc * gmpy2.powmod(V[k], x**k, n2) % n2
+            v_i.append(int(gmpy2.powmod(acc, prm.delta, n2)))
+        pk = ThresholdPublicKey(n=n, h_s=randomness_base(n), v=v, v_i=tuple(v_i), N=N, t=t)
+        share = KeyShare(i=i, s_i=int(s_i))
+        c = test_ciphertext(n, pk.h_s)
+        c_i = partial_decrypt(pk, share, c)
+        pf = prove_cd(pk, share, [c], [c_i], rng)
+        out = {"c": c_i, "a": pf.a, "b": pf.b, "e": pf.e, "z": pf.z}
+        inbox = yield "test-decryption", {j: out for j in senders}
+        parts = {}
+        for j in senders:
+            c_j = self._field(inbox, j, "c")
+            proof = ProofCD(*(self._field(inbox, j, x) for x in ("a", "b", "e", "z")))
+            if not verify_cd(pk, j, [c], [c_j], proof):
+                raise InconsistentMessage(
+                    f"party {j}'s test decryption share has a bad Proof_CD", party=j
+                )
+            parts[j] = c_j
+        if combine(pk, parts) != test_plaintext(n):
+            raise InconsistentMessage("the test decryption does not give the test plaintext")
+        self.transcript = {
+            **public,
+            "commitments": [list(C_in[j]) for j in senders],
+            "test_shares": [parts[j] for j in senders],
+        }
+        return pk, share
+
+    def _check_feldman(
+        self, v: int, n2: int, f_in: dict[int, int], C_in: dict[int, list[int]]
+    ) -> None:
+        """v^(f_j(i)) = prod_k C_jk^(i^k) for every dealer j: one batched check with random
+        64-bit weights, then per dealer (to name the sender) only if the batch fails."""
+        i, rng = self.i, self._rng
+        t = self.params.t
+
+        def rhs(j: int) -> gmpy2.mpz:
+            acc = gmpy2.mpz(1)
+            for k in range(t):
+                acc = acc * gmpy2.powmod(C_in[j][k], i**k, n2) % n2
+            return acc
+
+        rho = {j: int(rng.getrandbits(64)) | 1 for j in f_in}
+        lhs = gmpy2.powmod(v, sum(rho[j] * f_in[j] for j in f_in), n2)
+        acc = gmpy2.mpz(1)
+        for j in f_in:
+            acc = acc * gmpy2.powmod(rhs(j), rho[j], n2) % n2
+        if lhs == acc:
+            return
+        for j in sorted(f_in):
+            if gmpy2.powmod(v, f_in[j], n2) != rhs(j):
+                raise InconsistentMessage(
+                    f"party {j}'s share is not on its committed polynomial", party=j, phase="share"
+                )
+        raise InconsistentMessage("the shares fail the batched commitment check", phase="share")
