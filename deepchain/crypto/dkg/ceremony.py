@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from deepchain.crypto.dkg.party import CeremonyError, DKGParty, PartyStalled
 from deepchain.crypto.dkg.wire import Message
@@ -37,7 +38,7 @@ class Relay:
     keep: bool = False  # keep every Message (tests inspect the transcript)
     messages: list[Message] = field(default_factory=list)
     sent_bytes: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+    digest: Any = field(default_factory=hashlib.sha256)  # running SHA-256
 
     def post(self, msg: Message) -> None:
         if msg.sender != msg.recipient:
