@@ -264,9 +264,22 @@ class KeyShare:
         check_header(d, "paillier_key_share")
         i = get_int(d, "i", ctx, 1, pk.N if pk is not None else MAX_PARTIES)
         s_i = get_hex(d, "s_i", ctx)
-        if pk is not None and s_i >= pk.n2:
+        if pk is not None and s_i.bit_length() > share_bits_bound(pk):
             raise CryptoFormatError(f"{ctx}: s_i out of range")
         return cls(i=i, s_i=s_i)
+
+
+def share_bits_bound(pk: ThresholdPublicKey) -> int:
+    """Most bits a key share of pk's key can have.
+
+    A dealer's s_i is reduced mod n m < n^2; a dealerless key's share (deepchain.crypto.dkg:
+    integer Shamir of d = phi x < 2^(2|n| + 10) with KAPPA-bit masks and coefficients of
+    |d_i| + KAPPA + |Delta| bits) is below 2^(2|n| + 2 KAPPA + |Delta| + t ceil(log2 N)
+    + ceil(log2 t) + 16).
+    """
+    N, t = pk.N, pk.t
+    dkg = 2 * pk.n_bits + 2 * KAPPA + pk.delta.bit_length() + t * (N - 1).bit_length()
+    return max(pk.n2.bit_length(), dkg + (t - 1).bit_length() + 16)
 
 
 def djn_encrypt(n: int, h_s: int, m: int, alpha: int | None = None, rng: RNG | None = None) -> int:

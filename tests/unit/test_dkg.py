@@ -22,7 +22,7 @@ from deepchain.crypto.dkg import (
 )
 from deepchain.crypto.dkg.shamir import crt_slots, open_field, share_field
 from deepchain.crypto.dkg.wire import decode, encode
-from deepchain.crypto.paillier import combine, partial_decrypt
+from deepchain.crypto.paillier import KeyShare, combine, partial_decrypt
 from deepchain.crypto.proofs import prove_cd, verify_cd
 
 
@@ -43,6 +43,7 @@ def _check_key(result, t: int, rng: random.Random) -> None:
     for S in itertools.combinations(range(1, N + 1), t):
         assert combine(pk, {i: parts[i] for i in S}) == m
     for i in shares:
+        assert KeyShare.from_json(shares[i].to_json(), pk) == shares[i]  # storable as any share
         proof = prove_cd(pk, shares[i], [c], [parts[i]], rng)
         assert verify_cd(pk, i, [c], [parts[i]], proof)
         # the same proof does not vouch for a wrong share

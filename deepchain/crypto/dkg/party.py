@@ -43,6 +43,7 @@ from deepchain.crypto.paillier import (
     ThresholdPublicKey,
     combine,
     partial_decrypt,
+    share_bits_bound,
 )
 from deepchain.crypto.proofs import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.serialize import CryptoFormatError
@@ -366,6 +367,8 @@ class DKGParty:
             v_i.append(int(gmpy2.powmod(acc, prm.delta, n2)))
         pk = ThresholdPublicKey(n=n, h_s=randomness_base(n), v=v, v_i=tuple(v_i), N=N, t=t)
         share = KeyShare(i=i, s_i=int(s_i))
+        if s_i <= 0 or int(s_i).bit_length() > share_bits_bound(pk):
+            raise CeremonyError("the key share is outside the range a key share may have")
         c = test_ciphertext(n, pk.h_s)
         c_i = partial_decrypt(pk, share, c)
         pf = prove_cd(pk, share, [c], [c_i], rng)
