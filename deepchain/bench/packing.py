@@ -29,7 +29,7 @@ def choose_q(float_acc: float, acc_by_q: dict[int, float], tolerance: float) -> 
     qs = sorted(acc_by_q)
     best = qs[-1]
     for q in reversed(qs):
-        if abs(acc_by_q[q] - float_acc) > tolerance:
+        if abs(acc_by_q[q] - float_acc) > tolerance + 1e-9:  # accuracies are k / |test|
             break
         best = q
     return best

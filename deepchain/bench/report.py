@@ -9,7 +9,8 @@ paper training preset; long), ``quick`` (< 5 min: 1024-bit key, few sizes, small
 rounds) and ``tiny`` (seconds; for tests).
 
 Sections: (1) ciphertext bytes vs number of gradients, packed vs one value per ciphertext,
-exact from the PackingScheme plus real serialized sizes; (2) encryption and aggregation
+exact from the platform's PackingScheme (``crypto.packing.PLATFORM_PACKING`` for the preset's
+model, up to its N_max = 16 parties) plus real serialized sizes; (2) encryption and aggregation
 throughput, this project vs ``phe`` in the same run; (3) test accuracy per round for 4 and 10
 parties with single-party and centralized baselines; (4) a round's time by phase vs the number
 of parties, composed from per-party costs measured with the real crypto; (5) Blockwise-BA
@@ -57,8 +58,8 @@ class ReportConfig:
     preset_overrides: dict[str, Any] = field(default_factory=dict)
     accuracy_parties: tuple[int, ...] = (4, 10)
     data_limit: int | None = None
-    party_counts: tuple[int, ...] = tuple(range(2, 21))
-    keyed_party_counts: tuple[int, ...] = (2, 4, 10, 20)
+    party_counts: tuple[int, ...] = tuple(range(2, 17))  # up to the platform's N_max = 16
+    keyed_party_counts: tuple[int, ...] = (2, 4, 10, 16)
     sample_cts: int | None = 16
     dec_sample_cts: int = 16
     committee_sizes: tuple[int, ...] = (4, 7, 10, 16)
@@ -74,13 +75,13 @@ def config_for(mode: str) -> ReportConfig:
         return ReportConfig(
             mode="full",
             bits=2048,
-            max_parties=20,
+            max_parties=16,
             gradient_sizes=(10, 100, 1_000, 10_000, 100_000, 1_000_000),
             serialized_sizes=(10, 100, 1_000, 10_000),
             phe_cap=1_000,
             agg_parties=4,
             preset="paper",
-            keyed_party_counts=(2, 4, 6, 8, 10, 12, 14, 16, 18, 20),
+            keyed_party_counts=(2, 4, 6, 8, 10, 12, 14, 16),
             sample_cts=None,
             dec_sample_cts=64,
             committee_sizes=(4, 7, 10, 16, 25, 31),
@@ -91,14 +92,14 @@ def config_for(mode: str) -> ReportConfig:
         return ReportConfig(
             mode="quick",
             bits=1024,
-            max_parties=20,
+            max_parties=16,
             gradient_sizes=(10, 100, 1_000, 10_000, 100_000),
             serialized_sizes=(10, 100, 1_000),
             phe_cap=300,
             agg_parties=4,
             preset="quick",
             preset_overrides={"model": "mlp", "rounds": 5, "local_iterations": 40},
-            keyed_party_counts=(2, 4, 8, 12, 16, 20),
+            keyed_party_counts=(2, 4, 8, 12, 16),
             sample_cts=64,
             dec_sample_cts=16,
             committee_sizes=(4, 7, 10, 16, 25),
@@ -535,7 +536,8 @@ def run_report(
 ) -> dict[str, Any]:
     """Measure everything for ``cfg``, write results.json, the PNGs and README.md into ``out``."""
     from deepchain.bench._report_render import render
-    from deepchain.crypto.encoding import PackingScheme
+    from deepchain.crypto.packing import PLATFORM_PACKING
+    from deepchain.learning.models import PRESETS
 
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -550,7 +552,10 @@ def run_report(
     }
     say(f"report ({cfg.mode}): {cfg.bits}-bit key, {results['machine']['cores']} cores")
     pk, _shares, keygen_s = _key(cfg.bits, cfg.max_parties, cfg.seed)
-    scheme = PackingScheme(cfg.bits, N_max=cfg.max_parties)
+    model = PRESETS[cfg.preset].with_(**cfg.preset_overrides).model
+    scheme = PLATFORM_PACKING.scheme(cfg.bits, model)  # what a group training `model` uses
+    if cfg.max_parties > scheme.N_max:
+        raise ValueError(f"max_parties {cfg.max_parties} exceeds the packing's N_max")
     results["key"] = {
         "bits": cfg.bits,
         "N": pk.N,
