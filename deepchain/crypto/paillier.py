@@ -385,9 +385,10 @@ def partial_decrypt(pk: ThresholdPublicKey, share: KeyShare, c: int) -> int:
 
 
 def share_exponent_bits(pk: ThresholdPublicKey) -> int:
-    """Public length of 2 Delta s_i's schedule: s_i < n^2 (KeyShare's range) bounds it, so the
-    time of a batch of partial decryptions does not depend on the secret share."""
-    return (2 * pk.delta * pk.n2).bit_length()
+    """Public length of 2 Delta s_i's schedule: |2 Delta| + share_bits_bound(pk) bits cover a
+    dealer's and a dealerless key's shares, so the time of a batch of partial decryptions does
+    not depend on the secret share."""
+    return (2 * pk.delta).bit_length() + share_bits_bound(pk)
 
 
 def partial_decrypt_all(pk: ThresholdPublicKey, share: KeyShare, cs: Sequence[int]) -> list[int]:
