@@ -4,7 +4,8 @@ Protocol: on connect the server sends ``{"type": "snapshot", ...}`` (see
 ``frontend.selectors.dashboard_snapshot``), then every event published with
 ``deepchain_web.events.publish(group_id, ...)``. The client may send ``{"action": "snapshot"}``
 to get a fresh snapshot (it does so, debounced, after events, and after a reconnect).
-Close codes: 4401 not signed in, 4404 no such group, 4403 not allowed to watch it.
+Close codes: 4401 not signed in (for a group that is not public), 4404 no such group, 4403
+not allowed to watch it.
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ class GroupDashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self._refuse(4401)
-            return
         self.group_id = int(self.scope["url_route"]["kwargs"]["group_id"])
         group, allowed = await _load(self.group_id, user)
+        if not allowed and (user is None or not user.is_authenticated):
+            await self._refuse(4401)  # (a public group is open to visitors too)
+            return
         if group is None:
             await self._refuse(4404)
             return

@@ -4,7 +4,8 @@ Decision (documented in docs/SERVICES.md, frontend section): a group's *public p
 its pseudonymous member list are visible to every signed-in user (so recruiting groups can be
 found and joined). Its *live round data* (the dashboard and the websocket /ws/groups/<id>/) is
 visible to the group's members (applied or active), its initiator, staff, and users in the
-``auditor`` group. Everyone else is refused (websocket close code 4403, page 403).
+``auditor`` group. Everyone else is refused (websocket close code 4403, page 403). A group
+marked ``public`` (the demo's) is read-only open to everyone, signed in or not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ def is_auditor(user) -> bool:
 
 def can_watch_group(user, group) -> bool:
     """True if ``user`` may see ``group``'s live round data."""
+    if group.public:
+        return True
     if not getattr(user, "is_authenticated", False):
         return False
     if group.initiator_id == user.id or is_auditor(user):

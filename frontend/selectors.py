@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from ledger_app.models import Block, Transaction
+from ledger_app.models import Block, LedgerEntry, Transaction
 from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 
 log = logging.getLogger(__name__)
@@ -148,3 +148,76 @@ def dashboard_snapshot(group: CooperativeGroup) -> dict[str, Any]:
     except Exception:  # the dashboard must still show the part it can
         log.warning("group_snapshot failed for group %s", group.id, exc_info=True)
     return snap
+
+
+# -- the group page and the wallet ------------------------------------------------------------
+def member_rows(members) -> list[dict[str, Any]]:
+    """Each member with its agent's status (training_app.presence)."""
+    from training_app.presence import agent_status
+
+    return [{"m": m, "agent": agent_status(m)} for m in members]
+
+
+def is_custodial(account) -> bool:
+    """True if the platform holds ``account``'s private key (a browser wallet)."""
+    if account is None:
+        return False
+    from ledger_app.services import keystore_path
+
+    return keystore_path("users", f"{account.address}.json").exists()
+
+
+def agent_command(api_url: str, group, user, token) -> str:
+    """The exact command that runs ``user``'s party agent for ``group`` (its data and its
+    keystore in folders of the party's own, next to where it is run)."""
+    who = user.get_username() if getattr(user, "is_authenticated", False) else "me"
+    folder = f"./deepchain-{who}"
+    key = token.key if token is not None else "<your API token>"
+    return (
+        f"python -m deepchain.party --api {api_url} --token {key} --group {group.id} "
+        f"--data {folder}/data --keystore {folder}/keystore"
+    )
+
+
+def wallet_rows(account) -> list[dict[str, Any]]:
+    """The account's history, newest first: every balance change (labelled with its group,
+    round and phase) and every penalty charged to it from a stake it had already locked
+    (those move escrow -> pool, so the wallet's balance does not change again)."""
+    from .labels import phase_label, reason_label
+
+    entries = list(
+        LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
+    )
+    penalties = list(
+        Transaction.objects.filter(kind="penalty", payload__party=account.address).order_by("-id")
+    )
+    refs = {e.transaction.group_ref for e in entries if e.transaction} | {
+        t.group_ref for t in penalties
+    }
+    groups = {g.address: g for g in CooperativeGroup.objects.filter(address__in=refs - {""})}
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        tx = e.transaction
+        rows.append({
+            "at": e.created_at, "reason": reason_label(e.reason), "raw_reason": e.reason,
+            "delta": e.delta, "balance_after": e.balance_after, "tx": tx,
+            "group": groups.get(tx.group_ref) if tx else None,
+            "round": tx.round if tx else None, "phase": phase_label(tx.phase) if tx else "",
+            "penalty": False,
+        })  # fmt: skip
+    for t in penalties:
+        p = t.payload or {}
+        rows.append({
+            "at": t.created_at, "reason": reason_label(p.get("reason")),
+            "raw_reason": p.get("reason", ""), "delta": -int(p.get("amount", 0)),
+            "balance_after": None, "tx": t, "group": groups.get(t.group_ref),
+            "round": t.round, "phase": phase_label(t.phase), "penalty": True,
+        })  # fmt: skip
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return rows
+
+
+def held_in_groups(account) -> list[dict[str, Any]]:
+    """What of the account's money a group holds now: its stake left (per open group)."""
+    ms = Membership.objects.filter(account=account, stake_remaining__gt=0).select_related("group")
+    return [{"group": m.group, "stake": m.stake_remaining} for m in ms]

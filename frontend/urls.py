@@ -32,6 +32,8 @@ urlpatterns = [
         name="group_approve",
     ),
     path("groups/<int:group_id>/start/", views.group_start, name="group_start"),
+    path("groups/<int:group_id>/abort/", views.group_abort, name="group_abort"),
+    path("groups/<int:group_id>/status.json", views.group_status_json, name="group_status_json"),
     path("groups/<int:group_id>/dashboard/", views.group_dashboard, name="group_dashboard"),
     # wallet, assets, explorer
     path("wallet/", views.wallet, name="wallet"),

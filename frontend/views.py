@@ -15,18 +15,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from deepchain_web.api_errors import DomainError
-from ledger_app.models import Account, Asset, Block, LedgerEntry, Transaction
+from ledger_app.models import Account, Asset, Block, Transaction
 from training_app.models import CooperativeGroup, Membership
 
-from .forms import PHASE_LABELS, AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
+from . import selectors
+from .forms import AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
+from .labels import RUN_ORDER, phase_label
 from .permissions import can_watch_group, is_auditor
-from .selectors import PHASES as ROUND_PHASES
 
 
 def _service(module: str):
@@ -47,7 +49,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "txs": Transaction.objects.count(),
         "groups": CooperativeGroup.objects.count(),
     }
-    return render(request, "frontend/home.html", {"stats": stats})
+    demo = CooperativeGroup.objects.filter(public=True).order_by("-id").first()
+    return render(request, "frontend/home.html", {"stats": stats, "demo": demo})
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -85,6 +88,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
     Token.objects.filter(user=request.user).delete()
     Token.objects.create(user=request.user)
     messages.success(request, "A new API token was created. Any previous token is revoked.")
+    nxt = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return redirect(nxt)
     return redirect("profile")
 
 
@@ -106,10 +112,14 @@ def _visible_groups(user):
         return CooperativeGroup.objects.all()
 
 
-@login_required
 def group_list(request: HttpRequest) -> HttpResponse:
-    groups = _visible_groups(request.user).order_by("-id")
-    mine = set(Membership.objects.filter(user=request.user).values_list("group_id", flat=True))
+    """Recruiting, public (the demo's) and one's own groups; visitors see the public ones."""
+    groups = _visible_groups(request.user).order_by("-public", "-id")
+    mine = (
+        set(Membership.objects.filter(user=request.user).values_list("group_id", flat=True))
+        if request.user.is_authenticated
+        else set()
+    )
     return render(
         request,
         "frontend/groups/list.html",
@@ -150,29 +160,49 @@ def _group_for(request: HttpRequest, group_id: int) -> CooperativeGroup:
     return group
 
 
-@login_required
 def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
+    """Parameters, members and their agents' status, the agent command, payoff rules."""
     group = _group_for(request, group_id)
-    members = group.members.select_related("user", "account").order_by("party_index", "id")
-    me = next((m for m in members if m.user_id == request.user.id), None)
-    account = Account.objects.filter(user=request.user).first()
-    active = sum(1 for m in members if m.status == "active")
+    user = request.user
+    members = list(group.members.select_related("user", "account").order_by("party_index", "id"))
+    me = next((m for m in members if m.user_id == user.id), None)
+    account = Account.objects.filter(user=user).first() if user.is_authenticated else None
+    token = Token.objects.filter(user=user).first() if user.is_authenticated else None
+    api_url = request.build_absolute_uri("/").rstrip("/")
     ctx = {
         "group": group,
-        "members": members,
+        "members": selectors.member_rows(members),
         "me": me,
         "account": account,
-        "active": active,
-        "is_initiator": group.initiator_id == request.user.id,
-        "can_watch": can_watch_group(request.user, group),
+        "custodial": selectors.is_custodial(account),
+        "token": token,
+        "agent_command": selectors.agent_command(api_url, group, user, token),
+        "active": sum(1 for m in members if m.status == "active"),
+        "is_initiator": user.is_authenticated and group.initiator_id == user.id,
+        "can_watch": can_watch_group(user, group),
         "join_form": JoinForm(),
         "deadlines": [
-            (t, name.replace("_", " "), (group.deadlines or {}).get(name))
-            for t, name in PHASE_LABELS
+            (t, phase_label(name), (group.deadlines or {}).get(name)) for t, name in RUN_ORDER
         ],
         "rounds": group.round_set.order_by("-number")[:10],
+        "at_risk": group.deposit * (1 + 2 * group.rounds),
+        "ended": group.status in ("finished", "aborted", "failed"),
     }
     return render(request, "frontend/groups/detail.html", ctx)
+
+
+def group_status_json(request: HttpRequest, group_id: int) -> JsonResponse:
+    """What the group page refreshes by itself: status and each member's agent status."""
+    group = _group_for(request, group_id)
+    members = list(group.members.select_related("user", "account").order_by("party_index", "id"))
+    rows = selectors.member_rows(members)
+    return JsonResponse({
+        "status": group.status,
+        "status_reason": group.status_reason,
+        "all_online": bool(rows) and all(r["agent"]["online"] for r in rows
+                                         if r["m"].status == "active"),
+        "members": [{"id": r["m"].id, "agent": r["agent"]} for r in rows],
+    })  # fmt: skip
 
 
 def _domain_action(request: HttpRequest, group_id: int, action, success: str) -> HttpResponse:
@@ -206,6 +236,21 @@ def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def group_abort(request: HttpRequest, group_id: int) -> HttpResponse:
+    """The initiator aborts: open deposits and what is left of the stakes come back."""
+    group = _group_for(request, group_id)
+    reason = (request.POST.get("reason") or "")[:200]
+    svc = _service("training_app.services")
+    return _domain_action(
+        request,
+        group.id,
+        lambda: svc.abort_group(group=group, by=request.user, reason=reason),
+        "Group aborted: every open deposit and what is left of each stake was returned.",
+    )
+
+
+@login_required
+@require_POST
 def group_approve(request: HttpRequest, group_id: int, membership_id: int) -> HttpResponse:
     group = _group_for(request, group_id)
     membership = get_object_or_404(Membership, pk=membership_id, group=group)
@@ -234,7 +279,6 @@ def group_start(request: HttpRequest, group_id: int) -> HttpResponse:
     )
 
 
-@login_required
 def group_dashboard(request: HttpRequest, group_id: int) -> HttpResponse:
     group = _group_for(request, group_id)
     if not can_watch_group(request.user, group):
@@ -242,7 +286,7 @@ def group_dashboard(request: HttpRequest, group_id: int) -> HttpResponse:
     ctx = {
         "group": group,
         # in the order a round runs them (T7-T9 aggregate before T4-T6 decrypt)
-        "phases": [(t, name, name.replace("_", " ")) for t, name in ROUND_PHASES],
+        "phases": [(t, name, phase_label(name)) for t, name in RUN_ORDER],
         "ws_path": f"/ws/groups/{group.id}/",
     }
     return render(request, "frontend/groups/dashboard.html", ctx)
@@ -254,14 +298,13 @@ def group_dashboard(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 def wallet(request: HttpRequest) -> HttpResponse:
     account = Account.objects.filter(user=request.user).first()
-    entries = (
-        LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
-        if account
-        else LedgerEntry.objects.none()
-    )
+    rows = selectors.wallet_rows(account) if account else []
     return render(
-        request, "frontend/wallet.html", {"account": account, "page": _page(request, entries)}
-    )
+        request,
+        "frontend/wallet.html",
+        {"account": account, "page": _page(request, rows),
+         "held": selectors.held_in_groups(account) if account else []},
+    )  # fmt: skip
 
 
 @login_required
@@ -365,7 +408,6 @@ def _block_tx_hashes(block: Block) -> list[str]:
         return []
 
 
-@login_required
 def explorer(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     q = (request.GET.get("q") or "").strip().lower()
@@ -388,7 +430,6 @@ def explorer(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 def block_detail(request: HttpRequest, height: int) -> HttpResponse:
     block = get_object_or_404(Block, height=height)
     txs = block.transactions.order_by("index_in_block", "id")
@@ -399,7 +440,6 @@ def block_detail(request: HttpRequest, height: int) -> HttpResponse:
     )
 
 
-@login_required
 def tx_detail(request: HttpRequest, tx_hash: str) -> HttpResponse:
     tx = get_object_or_404(Transaction, tx_hash=tx_hash)
     payload = json.dumps(tx.payload, indent=2, sort_keys=True)

@@ -13,12 +13,18 @@ from training_app.models import CooperativeGroup, Membership, Metric, Round, Sub
 
 
 def visible_groups(user) -> QuerySet[CooperativeGroup]:
-    """Auditors (staff) see every group; others see recruiting groups and their own."""
+    """Auditors (staff) see every group; signed-in users see recruiting groups, public ones
+    (the demo's) and their own; visitors who are not signed in see the public ones."""
     qs = CooperativeGroup.objects.all()
     if getattr(user, "is_staff", False):
         return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.filter(public=True)
     return qs.filter(
-        Q(status=CooperativeGroup.Status.RECRUITING) | Q(initiator=user) | Q(members__user=user)
+        Q(status=CooperativeGroup.Status.RECRUITING)
+        | Q(public=True)
+        | Q(initiator=user)
+        | Q(members__user=user)
     ).distinct()
 
 

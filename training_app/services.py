@@ -103,6 +103,7 @@ def create_group(
     data_limit: int = 0,
     update_clip: float = 8.0,
     api_url: str = "",
+    public: bool = False,
 ) -> CooperativeGroup:
     """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d."""
     if not 2 <= n_parties <= 16:
@@ -148,6 +149,7 @@ def create_group(
             data_limit=data_limit,
             update_clip=update_clip,
             api_url=api_url,
+            public=bool(public),
         )
         publish(group.id, "group_created", name=group.name, address=group.address)
     return group

@@ -39,3 +39,128 @@ def test_favicon_is_served(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 301
     assert client.get(r["Location"]).status_code == 200
+
+
+def _running_group(make_user, make_group, *, public: bool):
+    from training_app.models import CooperativeGroup
+
+    owner = make_user()
+    g = make_group(owner, public=public)
+    CooperativeGroup.objects.filter(pk=g.pk).update(status="running")
+    g.refresh_from_db()
+    return owner, g
+
+
+@pytest.mark.django_db
+def test_a_visitor_opens_a_public_groups_pages_and_the_explorer_without_logging_in(
+    client, make_user, make_group
+):
+    from ledger_app.models import Block, Transaction
+
+    _, g = _running_group(make_user, make_group, public=True)
+    for path in [f"/groups/{g.id}/", f"/groups/{g.id}/dashboard/", "/groups/", "/explorer/",
+                 f"/groups/{g.id}/status.json"]:  # fmt: skip
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+    assert g.name in client.get("/groups/").content.decode()
+    assert "Watch the demo live" in client.get("/").content.decode()
+    block = Block.objects.order_by("height").first()
+    assert client.get(f"/explorer/blocks/{block.height}/").status_code == 200
+    tx = Transaction.objects.first()
+    assert client.get(f"/explorer/tx/{tx.tx_hash}/").status_code == 200
+    # but no write: joining, starting, aborting still need an account
+    for path in (f"/groups/{g.id}/join/", f"/groups/{g.id}/abort/", f"/groups/{g.id}/start/"):
+        r = client.post(path)
+        assert r.status_code == 302 and "/accounts/login/" in r["Location"], path
+
+
+@pytest.mark.django_db
+def test_a_private_running_group_stays_closed_to_visitors_and_strangers(
+    client, make_user, make_group
+):
+    _, g = _running_group(make_user, make_group, public=False)
+    for path in (f"/groups/{g.id}/", f"/groups/{g.id}/dashboard/", f"/groups/{g.id}/status.json"):
+        assert client.get(path).status_code == 404, path
+    assert g.name not in client.get("/groups/").content.decode()
+    client.force_login(make_user())
+    assert client.get(f"/groups/{g.id}/dashboard/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_group_page_shows_the_exact_agent_command_with_the_users_token(
+    client, make_user, make_group
+):
+    from rest_framework.authtoken.models import Token
+
+    owner = make_user("olga")
+    g = make_group(owner)
+    client.force_login(owner)
+    page = client.get(f"/groups/{g.id}/").content.decode()
+    assert 'id="create-token"' in page and "&lt;your API token&gt;" in page
+    r = client.post("/accounts/token/create/", {"next": f"/groups/{g.id}/"})
+    assert r.status_code == 302 and r["Location"] == f"/groups/{g.id}/"
+    token = Token.objects.get(user=owner).key
+    page = client.get(f"/groups/{g.id}/").content.decode()
+    cmd = (f"python -m deepchain.party --api http://testserver --token {token} --group {g.id} "
+           "--data ./deepchain-olga/data --keystore ./deepchain-olga/keystore")  # fmt: skip
+    assert f'<pre id="agent-command">{cmd}</pre>' in page
+    assert 'data-copy-target="agent-command"' in page
+    # a foreign "next" does not redirect off the platform
+    r = client.post("/accounts/token/create/", {"next": "https://elsewhere.example/"})
+    assert r["Location"] == "/accounts/profile/"
+
+
+@pytest.mark.django_db
+def test_start_from_the_page_says_which_agents_are_offline_and_abort_returns_the_stakes(
+    client, make_user, make_group
+):
+    from ledger_app.models import Account
+    from training_app import services
+
+    owner, other = make_user("ona"), make_user("oleg")
+    g = make_group(owner)
+    for u in (owner, other):
+        services.join_group(group=g, user=u, data_size=10)
+    client.force_login(owner)
+    page = client.get(f"/groups/{g.id}/", follow=True)
+    assert page.content.decode().count("never seen") == 2
+    r = client.post(f"/groups/{g.id}/start/", follow=True)
+    text = r.content.decode()
+    assert "not every party agent is online: P1 (ona), P2 (oleg)" in text
+    st = client.get(f"/groups/{g.id}/status.json").json()
+    assert st["all_online"] is False and [m["agent"]["online"] for m in st["members"]] == [
+        False, False]  # fmt: skip
+    r = client.post(f"/groups/{g.id}/abort/", {"reason": "nobody online"}, follow=True)
+    text = r.content.decode()
+    assert (
+        'id="group-status">aborted<' in text and "aborted by the initiator: nobody online" in text
+    )
+    assert {Account.objects.get(user=u).balance for u in (owner, other)} == {10_000}
+    wallet = client.get("/wallet/").content.decode()
+    assert "Stake returned" in wallet and "Stake locked in the group" in wallet
+    assert g.name in wallet
+
+
+@pytest.mark.django_db
+def test_the_wallet_labels_each_line_and_shows_a_penalty_taken_from_the_stake(
+    client, make_user, make_group
+):
+    from deepchain.ledger.state import escrow, pool
+    from deepchain.ledger.transactions import TxKind
+    from ledger_app import services as ledger
+    from training_app import services
+
+    owner = make_user("wanda")
+    g = make_group(owner)
+    services.join_group(group=g, user=owner, data_size=10)
+    acct = owner.account
+    ledger.move_money(
+        source=escrow(g.address), destination=pool(g.address), amount=100, kind=TxKind.PENALTY,
+        reason="penalty:absent", signer=ledger.authority_identity(), group=g.address, round=1,
+        phase="decryption_share", extra={"party": acct.address},
+    )  # fmt: skip
+    client.force_login(owner)
+    page = client.get("/wallet/").content.decode()
+    assert "Penalty: absent" in page and "taken from what you had already locked" in page
+    assert f"{g.name}</a> · round 1 · T5 decryption share" in page
+    assert 'data-reason="stake"' in page and "Stake locked in the group" in page

@@ -77,6 +77,7 @@ class Command(BaseCommand):
                 learning_rate=0.1, batch_size=64, deadlines=DEMO_DEADLINES,
                 key_bits=int(settings.DEEPCHAIN_KEY_BITS), seed=0,
                 api_url=api_url or getattr(settings, "DEEPCHAIN_API_URL", "http://127.0.0.1:8000"),
+                public=True,  # its dashboard is open to visitors (read-only)
             )  # fmt: skip
         elif api_url and group.api_url != api_url:  # restarted on another port
             CooperativeGroup.objects.filter(pk=group.pk).update(api_url=api_url)
