@@ -49,6 +49,8 @@ class PlatformPacking:
     def scheme(self, n_bits: int, model: str | None = None) -> PackingScheme:
         """The PackingScheme of a group with an n_bits key training ``model``."""
         q = self.Q(model)
+        if q < self.range_bits:
+            raise ValueError(f"Q = {q} is below the range bits {self.range_bits} (scale < 1)")
         return PackingScheme(
             n_bits=n_bits, Q=q, N_max=self.N_max, scale=2.0 ** (q - self.range_bits)
         )

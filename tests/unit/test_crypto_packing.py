@@ -46,3 +46,8 @@ def test_the_chosen_q_and_every_larger_one_are_within_tolerance(acc, ref):
         assert not smaller or abs(acc[max(smaller)] - ref) > 0.001
     else:  # nothing qualifies: the largest Q measured
         assert q == max(acc)
+
+
+def test_a_q_below_the_range_is_refused():
+    with pytest.raises(ValueError, match="range"):
+        PlatformPacking(q_by_model={"m": 3}).scheme(2048, "m")
