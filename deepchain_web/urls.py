@@ -29,3 +29,8 @@ urlpatterns = [
     path("api/", include("training_app.urls")),
     path("", include("frontend.urls")),
 ]
+
+handler400 = "deepchain_web.error_views.bad_request"
+handler403 = "deepchain_web.error_views.permission_denied"
+handler404 = "deepchain_web.error_views.page_not_found"
+handler500 = "deepchain_web.error_views.server_error"

@@ -6,17 +6,18 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from deepchain_web.api_errors import DomainError
+from deepchain_web.fields import StrictCharField
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
 
 
 TokenResponse = inline_serializer("TokenResponse", {"token": serializers.CharField()})
@@ -55,11 +56,7 @@ class TokenView(APIView):
             password=ser.validated_data["password"],
         )
         if user is None or not user.is_active:
-            raise DomainError(
-                "Unable to log in with the given username and password.",
-                code="invalid_credentials",
-                status_code=status.HTTP_400_BAD_REQUEST,
-            )
+            raise AuthenticationFailed("Unable to log in with the given username and password.")
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 

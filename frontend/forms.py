@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from deepchain_web.limits import INT32_MAX, INT64_MAX
+
 PHASE_LABELS = [
     ("T1", "gradient_submission"),
     ("T2", "verification"),
@@ -36,7 +38,9 @@ class GroupCreateForm(forms.Form):
     n_parties = forms.IntegerField(min_value=2, max_value=50, initial=3, label="Parties (N)")
     threshold = forms.IntegerField(min_value=1, max_value=50, initial=2, label="Threshold (t)")
     rounds = forms.IntegerField(min_value=1, max_value=100, initial=3)
-    deposit = forms.IntegerField(min_value=1, initial=100, label="Deposit d (DeepCoin)")
+    deposit = forms.IntegerField(
+        min_value=1, max_value=INT64_MAX // 16, initial=100, label="Deposit d (DeepCoin)"
+    )
     partition = forms.ChoiceField(choices=[("iid", "IID"), ("dirichlet", "Dirichlet (non-IID)")])
     local_iterations = forms.IntegerField(min_value=1, max_value=10_000, initial=20)
     phase_seconds = forms.IntegerField(
@@ -72,7 +76,11 @@ class GroupCreateForm(forms.Form):
 
 class JoinForm(forms.Form):
     data_size = forms.IntegerField(
-        min_value=0, initial=0, required=False, label="Declared data size (samples)"
+        min_value=0,
+        max_value=INT32_MAX,
+        initial=0,
+        required=False,
+        label="Declared data size (samples)",
     )
 
 

@@ -418,7 +418,12 @@ def explorer(request: HttpRequest) -> HttpResponse:
         tx = Transaction.objects.filter(tx_hash__startswith=q).first() if len(q) >= 4 else None
         if tx is not None:
             return redirect("tx_detail", tx_hash=tx.tx_hash)
-        if q.isdigit() and Block.objects.filter(height=int(q)).exists():
+        if (
+            q.isascii()
+            and q.isdigit()
+            and len(q) < 19
+            and Block.objects.filter(height=int(q)).exists()
+        ):
             return redirect("block_detail", height=int(q))
         messages.error(request, f"No block or transaction matches “{q}”.")
     blocks = Block.objects.order_by("-height")

@@ -8,12 +8,14 @@ import json
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepchain.ledger.transactions import TxKind
 from deepchain_web.api_errors import DomainError
+from deepchain_web.fields import StrictCharField, StrictIntegerField
+from deepchain_web.limits import INT32_MAX, INT64_MAX
 from ledger_app import selectors, services
 from ledger_app.models import Account, Block, LedgerEntry, Transaction
 
@@ -63,11 +65,15 @@ TX_FILTERS = [
         ("kind", "transaction kind (transfer, deposit, penalty, ...)"),
         ("status", "pending | confirmed | rejected"),
         ("group", "group address"),
-        ("round", "training round"),
         ("phase", "protocol phase"),
         ("sender", "sender address"),
     ]
-]
+] + [
+    OpenApiParameter(
+        "round", {"type": "integer", "minimum": 0, "maximum": INT32_MAX},
+        description="training round",
+    )
+]  # fmt: skip
 
 
 class BlockList(generics.ListAPIView):
@@ -93,11 +99,11 @@ class TransactionList(generics.ListAPIView):
                              ("phase", "phase"), ("sender", "sender")]:  # fmt: skip
             if p.get(param):
                 qs = qs.filter(**{field: p[param]})
-        if p.get("round"):
-            try:
-                qs = qs.filter(round=int(p["round"]))
-            except ValueError as exc:
-                raise DomainError("round must be an integer", code="bad_filter") from exc
+        if "round" in p:
+            r = p["round"]
+            if not (r.isascii() and r.isdigit()) or int(r) > INT32_MAX:
+                raise ValidationError({"round": ["must be an integer from 0 to 2^31-1"]})
+            qs = qs.filter(round=int(r))
         return qs
 
 
@@ -111,7 +117,8 @@ class ByHash(APIView):
         )
     )
     def get(self, request, ref: str):
-        q = Q(block_hash=ref) | (Q(height=int(ref)) if ref.isdigit() and len(ref) < 19 else Q())
+        is_height = ref.isascii() and ref.isdigit() and len(ref) < 19
+        q = Q(block_hash=ref) | (Q(height=int(ref)) if is_height else Q())
         block = Block.objects.filter(q).first()
         if block is not None:
             return Response({"type": "block", "object": BlockDetailSerializer(block).data})
@@ -212,9 +219,9 @@ class Wallet(APIView):
 
 
 class TransferIn(serializers.Serializer):
-    to = serializers.CharField(max_length=80)
-    amount = serializers.IntegerField()
-    reason = serializers.CharField(max_length=200, required=False, default="transfer")
+    to = StrictCharField(max_length=80)
+    amount = StrictIntegerField(min_value=1, max_value=INT64_MAX)
+    reason = StrictCharField(max_length=200, required=False, default="transfer")
 
 
 class Transfer(APIView):

@@ -16,13 +16,14 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deepchain.incentives.clock import Phase
 from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
+from deepchain_web.fields import StrictCharField, StrictFloatField, StrictIntegerField
+from deepchain_web.limits import INT32_MAX, INT64_MAX, MAX_PHASE_MS, base64_len, max_blob
 from ledger_app.services import authority_identity, blob_store
 from training_app import presence, selectors, services
 from training_app.models import CooperativeGroup, Membership, Round
-
-MAX_BLOB = 64 * 1024 * 1024
 
 
 def _group(request, group_id: int) -> CooperativeGroup:
@@ -41,8 +42,11 @@ def _round(group: CooperativeGroup, number: int) -> Round:
 
 
 def _blob(text: str, what: str) -> bytes:
-    if not isinstance(text, str) or len(text) > MAX_BLOB * 4 // 3 + 4:
+    if not isinstance(text, str):
         raise DomainError(f"{what}: expected a base64 string", code="bad_blob")
+    if len(text) > base64_len(max_blob()):
+        raise DomainError(f"{what}: larger than {max_blob()} bytes", code="too_large",
+                          status_code=413)  # fmt: skip
     try:
         return b64d(text)
     except (binascii.Error, ValueError):
@@ -65,9 +69,9 @@ class AgentStatusSerializer(serializers.Serializer):
 
 
 class AgentRegisterSerializer(serializers.Serializer):
-    sign_pk = serializers.CharField(min_length=64, max_length=64)
-    box_pk = serializers.CharField(min_length=64, max_length=64)
-    signature = serializers.CharField(min_length=128, max_length=128)
+    sign_pk = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="Ed25519 public key, hex")
+    box_pk = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="X25519 public key, hex")
+    signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature")
 
 
 class AgentRegisterView(APIView):
@@ -86,7 +90,10 @@ class AgentRegisterView(APIView):
                          "tag": REGISTER_TAG,
                          "account": services.agent_account(request.user)})  # fmt: skip
 
-    @extend_schema(request=AgentRegisterSerializer, responses=AgentAccountSerializer)
+    @extend_schema(
+        request=AgentRegisterSerializer,
+        responses={200: AgentAccountSerializer, 201: AgentAccountSerializer},
+    )
     def post(self, request):
         ser = AgentRegisterSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -94,19 +101,33 @@ class AgentRegisterView(APIView):
         return Response(services.agent_account(request.user), status=201 if created else 200)
 
 
+def _phase_durations() -> dict[str, serializers.Field]:
+    fields = {}
+    for phase in Phase:
+        for name in (phase.name, phase.value):
+            fields[name] = StrictIntegerField(
+                min_value=1, max_value=MAX_PHASE_MS, required=False,
+                help_text=f"duration of phase {phase.name} ({phase.value}), ms",
+            )  # fmt: skip
+    return fields
+
+
+DeadlinesSerializer = type("Deadlines", (serializers.Serializer,), _phase_durations())
+
+
 class GroupCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
-    n_parties = serializers.IntegerField(min_value=2, max_value=16)
-    threshold = serializers.IntegerField(min_value=1)
-    rounds = serializers.IntegerField(min_value=1, max_value=1000)
-    deposit = serializers.IntegerField(min_value=1)
+    name = StrictCharField(max_length=120)
+    n_parties = StrictIntegerField(min_value=2, max_value=16)
+    threshold = StrictIntegerField(min_value=1, max_value=16)
+    rounds = StrictIntegerField(min_value=1, max_value=1000)
+    deposit = StrictIntegerField(min_value=1, max_value=INT64_MAX // 16)
     model_name = serializers.ChoiceField(choices=services.MODEL_NAMES, default="mlp")
     partition = serializers.ChoiceField(choices=services.PARTITIONS, default="iid")
-    dirichlet_alpha = serializers.FloatField(min_value=0.001, default=0.5)
-    local_iterations = serializers.IntegerField(min_value=1, default=50)
-    learning_rate = serializers.FloatField(min_value=1e-6, max_value=10, default=0.1)
-    batch_size = serializers.IntegerField(min_value=1, default=64)
-    deadlines = serializers.DictField(child=serializers.IntegerField(min_value=1), required=False)
+    dirichlet_alpha = StrictFloatField(min_value=0.001, max_value=1000.0, default=0.5)
+    local_iterations = StrictIntegerField(min_value=1, max_value=100_000, default=50)
+    learning_rate = StrictFloatField(min_value=1e-6, max_value=10, default=0.1)
+    batch_size = StrictIntegerField(min_value=1, max_value=60_000, default=64)
+    deadlines = DeadlinesSerializer(required=False, help_text="phase -> duration in ms")
 
 
 class GroupSummarySerializer(serializers.ModelSerializer):
@@ -122,7 +143,7 @@ class GroupListView(APIView):
         qs = selectors.visible_groups(request.user).order_by("-id")[:200]
         return Response(GroupSummarySerializer(qs, many=True).data)
 
-    @extend_schema(request=GroupCreateSerializer, responses=GroupSummarySerializer)
+    @extend_schema(request=GroupCreateSerializer, responses={201: GroupSummarySerializer})
     def post(self, request):
         ser = GroupCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -150,7 +171,7 @@ class GroupDetailView(APIView):
 
 
 class JoinSerializer(serializers.Serializer):
-    data_size = serializers.IntegerField(min_value=0, default=0)
+    data_size = StrictIntegerField(min_value=0, max_value=INT32_MAX, default=0)
     deposit_tx = serializers.DictField(required=False)
 
 
@@ -288,13 +309,13 @@ class ParamsView(APIView):
 
 
 class GradientSerializer(serializers.Serializer):
-    update = serializers.CharField()
+    update = StrictCharField(help_text="C(dW) and Proof_PK, base64 (DEEPCHAIN_MAX_BLOB)")
     tx = serializers.DictField()
     deposit_tx = serializers.DictField(required=False)
 
 
 class ShareSerializer(serializers.Serializer):
-    share = serializers.CharField()
+    share = StrictCharField(help_text="shares and Proof_CD, base64 (DEEPCHAIN_MAX_BLOB)")
     tx = serializers.DictField()
     deposit_tx = serializers.DictField(required=False)
 
@@ -394,10 +415,12 @@ class ResultView(APIView):
 
 
 class MetricSerializer(serializers.Serializer):
-    accuracy = serializers.FloatField(min_value=0.0, max_value=1.0)
-    loss = serializers.FloatField(min_value=0.0)
-    seconds = serializers.DictField(child=serializers.FloatField(), required=False)
-    bytes_sent = serializers.IntegerField(min_value=0, default=0)
+    accuracy = StrictFloatField(min_value=0.0, max_value=1.0)
+    loss = StrictFloatField(min_value=0.0, max_value=1e12)
+    seconds = serializers.DictField(
+        child=StrictFloatField(min_value=0.0, max_value=1e9), required=False
+    )
+    bytes_sent = StrictIntegerField(min_value=0, max_value=INT64_MAX, default=0)
 
 
 class MetricsView(APIView):
@@ -408,6 +431,7 @@ class MetricsView(APIView):
     def post(self, request, group_id: int, number: int):
         g = _group(request, group_id)
         m = _member(request, g)
+        _round(g, number)
         ser = MetricSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data

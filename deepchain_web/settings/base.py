@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "deepchain_web.request_guard.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -100,6 +101,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+CSRF_FAILURE_VIEW = "deepchain_web.error_views.csrf_failure"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -153,6 +155,18 @@ DEEPCHAIN_WORKER_NODES = int(os.environ.get("DEEPCHAIN_WORKER_NODES", "4"))
 DEEPCHAIN_COMMITTEE_SIZE = int(os.environ.get("DEEPCHAIN_COMMITTEE_SIZE", "4"))
 DEEPCHAIN_GENESIS_SUPPLY = int(os.environ.get("DEEPCHAIN_GENESIS_SUPPLY", str(10**12)))
 
+# --- Request size limits (deepchain_web.limits, deepchain_web.request_guard) ----------------
+# One gradient or decryption-share blob: 16 MiB is ~10x the paper preset's CNN update
+# (252,398 parameters at 6.12 ciphertext bytes each, plus its proof).
+DEEPCHAIN_MAX_BLOB = int(os.environ.get("DEEPCHAIN_MAX_BLOB", str(16 * 1024 * 1024)))
+DEEPCHAIN_ENVELOPE_BYTES = 256 * 1024  # the signed transactions around one uploaded blob
+DEEPCHAIN_API_BODY_BYTES = 256 * 1024  # every other API request body
+DEEPCHAIN_PAGE_BODY_BYTES = 1024 * 1024  # page forms (the asset upload is at most 256 KiB)
+# Django's own limit equals the largest body any endpoint accepts (the uploads), so the
+# per-endpoint guard, not Django, answers every oversized body (JSON 413 under /api/).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((DEEPCHAIN_MAX_BLOB + 2) // 3) + DEEPCHAIN_ENVELOPE_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPCHAIN_PAGE_BODY_BYTES
+
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -160,14 +174,21 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "deepchain_web.pagination.StrictLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["deepchain_web.parsers.SafeJSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "deepchain_web.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DeepChain API",
-    "DESCRIPTION": "Auditable, privacy-preserving, incentive-driven collaborative deep learning.",
+    "DESCRIPTION": (
+        "Auditable, privacy-preserving, incentive-driven collaborative deep learning. "
+        "Errors are JSON {message, code}: 400 a request outside this schema (strings anywhere "
+        "in a request must not contain NUL, U+0000; JSON bodies nest at most 32 levels), "
+        "401/403 authentication, 404 no such object, 409 a well-formed request the ledger "
+        "or protocol rules refuse, 413 a body over the endpoint's limit, 429 throttled."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -178,6 +199,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "/docs-assets/redoc",
     # Swagger UI would otherwise send the schema URL to a public validator service.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deepchain_web.schema.document_error_responses",
+    ],
 }
 
 LOGGING = {

@@ -72,13 +72,13 @@ def test_registration_refuses_a_signature_by_another_key():
     forged = other.sign(registration_message(user.id, mine.address, mine.public.box_pk)).hex()
     r = client.post("/api/agents/register/", {"sign_pk": mine.address,
                     "box_pk": mine.public.box_pk, "signature": forged}, format="json")  # fmt: skip
-    assert r.status_code == 400 and r.json()["code"] == "bad_signature"
+    assert r.status_code == 409 and r.json()["code"] == "bad_signature"
     # a signature bound to another user id is refused too
     wrong_user = mine.sign(registration_message(user.id + 1, mine.address, mine.public.box_pk))
     r = client.post("/api/agents/register/", {"sign_pk": mine.address,
                     "box_pk": mine.public.box_pk, "signature": wrong_user.hex()},
                     format="json")  # fmt: skip
-    assert r.status_code == 400 and not Account.objects.filter(user=user).exists()
+    assert r.status_code == 409 and not Account.objects.filter(user=user).exists()
     good = mine.sign(registration_message(user.id, mine.address, mine.public.box_pk)).hex()
     body = {"sign_pk": mine.address, "box_pk": mine.public.box_pk, "signature": good}
     r = client.post("/api/agents/register/", body, format="json")
