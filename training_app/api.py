@@ -209,8 +209,8 @@ class StartView(APIView):
 
 
 class HeartbeatSerializer(serializers.Serializer):
-    at_ms = serializers.IntegerField(min_value=0)
-    signature = serializers.CharField(min_length=128, max_length=128)
+    at_ms = StrictIntegerField(min_value=0, max_value=INT64_MAX)
+    signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature")
 
 
 class HeartbeatView(APIView):
@@ -234,7 +234,7 @@ class HeartbeatView(APIView):
 
 
 class AbortSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    reason = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
 class AbortView(APIView):

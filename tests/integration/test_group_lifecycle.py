@@ -100,7 +100,7 @@ def test_start_is_refused_until_every_agent_signed_a_fresh_heartbeat():
     assert _online(g) == [False, True, False]
     # a captured heartbeat replayed later is refused
     r = _beat(users[1], g, at_ms=at)
-    assert r.status_code == 400 and r.json()["code"] == "replay"
+    assert r.status_code == 409 and r.json()["code"] == "replay"
     assert _beat(users[0], g).status_code == 200
     r = _client(users[0]).post(f"/api/groups/{g.id}/start/")
     assert r.status_code == 409 and "P3" in r.json()["message"] and "P2" not in r.json()["message"]
@@ -133,7 +133,7 @@ def test_only_the_initiator_aborts_and_a_recruiting_abort_returns_every_stake():
     r = _client(users[0]).post(f"/api/groups/{g.id}/abort/", {}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "ended"
     r = _client(users[0]).post(f"/api/groups/{g.id}/start/")
-    assert r.status_code == 400 and r.json()["code"] == "not_recruiting"
+    assert r.status_code == 409 and r.json()["code"] == "not_recruiting"
 
 
 def _wait(cond, timeout: float, what: str):
