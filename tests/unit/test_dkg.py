@@ -17,6 +17,7 @@ from deepchain.crypto.dkg import (
     DKGParty,
     InconsistentMessage,
     PartyStalled,
+    ProcessParty,
     Relay,
     run_ceremony,
 )
@@ -259,6 +260,28 @@ def test_it_names_the_sender_of_a_malformed_message():
         run_ceremony(parties)
     assert err.value.party == 1
     _no_keys(parties)
+
+
+def test_parties_in_their_own_processes_make_a_working_key_and_blame_crosses_the_boundary():
+    params = DKGParams(256, 4, 3)
+    parties = [ProcessParty(i, params) for i in range(1, 5)]
+    try:
+        result = run_ceremony(parties)
+    finally:
+        for p in parties:
+            p.close()
+    _check_key(result, 3, random.Random(11))
+    assert all(st.critical <= st.cpu for st in result.phases.values())
+    parties = [
+        ProcessParty(i, params, OffPolynomialDealer if i == 1 else DKGParty) for i in range(1, 5)
+    ]
+    try:
+        with pytest.raises(InconsistentMessage) as err:
+            run_ceremony(parties)
+    finally:
+        for p in parties:
+            p.close()
+    assert err.value.party == 1 and err.value.phase == "share"
 
 
 def test_it_refuses_too_few_parties_for_an_honest_majority():

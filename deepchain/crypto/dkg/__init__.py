@@ -59,7 +59,13 @@ Public values: N, z1, z2, the commitments and the test decryption (each party's
 ``transcript``); the relay's transcript hash covers every message body.
 """
 
-from deepchain.crypto.dkg.ceremony import CeremonyResult, PhaseStats, Relay, run_ceremony
+from deepchain.crypto.dkg.ceremony import (
+    CeremonyResult,
+    PhaseStats,
+    ProcessParty,
+    Relay,
+    run_ceremony,
+)
 from deepchain.crypto.dkg.params import DKGParams
 from deepchain.crypto.dkg.party import (
     CeremonyError,
@@ -78,6 +84,7 @@ __all__ = [
     "InconsistentMessage",
     "PartyStalled",
     "PhaseStats",
+    "ProcessParty",
     "Relay",
     "run_ceremony",
 ]

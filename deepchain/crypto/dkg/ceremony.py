@@ -10,24 +10,30 @@ ceremony then stops cleanly with that error: no party keeps a key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import multiprocessing
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepchain.crypto.dkg.party import CeremonyError, DKGParty, PartyStalled
+from deepchain.crypto.dkg.params import DKGParams
+from deepchain.crypto.dkg.party import CeremonyError, DKGParty, InconsistentMessage, PartyStalled
 from deepchain.crypto.dkg.wire import Message
 from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey
 
 
 @dataclass
 class PhaseStats:
-    """Wall and CPU seconds and message rounds spent in one phase (all parties together)."""
+    """One phase's wall seconds, CPU seconds of all parties together (``cpu``), the critical
+    path (``critical``: per round the slowest party's CPU seconds, i.e. the time with one core
+    per party and no network delay) and message rounds."""
 
     wall: float = 0.0
     cpu: float = 0.0
+    critical: float = 0.0
     rounds: int = 0
 
 
@@ -67,8 +73,18 @@ class CeremonyResult:
     relay: Relay
 
 
+def _cpu(p: Any) -> float:
+    return float(getattr(p, "cpu_seconds", 0.0))
+
+
+def _charge(p: Any, seconds: float) -> None:
+    """In-process parties: the driver measures their CPU time (process parties report it)."""
+    if not hasattr(p, "deliver_start"):
+        p.cpu_seconds = _cpu(p) + seconds
+
+
 def run_ceremony(
-    parties: Sequence[DKGParty],
+    parties: Sequence[DKGParty | ProcessParty],
     relay: Relay | None = None,
     on_round: Callable[[int, str], None] | None = None,
 ) -> CeremonyResult:
@@ -84,12 +100,16 @@ def run_ceremony(
         raise ValueError("parties must have indices 1..N")
     phases: dict[str, PhaseStats] = defaultdict(PhaseStats)
     rounds = 0
+    parallel = all(hasattr(p, "deliver_start") for p in parties)
     while not all(p.done for p in parties):
         phase = parties[0].phase
-        w0, c0 = time.perf_counter(), time.process_time()
+        w0 = time.perf_counter()
+        cpu0 = {p.i: _cpu(p) for p in parties}
         inboxes: dict[int, dict[int, bytes]] = {j: {} for j in by_index}
         for p in parties:
+            c0 = time.process_time()
             out = p.outgoing()
+            _charge(p, time.process_time() - c0)
             for j in by_index:
                 body = out.get(j)
                 if body is None:
@@ -101,12 +121,22 @@ def run_ceremony(
                 msg = Message(sender=p.i, recipient=j, round=rounds, body=body)
                 relay.post(msg)
                 inboxes[j][p.i] = msg.body
-        for p in parties:
-            p.deliver(inboxes[p.i])
+        if parallel:
+            for p in parties:
+                p.deliver_start(inboxes[p.i])
+            for p in parties:
+                p.deliver_wait()
+        else:
+            for p in parties:
+                c0 = time.process_time()
+                p.deliver(inboxes[p.i])
+                _charge(p, time.process_time() - c0)
         del inboxes
+        spent = [_cpu(p) - cpu0[p.i] for p in parties]
         st = phases[phase]
         st.wall += time.perf_counter() - w0
-        st.cpu += time.process_time() - c0
+        st.cpu += sum(spent)
+        st.critical += max(spent)
         st.rounds += 1
         rounds += 1
         if on_round is not None:
@@ -117,3 +147,95 @@ def run_ceremony(
     pk = pks.pop()
     shares = {p.i: p.result[1] for p in parties if p.result is not None}
     return CeremonyResult(pk=pk, shares=shares, rounds=rounds, phases=dict(phases), relay=relay)
+
+
+# -- one OS process per party -------------------------------------------------------------------
+def _serve(conn: Any, i: int, params: DKGParams, cls: type[DKGParty]) -> None:
+    """Child process: hold party i and answer the driver; only bytes and results go back."""
+    party = cls(i, params)
+
+    def status() -> tuple:
+        return ("ok", party.phase, party.result, time.process_time())
+
+    def attempt(fn: Callable[[], Any]) -> tuple:
+        try:
+            return ("ok", fn())
+        except CeremonyError as exc:
+            return ("error", (type(exc).__name__, str(exc), exc.party, exc.phase))
+
+    out = attempt(party.outgoing)
+    while True:
+        cmd, arg = conn.recv()
+        if cmd == "out":
+            conn.send((out, time.process_time()))
+        elif cmd == "deliver":
+            res = attempt(lambda arg=arg: party.deliver(arg))
+            if res[0] == "ok":
+                out = attempt(party.outgoing) if not party.done else ("ok", {})
+                conn.send(status())
+            else:
+                conn.send(res)
+        else:
+            conn.close()
+            return
+
+
+_ERRORS = {"InconsistentMessage": InconsistentMessage, "PartyStalled": PartyStalled}
+
+
+def _raise(err: tuple) -> None:
+    name, message, party, phase = err
+    raise _ERRORS.get(name, CeremonyError)(message, party=party, phase=phase)
+
+
+class ProcessParty:
+    """A DKGParty in its own OS process (fork): the driver sees only the bytes it sends and
+    receives, as a remote party's would be; ``run_ceremony`` runs the parties in parallel."""
+
+    def __init__(self, i: int, params: DKGParams, cls: type[DKGParty] = DKGParty) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, i, params, cls), daemon=True)
+        self._proc.start()
+        child.close()
+        self.i = i
+        self.phase = "sieve"
+        self.result: tuple[ThresholdPublicKey, KeyShare] | None = None
+        self.cpu_seconds = 0.0  # the child's process_time: all of this party's work so far
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def _clock(self, now: float) -> None:
+        self.cpu_seconds = now
+
+    def outgoing(self) -> dict[int, bytes]:
+        self._conn.send(("out", None))
+        out, now = self._conn.recv()
+        self._clock(now)
+        if out[0] == "error":
+            _raise(out[1])
+        return out[1]
+
+    def deliver_start(self, inbox: dict[int, bytes]) -> None:
+        self._conn.send(("deliver", inbox))
+
+    def deliver_wait(self) -> None:
+        res = self._conn.recv()
+        if res[0] == "error":
+            _raise(res[1])
+        _, self.phase, self.result, now = res
+        self._clock(now)
+
+    def deliver(self, inbox: dict[int, bytes]) -> None:
+        self.deliver_start(inbox)
+        self.deliver_wait()
+
+    def close(self) -> None:
+        """Stop the child process."""
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conn.send(("stop", None))
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.terminate()

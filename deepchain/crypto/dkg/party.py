@@ -34,6 +34,7 @@ from deepchain.crypto.dkg.shamir import (
     share_field,
     share_integer,
     share_slots,
+    sum_field,
     uniform_mod,
 )
 from deepchain.crypto.dkg.wire import Body, decode, encode
@@ -71,13 +72,6 @@ class PartyStalled(CeremonyError):
 
 class CeremonyFailed(CeremonyError):
     """No usable modulus within the batch limit (not attributable to a party)."""
-
-
-def _sum_mod(cols: list[list[int]], P: int) -> np.ndarray:
-    acc = np.array([gmpy2.mpz(x) for x in cols[0]], dtype=object)
-    for c in cols[1:]:
-        acc = acc + np.array([gmpy2.mpz(x) for x in c], dtype=object)
-    return acc % P
 
 
 class DKGParty:
@@ -188,21 +182,23 @@ class DKGParty:
             del a, dealt
         inbox = yield "sieve", out
         cur = [self._field(inbox, j, "a") for j in contributors]
-        lam2 = lagrange_slots(range(1, 2 * T + 2), prm.sieve)
+        lam2 = lagrange_slots(range(1, 2 * T + 2), prm.sieve).astype(np.int32)
+        mod32 = ells.astype(np.int32)
         while len(cur) > 1:
             pairs = [(cur[2 * m], cur[2 * m + 1]) for m in range(len(cur) // 2)]
             carry = [cur[-1]] if len(cur) % 2 else []
             out = {}
             if i <= 2 * T + 1:
-                resh = [share_slots(x * y % ells, T, N, ells, rng) for x, y in pairs]
+                resh = [share_slots(x * y % mod32, T, N, ells, rng) for x, y in pairs]
                 out = {j: {"m": [r[j - 1] for r in resh]} for j in range(1, N + 1)}
             inbox = yield "sieve", out
             new = []
             for m in range(len(pairs)):
-                acc = np.zeros_like(pairs[m][0])
+                # (2T + 1) products below l^2, summed in int64 and reduced once
+                acc = np.zeros(pairs[m][0].shape, dtype=np.int64)
                 for k in range(1, 2 * T + 2):
-                    acc = (acc + lam2[k - 1] * self._field(inbox, k, "m")[m]) % ells
-                new.append(acc)
+                    acc += lam2[k - 1] * self._field(inbox, k, "m")[m]
+                new.append((acc % ells).astype(np.int32))
             cur = new + carry
         lam_all = lagrange_slots(range(1, N + 1), prm.sieve)[i - 1]
         residues = cur[0] * lam_all % ells
@@ -223,9 +219,9 @@ class DKGParty:
         inbox = yield "modulus", {j: {"p": sp[j - 1], "q": sq[j - 1]} for j in range(1, N + 1)}
         del sp, sq
         senders = range(1, N + 1)
-        P_sh = _sum_mod([self._field(inbox, j, "p") for j in senders], P1)
-        Q_sh = _sum_mod([self._field(inbox, j, "q") for j in senders], P1)
-        n_sh = [int(x) for x in P_sh * Q_sh % P1]
+        P_sh = sum_field([self._field(inbox, j, "p") for j in senders], P1)
+        Q_sh = sum_field([self._field(inbox, j, "q") for j in senders], P1)
+        n_sh = [int(gmpy2.mpz(a) * b % P1) for a, b in zip(P_sh, Q_sh, strict=True)]
         del P_sh, Q_sh
         inbox = yield "modulus", {j: {"n": n_sh} for j in senders}
         opened = {j: self._field(inbox, j, "n") for j in senders}

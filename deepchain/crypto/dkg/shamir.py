@@ -13,21 +13,29 @@ from collections.abc import Sequence
 
 import gmpy2
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from deepchain.crypto.paillier import RNG
 
 
 def random_bytes(rng: RNG, k: int) -> bytes:
-    """k bytes from the injectable RNG (SystemRandom by default: the OS CSPRNG)."""
-    return int(rng.getrandbits(8 * k)).to_bytes(k, "little") if k else b""
+    """k pseudorandom bytes: the ChaCha20 keystream under a 256-bit key from the injectable RNG
+    (SystemRandom by default: the OS CSPRNG), so bulk draws cost no system calls."""
+    if not k:
+        return b""
+    key = int(rng.getrandbits(256)).to_bytes(32, "little")
+    enc = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor()
+    return enc.update(bytes(k))
 
 
 def uniform_mod(rng: RNG, shape: tuple[int, ...], moduli: np.ndarray, low: int = 0) -> np.ndarray:
-    """Uniform integers in [low, l) per column l (64-bit draws reduced: bias <= l / 2^64)."""
+    """Integers in [low, l) per column l, as int32: floor(u (l - low) / 2^53) + low for a
+    53-bit uniform u (statistical distance from uniform <= l / 2^53 per entry)."""
     count = int(np.prod(shape))
     raw = np.frombuffer(random_bytes(rng, 8 * count), dtype=np.uint64).reshape(shape)
-    span = (moduli - low).astype(np.uint64)
-    return (raw % span).astype(np.int64) + low
+    u = (raw >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    span = (moduli - low).astype(np.float64)
+    return (np.floor(u * span) + low).astype(np.int32)
 
 
 def lagrange_at_zero(points: Sequence[int], mod: int) -> list[int]:
@@ -52,45 +60,76 @@ def lagrange_slots(points: Sequence[int], moduli: Sequence[int]) -> np.ndarray:
 def share_slots(
     secret: np.ndarray, T: int, N: int, moduli: np.ndarray, rng: RNG
 ) -> list[np.ndarray]:
-    """Degree-T Shamir shares f(1..N) of every entry of ``secret`` (C x L), column l mod l."""
-    coeffs = [uniform_mod(rng, secret.shape, moduli) for _ in range(T)]
+    """Degree-T Shamir shares f(1..N) of every entry of ``secret`` (C x L), column l mod l.
+
+    f(x) = secret + sum_k a_k x^k is summed in int32 and reduced once when
+    (l - 1) sum_k N^k < 2^31 (no intermediate overflows), else by Horner mod l in int64.
+    Shares are int32 arrays.
+    """
+    coeffs = [secret.astype(np.int32)] + [uniform_mod(rng, secret.shape, moduli) for _ in range(T)]
+    lmax = int(np.max(moduli))
+    if (lmax - 1) * sum(N**k for k in range(T + 1)) < 1 << 31:
+        mod = moduli.astype(np.int32)
+        out, tmp = [], np.empty(secret.shape, dtype=np.int32)
+        for x in range(1, N + 1):
+            acc = coeffs[0].copy()
+            for k in range(1, T + 1):
+                np.multiply(coeffs[k], x**k, out=tmp)
+                np.add(acc, tmp, out=acc)
+            np.remainder(acc, mod, out=acc)
+            out.append(acc)
+        return out
     out = []
+    m64 = moduli.astype(np.int64)
     for x in range(1, N + 1):
-        acc = np.zeros_like(secret)
-        for c in reversed(coeffs):
-            acc = (acc + c) * x % moduli
-        out.append((acc + secret) % moduli)
+        acc = np.zeros(secret.shape, dtype=np.int64)
+        for c in reversed(coeffs[1:]):
+            acc = (acc + c) * x % m64
+        out.append(((acc + coeffs[0]) % m64).astype(np.int32))
     return out
 
 
 def share_field(secrets: Sequence[int], T: int, N: int, P: int, rng: RNG) -> list[list[int]]:
-    """Degree-T Shamir shares mod P of each secret: out[j - 1][k] = f_k(j)."""
+    """Degree-T Shamir shares mod P of each secret: out[j - 1][k] = f_k(j).
+
+    Coefficients are (|P| + 64)-bit draws reduced mod P (statistical distance <= 2^-64 each).
+    """
     C = len(secrets)
-    width = P.bit_length() + 64
+    wb = (P.bit_length() + 64 + 7) // 8
+    raw = random_bytes(rng, C * T * wb)
+    Pm = gmpy2.mpz(P)
     V = np.array([[x**k for x in range(1, N + 1)] for k in range(T + 1)], dtype=object)
     A = np.empty((C, T + 1), dtype=object)
-    A[:, 0] = [int(s) % P for s in secrets]
-    for k in range(1, T + 1):
-        A[:, k] = [gmpy2.mpz(rng.getrandbits(width)) % P for _ in range(C)]
-    S = A.dot(V) % P  # (C, N)
+    A[:, 0] = [gmpy2.mpz(s) % Pm for s in secrets]
+    for k in range(T):
+        base = k * C * wb
+        A[:, k + 1] = [
+            gmpy2.mpz(int.from_bytes(raw[base + c * wb : base + (c + 1) * wb], "little")) % Pm
+            for c in range(C)
+        ]
+    S = A.dot(V) % Pm  # (C, N)
     return [[int(v) for v in S[:, j]] for j in range(N)]
 
 
-def open_field(shares: dict[int, Sequence[int]], degree: int, P: int) -> list[int]:
-    """f(0) mod P for each column, from the shares of points 1..degree+1.
+def sum_field(columns: Sequence[Sequence[int]], P: int) -> list[int]:
+    """Entry-wise sum mod P of equally long lists (the shares several dealers sent)."""
+    return [int(sum(col) % P) for col in zip(*columns, strict=True)]
 
-    Raises ValueError if other points' shares are present and do not lie on the same
-    degree-``degree`` polynomial (redundancy check; needs N > degree + 1 to catch anything).
+
+def open_field(shares: dict[int, Sequence[int]], degree: int, P: int) -> list[int]:
+    """f(0) mod P for each entry, from the shares of the first degree+1 points.
+
+    The caller checks any further shares against the same polynomial (interpolate_at).
     """
     pts = sorted(shares)[: degree + 1]
     if len(pts) < degree + 1:
         raise ValueError("not enough shares to open")
-    lam = lagrange_at_zero(pts, P)
-    acc = None
-    for j, lj in zip(pts, lam, strict=True):
-        col = np.array([gmpy2.mpz(x) for x in shares[j]], dtype=object) * lj
-        acc = col if acc is None else acc + col
-    return [int(v % P) for v in acc]
+    lam = [gmpy2.mpz(x) for x in lagrange_at_zero(pts, P)]
+    cols = [shares[j] for j in pts]
+    return [
+        int(sum(lj * x for lj, x in zip(lam, vals, strict=True)) % P)
+        for vals in zip(*cols, strict=True)
+    ]
 
 
 def interpolate_at(points: Sequence[int], values: Sequence[int], x: int, P: int) -> int:
@@ -155,7 +194,5 @@ def crt_slots(residues: np.ndarray, moduli: Sequence[int], r4: int) -> list[int]
     for _, A in groups:
         M *= A
     E = np.array([gmpy2.mpz(M // A) * gmpy2.invert(M // A, A) % M for _, A in groups], dtype=object)
-    X = np.empty((C, len(groups)), dtype=object)
-    for g, (xg, _) in enumerate(groups):
-        X[:, g] = [gmpy2.mpz(int(v)) for v in xg]
+    X = np.stack([xg for xg, _ in groups], axis=1).astype(object)
     return [int(v) for v in X.dot(E) % M]

@@ -57,7 +57,7 @@ def _read_signed(r: Reader) -> int:
 
 def _array(w: Writer, a: np.ndarray) -> None:
     a = np.ascontiguousarray(a)
-    if a.dtype == np.int64 and (a.size == 0 or (a.min() >= 0 and a.max() < 1 << 16)):
+    if a.dtype in (np.int32, np.int64) and (a.size == 0 or (a.min() >= 0 and a.max() < 1 << 16)):
         a = a.astype(np.uint16)
     code = _CODES.get(a.dtype)
     if code is None:
@@ -80,7 +80,7 @@ def _read_array(r: Reader) -> np.ndarray:
     shape = tuple(r.u32() for _ in range(ndim))
     count = int(np.prod(shape)) if shape else 1
     data = r.take(count * dt.itemsize)
-    return np.frombuffer(data, dtype=dt).reshape(shape).astype(np.int64)
+    return np.frombuffer(data, dtype=dt).reshape(shape).astype(np.int32 if code == 1 else np.int64)
 
 
 def encode(phase: str, round_no: int, fields: dict[str, Any]) -> bytes:
