@@ -7,9 +7,11 @@ exported ledger and the blob store alone:
 
 - Tran_co (GROUP_CREATE): PK_model is fetched from the blob whose hash is on chain
   (``pk_model_blob``, or ``pk_model`` = its fingerprint = the blob hash of its canonical JSON)
-  and must match N, t and the packing; the update length is |W_0| (``w0_blob``);
+  and must match N, t and the packing; its ring-Pedersen parameters' Pi^prm must verify; the
+  update length is |W_0| (``w0_blob``);
 - GRADIENT: fsver1 is recomputed: the update blob parses under PK_model, has |W_0| values and
-  its Proof_PK (batched, or one per ciphertext) verifies; a blob or ciphertext that another
+  its Proof_PK (batched, or one per ciphertext) verifies for the context the chain records
+  (PK_model, group, round, phase, the sender's index and address); a blob or ciphertext that another
   party already submitted is a copied gradient;
 - VERIFY: the recorded verdict equals the recomputed fsver1/fsver2 (a VERIFY that says ok for
   a bad proof, or rejected for a good one, is a finding);
@@ -50,10 +52,12 @@ from deepchain.blobs import BlobError, BlobStore
 from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import ThresholdPublicKey
+from deepchain.crypto.proofs import ring_pedersen_bases
 from deepchain.crypto.vector import (
     DecryptionShare,
     EncryptedUpdate,
     combine_vector,
+    proof_context,
     verify_decryption_share,
     verify_update,
 )
@@ -119,22 +123,26 @@ def _load_agg(store: BlobStore, h: str, pk: ThresholdPublicKey, cache: dict) -> 
 
 
 def _job(store: BlobStore, job: tuple, cache: dict) -> tuple[bool, str, float]:
-    """fsver1 ("pk", pk, packing, blob, length) or fsver2 ("cd", pk, aggregate, blob, index):
-    (ok, why not, seconds) -- exactly the checks training_app's verify_gradient/_share make."""
+    """fsver1 ("pk", pk, packing, blob, length, where) or fsver2 ("cd", pk, aggregate, blob,
+    where), where = (group, round, party index, party address) as the chain records the
+    submission: (ok, why not, seconds) -- exactly the checks training_app's
+    verify_gradient/_share make, with the proof context rebuilt from the chain."""
     t0 = time.perf_counter()
     try:
         pk = _load_pk(store, job[1], cache)
         if job[0] == "pk":
-            _, _, packing, blob, length = job
+            _, _, packing, blob, length, (group, rnd, index, address) = job
+            ctx = proof_context(pk, group, rnd, Phase.T1.value, index, address)
             scheme = PackingScheme.from_json(json.loads(packing))
             upd = EncryptedUpdate.from_bytes(store.get(blob), pk)
             if length is not None and upd.length != length:
                 ok, why = False, f"update length {upd.length} is not the model's {length}"
             else:
-                ok = verify_update(pk, scheme, upd)
+                ok = verify_update(pk, scheme, upd, ctx=ctx)
                 why = "" if ok else "Proof_PK does not verify"
         else:
-            _, _, agg, blob, index = job
+            _, _, agg, blob, (group, rnd, index, address) = job
+            ctx = proof_context(pk, group, rnd, Phase.T5.value, index, address)
             cts = _load_agg(store, agg, pk, cache)
             ds = DecryptionShare.from_bytes(store.get(blob), pk)
             if ds.i != index:
@@ -142,7 +150,7 @@ def _job(store: BlobStore, job: tuple, cache: dict) -> tuple[bool, str, float]:
             elif len(ds.c_is) != len(cts):
                 ok, why = False, "share length does not match the aggregate"
             else:
-                ok = verify_decryption_share(pk, cts, ds)
+                ok = verify_decryption_share(pk, cts, ds, ctx=ctx)
                 why = "" if ok else "Proof_CD does not verify"
     except BlobError as exc:
         ok, why = False, f"blob: {exc}"
@@ -369,12 +377,15 @@ class ProtocolAuditor:
             g = groups.get(tx.group)
             if g is None or tx.sender not in g[3]:
                 continue
+            if tx.round is None:
+                continue
+            where = (tx.group, tx.round, g[3].index(tx.sender) + 1, tx.sender)
             if tx.kind == TxKind.GRADIENT and isinstance(tx.payload.get("update_blob"), str):
-                jobs.append(("pk", g[0], g[1], tx.payload["update_blob"], g[2]))
+                jobs.append(("pk", g[0], g[1], tx.payload["update_blob"], g[2], where))
             elif tx.kind == TxKind.DECRYPTION_SHARE and (tx.group, tx.round) in aggs:
                 agg, blob = aggs[(tx.group, tx.round)], tx.payload.get("share_blob")
                 if isinstance(blob, str):
-                    jobs.append(("cd", g[0], agg, blob, g[3].index(tx.sender) + 1))
+                    jobs.append(("cd", g[0], agg, blob, where))
         jobs = list(dict.fromkeys(jobs))
         if len(jobs) > 1:
             ctx = pool_context()
@@ -409,6 +420,9 @@ class ProtocolAuditor:
             return bad("group", f"PK_model blob is not a threshold Paillier key: {exc}")
         if p.get("pk_model") is not None and p.get("pk_model") != pk.fingerprint():
             return bad("group", "pk_model fingerprint is not the key in pk_model_blob")
+        if ring_pedersen_bases(pk) is None:
+            return bad("group", "PK_model's ring-Pedersen parameters are missing or their "
+                                "Pi^prm does not verify")  # fmt: skip
         parties = list(p.get("parties") or [])
         if len(set(parties)) != len(parties) or len(parties) != pk.N:
             return bad("group", f"PK_model has N = {pk.N} shares for {len(parties)} parties")
@@ -474,7 +488,8 @@ class ProtocolAuditor:
             bad("proof_pk", "the gradient was encrypted for another key")
         sub = rd.gradients[tx.sender] = _Sub(tx.tx_hash, tx.sender, blob)
         rd.by_tx[tx.tx_hash] = ("gradient", sub)
-        sub.ok, _why = self._run(("pk", g.pk_hash, g.packing, blob, g.length), "proof_pk")
+        where = (g.address, tx.round, g.index(tx.sender), tx.sender)
+        sub.ok, _why = self._run(("pk", g.pk_hash, g.packing, blob, g.length, where), "proof_pk")
         first = g.blobs_seen.setdefault(blob, tx.tx_hash)
         if first != tx.tx_hash:
             return bad("proof_pk", f"copied gradient: update blob {blob[:16]} was already "
@@ -590,7 +605,8 @@ class ProtocolAuditor:
             return bad("proof_cd", "a second decryption share from this party in the round")
         sub = rd.shares[tx.sender] = _Sub(tx.tx_hash, tx.sender, blob)
         rd.by_tx[tx.tx_hash] = ("share", sub)
-        job = ("cd", g.pk_hash, rd.aggregate_blob, blob, g.index(tx.sender))
+        where = (g.address, tx.round, g.index(tx.sender), tx.sender)
+        job = ("cd", g.pk_hash, rd.aggregate_blob, blob, where)
         sub.ok, _why = self._run(job, "proof_cd")
 
     def _rejection(self, tx: Transaction, bad) -> None:

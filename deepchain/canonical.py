@@ -40,7 +40,9 @@ def int_to_hex(x: int) -> str:
 def hex_to_int(s: str, *, name: str = "value") -> int:
     """Parse canonical hex; rejects prefixes, signs, upper case and leading zeros."""
     if not isinstance(s, str) or not s or any(ch not in "0123456789abcdef" for ch in s):
-        raise ValueError(f"{name}: expected lowercase hex digits, got {s!r:.40}")
+        # never quote the value: it may be a secret (a key share) and errors reach logs
+        kind = f"{len(s)} characters" if isinstance(s, str) else type(s).__name__
+        raise ValueError(f"{name}: expected lowercase hex digits (got {kind})")
     if len(s) > 1 and s[0] == "0":
         raise ValueError(f"{name}: hex has a leading zero")
     return int(s, 16)

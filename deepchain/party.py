@@ -46,7 +46,12 @@ from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import Identity
 from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey, open_key_share
-from deepchain.crypto.vector import EncryptedUpdate, decryption_share, encrypt_update
+from deepchain.crypto.vector import (
+    EncryptedUpdate,
+    decryption_share,
+    encrypt_update,
+    proof_context,
+)
 from deepchain.incentives.contracts import fixed_point_mean
 from deepchain.learning.data import Dataset, load_mnist, train_test_split
 from deepchain.learning.local import evaluate, train_local
@@ -288,7 +293,11 @@ class PartyAgent:
         if self._share is None:
             info = self.info()
             self._share = open_key_share(
-                info["sealed_key_share"], self.identity, info["dealer"], self.public_key()
+                info["sealed_key_share"],
+                self.identity,
+                info["dealer"],
+                self.public_key(),
+                int(info["party_index"]),
             )
         return self._share
 
@@ -459,7 +468,9 @@ class PartyAgent:
         t0 = time.perf_counter()
         pk, scheme = self.public_key(), self.scheme()
         q = scheme.quantize(dw)
-        upd = encrypt_update(pk, scheme, q)
+        ctx = proof_context(pk, info["group_address"], r, "gradient_submission",
+                            int(info["party_index"]), self.identity.address)  # fmt: skip
+        upd = encrypt_update(pk, scheme, q, ctx=ctx)
         if self.cfg.behaviour == "cheat":  # demo fault: a ciphertext its proof does not match
             cts = list(upd.ciphertexts)
             cts[0] = pk.encrypt(1)
@@ -518,7 +529,9 @@ class PartyAgent:
         pk = self.public_key()
         cts = EncryptedUpdate.from_bytes(b64d(agg["data"]), pk).ciphertexts
         t1 = time.perf_counter()
-        ds = decryption_share(pk, self.key_share(), cts)
+        ctx = proof_context(pk, info["group_address"], r, "decryption_share",
+                            int(info["party_index"]), self.identity.address)  # fmt: skip
+        ds = decryption_share(pk, self.key_share(), cts, ctx=ctx)
         blob = ds.to_bytes(pk)
         t2 = time.perf_counter()
         from deepchain.blobs import blob_hash

@@ -39,6 +39,7 @@ from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import PublicIdentity
 from deepchain.crypto.packing import PLATFORM_PACKING  # agents read the group's g.packing
 from deepchain.crypto.paillier import ThresholdPublicKey
+from deepchain.crypto.zk.transcript import ProofContext
 from deepchain.incentives.clock import Deadlines, LateError, Phase, RoundSchedule
 from deepchain.incentives.contracts import (
     DecryptionContract,
@@ -370,12 +371,14 @@ def run_key_ceremony(group_id: int) -> bool:
         return False
     members = list(g.members.filter(status=Membership.Status.ACTIVE).select_related("account"))
     members.sort(key=lambda m: m.party_index)
-    assert [m.party_index for m in members] == list(range(1, g.n_parties + 1))
+    if [m.party_index for m in members] != list(range(1, g.n_parties + 1)):
+        raise RuntimeError("key ceremony: party indices are not 1..N")
     pk, shares = generate_threshold_keypair(g.key_bits, g.n_parties, g.threshold)
     dealer = ledger.authority_identity()
     boxes = {}
     for m, share in zip(members, shares, strict=True):
-        assert share.i == m.party_index
+        if share.i != m.party_index:
+            raise RuntimeError("key ceremony: share index is not the recipient's party index")
         recipient = PublicIdentity(sign_pk=m.account.address, box_pk=m.account.box_pk)
         boxes[m.pk] = seal_key_share(share, recipient, dealer, pk)
     del shares  # the dealer forgets the shares
@@ -384,7 +387,8 @@ def run_key_ceremony(group_id: int) -> bool:
     w0_blob = ledger.blob_store().put(_floats(w0))
     # PK_model itself, public, content-addressed: its blob hash is pk.fingerprint() (auditors)
     pk_blob = ledger.blob_store().put(canonical_json(pk.to_json()))
-    assert pk_blob == pk.fingerprint()
+    if pk_blob != pk.fingerprint():
+        raise RuntimeError("key ceremony: PK_model's blob hash is not its fingerprint")
     with transaction.atomic():
         g = CooperativeGroup.objects.select_for_update().get(pk=group_id)
         if g.public_key is not None or g.status != CooperativeGroup.Status.KEYGEN:
@@ -1155,18 +1159,21 @@ def verify_gradient(submission_id: int) -> bool:
     from deepchain.crypto.vector import EncryptedUpdate, verify_update
     from deepchain.learning.models import build_model, param_count
 
-    sub = Submission.objects.select_related("round__group").get(pk=submission_id)
+    sub = Submission.objects.select_related("round__group", "membership__account").get(
+        pk=submission_id
+    )
     if sub.status != S.Status.PENDING:
         return False
     g = sub.round.group
     pk, scheme = public_key_of(g), scheme_of(g)
+    ctx = submission_context(pk, sub, Phase.T1)
     ok, reason = False, ""
     try:
         upd = EncryptedUpdate.from_bytes(ledger.blob_store().get(sub.blob), pk)
         if upd.length != param_count(build_model(g.model_name)):
             reason = "update length does not match the model"
         else:
-            ok = verify_update(pk, scheme, upd)
+            ok = verify_update(pk, scheme, upd, ctx=ctx)
             reason = "" if ok else "Proof_PK does not verify"
     except (CryptoFormatError, ValueError) as exc:
         reason = f"malformed update: {exc}"
@@ -1175,16 +1182,31 @@ def verify_gradient(submission_id: int) -> bool:
     return changed
 
 
+def submission_context(pk: ThresholdPublicKey, sub: Submission, phase: Phase) -> ProofContext:
+    """The proof context a verifier expects for a submission: this key, the group, the round,
+    the phase and the SENDER's party index and address as recorded (never the blob's)."""
+    from deepchain.crypto.vector import proof_context
+
+    m = sub.membership
+    return proof_context(
+        pk, sub.round.group.address, sub.round.number, phase.value, m.party_index,
+        m.account.address,
+    )  # fmt: skip
+
+
 def verify_share(submission_id: int) -> bool:
     """fsver2 on a pending decryption share: index = the party's, Proof_CD verifies."""
     from deepchain.crypto.serialize import CryptoFormatError
     from deepchain.crypto.vector import DecryptionShare, EncryptedUpdate, verify_decryption_share
 
-    sub = Submission.objects.select_related("round__group", "membership").get(pk=submission_id)
+    sub = Submission.objects.select_related("round__group", "membership__account").get(
+        pk=submission_id
+    )
     if sub.status != S.Status.PENDING:
         return False
     r, g = sub.round, sub.round.group
     pk, store = public_key_of(g), ledger.blob_store()
+    ctx = submission_context(pk, sub, Phase.T5)
     ok, reason = False, ""
     try:
         cts = EncryptedUpdate.from_bytes(store.get(r.aggregate_blob), pk).ciphertexts
@@ -1194,7 +1216,7 @@ def verify_share(submission_id: int) -> bool:
         elif len(ds.c_is) != len(cts):
             reason = "share length does not match the aggregate"
         else:
-            ok = verify_decryption_share(pk, cts, ds)
+            ok = verify_decryption_share(pk, cts, ds, ctx=ctx)
             reason = "" if ok else "Proof_CD does not verify"
     except (CryptoFormatError, ValueError) as exc:
         reason = f"malformed share: {exc}"

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepchain.bench.contexts import grad_ctx, share_ctx
+
 
 @contextlib.contextmanager
 def _backend(native: bool):
@@ -152,9 +154,9 @@ def main(argv: list[str]) -> int:
     t_enc = _median(lambda: pk.encrypt(m, rng=rng), reps * 3)
     alpha = rng.getrandbits(ALPHA_BITS)
     c = pk.encrypt(m, alpha)
-    t_ppk = _median(lambda: prove_pk(pk, c, m, alpha, B, rng), reps)
-    proof = prove_pk(pk, c, m, alpha, B, rng)
-    t_vpk = _median(lambda: verify_pk(pk, c, proof, B), reps)
+    t_ppk = _median(lambda: prove_pk(pk, c, m, alpha, B, rng, ctx=grad_ctx(pk)), reps)
+    proof = prove_pk(pk, c, m, alpha, B, rng, ctx=grad_ctx(pk))
+    t_vpk = _median(lambda: verify_pk(pk, c, proof, B, ctx=grad_ctx(pk)), reps)
     t_pd = _median(lambda: partial_decrypt(pk, shares[0], c), 5 if quick else 15)
     # partial decryptions of one batch sharing the exponent 2 Delta s_i: kernel vs gmpy2
     batch = [pk.encrypt(m, rng=rng) for _ in range(16 if quick else 64)]
@@ -168,9 +170,9 @@ def main(argv: list[str]) -> int:
         ]
     cs = [pk.encrypt(m) for _ in range(8)]
     cis = [partial_decrypt(pk, shares[0], x) for x in cs]
-    t_pcd = _median(lambda: prove_cd(pk, shares[0], cs, cis), 3)
-    pcd = prove_cd(pk, shares[0], cs, cis)
-    t_vcd = _median(lambda: verify_cd(pk, 1, cs, cis, pcd), 3)
+    t_pcd = _median(lambda: prove_cd(pk, shares[0], cs, cis, ctx=share_ctx(pk, shares[0].i)), 3)
+    pcd = prove_cd(pk, shares[0], cs, cis, ctx=share_ctx(pk, shares[0].i))
+    t_vcd = _median(lambda: verify_cd(pk, 1, cs, cis, pcd, ctx=share_ctx(pk, 1)), 3)
     parts = {s.i: partial_decrypt(pk, s, c) for s in shares[:t]}
     t_comb = _median(lambda: combine(pk, parts), 10)
     assert combine(pk, parts) == m
@@ -217,13 +219,13 @@ def main(argv: list[str]) -> int:
     cs = [pk.encrypt(mm, al) for mm, al in zip(ms, alphas, strict=True)]
     t_enc_vec = time.process_time() - t0
     t0 = time.process_time()
-    bproof = prove_update(pk, scheme, cs, ms, alphas)
+    bproof = prove_update(pk, scheme, cs, ms, alphas, ctx=grad_ctx(pk))
     t_batch = time.process_time() - t0
     t0 = time.process_time()
-    assert verify_update_proof(pk, scheme, cs, bproof)
+    assert verify_update_proof(pk, scheme, cs, bproof, ctx=grad_ctx(pk))
     t_bver = time.process_time() - t0
     t0 = time.process_time()
-    prove_update(pk, scheme, cs[:1], ms[:1], alphas[:1])
+    prove_update(pk, scheme, cs[:1], ms[:1], alphas[:1], ctx=grad_ctx(pk))
     t_batch_1 = time.process_time() - t0
     enc_ct = t_enc_vec / k_full
     batch_ct = t_batch / k_full
@@ -242,8 +244,8 @@ def main(argv: list[str]) -> int:
         "(each)"
     )
     small = q[: 2 * scheme.slots_per_ciphertext]
-    bb = len(encrypt_update(pk, scheme, small).to_bytes(pk))
-    eb = len(encrypt_update(pk, scheme, small, proof_mode="each").to_bytes(pk))
+    bb = len(encrypt_update(pk, scheme, small, ctx=grad_ctx(pk)).to_bytes(pk))
+    eb = len(encrypt_update(pk, scheme, small, proof_mode="each", ctx=grad_ctx(pk)).to_bytes(pk))
     nb = len(encrypt_update(pk, scheme, small, prove=False).to_bytes(pk))
     batch_proof_bytes = bb - nb
     each_proof_bytes = (eb - nb) / 2
@@ -259,13 +261,21 @@ def main(argv: list[str]) -> int:
         with _backend(native):
             if not quick:
                 agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k_full)]] * 2)
-                ds_s[native] = _cpu(lambda agg=agg: decryption_share(pk, shares[0], agg))
+                ds_s[native] = _cpu(
+                    lambda agg=agg: decryption_share(
+                        pk, shares[0], agg, ctx=share_ctx(pk, shares[0].i)
+                    )
+                )
                 how = "measured"
             else:  # two sizes -> per-ciphertext slope + fixed proof cost, extrapolated
                 ts = {}
                 for k in (8, 24):
                     agg = aggregate(pk, [[pk.encrypt(m) for _ in range(k)]] * 2)
-                    ts[k] = _cpu(lambda agg=agg: decryption_share(pk, shares[0], agg))
+                    ts[k] = _cpu(
+                        lambda agg=agg: decryption_share(
+                            pk, shares[0], agg, ctx=share_ctx(pk, shares[0].i)
+                        )
+                    )
                 ds_s[native] = ts[8] + (ts[24] - ts[8]) / 16 * (k_full - 8)
                 how = "EXTRAPOLATED from 8 and 24 ct"
     print(

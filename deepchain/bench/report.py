@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from deepchain.bench.contexts import grad_ctx, share_ctx
+
 #: The paper's own reported figures (Weng et al., DeepChain, section 5), quoted for comparison.
 PAPER: dict[str, Any] = {
     "accuracy": {
@@ -228,7 +230,7 @@ def measure_crypto(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[st
     serialized = []
     for g in _progress(cfg.serialized_sizes, "serialized sizes", quiet):
         q = scheme.quantize(_grads(g, cfg.seed))
-        upd = encrypt_update(pk, scheme, q, rng=rng, prove=True)
+        upd = encrypt_update(pk, scheme, q, rng=rng, prove=True, ctx=grad_ctx(pk))
         bare = encrypt_update(pk, scheme, q, rng=rng, prove=False)
         phe_bytes = 0
         for v in _grads(min(g, cfg.phe_cap), cfg.seed).tolist():
@@ -411,8 +413,10 @@ def measure_round(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[str
     k_s = K if cfg.sample_cts is None else min(K, cfg.sample_cts)
     q = q_full[: k_s * scheme.slots_per_ciphertext]
     scale = K / k_s
-    t_enc, upd = _timed(lambda: encrypt_update(pk, scheme, q, rng=rng, prove=True))
-    t_ver, ok = _timed(lambda: verify_update(pk, scheme, upd))
+    t_enc, upd = _timed(
+        lambda: encrypt_update(pk, scheme, q, rng=rng, prove=True, ctx=grad_ctx(pk))
+    )
+    t_ver, ok = _timed(lambda: verify_update(pk, scheme, upd, ctx=grad_ctx(pk)))
     assert ok, "a fresh update must verify"
     t_mul, _ = _timed(lambda: aggregate(pk, [upd.ciphertexts] * 2))  # K_s multiplications
     per_party = {
@@ -435,10 +439,19 @@ def measure_round(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[str
         for kk in sorted({k1, k2}):
             ms = scheme.pack(q_full[: kk * scheme.slots_per_ciphertext])
             agg = aggregate(pk_n, [[pk_n.encrypt(m, rng=rng) for m in ms]] * 2)
-            t_ds, ds0 = _timed(lambda agg=agg, s=shares_n[0], p=pk_n: decryption_share(p, s, agg))
-            dss = [ds0] + [decryption_share(pk_n, s, agg) for s in shares_n[1 : pk_n.t]]
+            t_ds, ds0 = _timed(
+                lambda agg=agg, s=shares_n[0], p=pk_n: decryption_share(
+                    p, s, agg, ctx=share_ctx(p, s.i)
+                )
+            )
+            dss = [ds0] + [
+                decryption_share(pk_n, s, agg, ctx=share_ctx(pk_n, s.i))
+                for s in shares_n[1 : pk_n.t]
+            ]
             t_vcd, oks = _timed(
-                lambda agg=agg, dss=dss, p=pk_n: [verify_decryption_share(p, agg, d) for d in dss]
+                lambda agg=agg, dss=dss, p=pk_n: [
+                    verify_decryption_share(p, agg, d, ctx=share_ctx(p, d.i)) for d in dss
+                ]
             )
             assert all(oks), "honest decryption shares must verify"
             t_comb, plain = _timed(lambda dss=dss, p=pk_n: combine_vector(p, dss))

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from deepchain.bench.contexts import grad_ctx, share_ctx
 from deepchain.crypto.modexp import backend as modexp_backend
 from deepchain.crypto.packing import PLATFORM_PACKING
 from deepchain.crypto.paillier import generate_threshold_keypair
@@ -143,20 +144,25 @@ def main(argv: list[str]) -> int:
             party_acc.append(evaluate(cfg.model, w + dw, test)[0])
             q = scheme.quantize(dw)
             s = clock()
-            upds.append(encrypt_update(pk, scheme, q, processes=a.processes))
+            upds.append(encrypt_update(pk, scheme, q, processes=a.processes, ctx=grad_ctx(pk)))
             tm["encrypt+prove"] += clock() - s
             qs.append(q)
         s = clock()
-        assert all(verify_update(pk, scheme, u, processes=a.processes) for u in upds)
+        assert all(
+            verify_update(pk, scheme, u, processes=a.processes, ctx=grad_ctx(pk)) for u in upds
+        )
         tm["verify"] = clock() - s
         s = clock()
         agg = aggregate(pk, [u.ciphertexts for u in upds])
         tm["aggregate"] = clock() - s
         s = clock()
-        dss = [decryption_share(pk, k, agg, processes=a.processes) for k in keys[:t]]
+        dss = [
+            decryption_share(pk, k, agg, processes=a.processes, ctx=share_ctx(pk, k.i))
+            for k in keys[:t]
+        ]
         tm["shares+prove"] = clock() - s
         s = clock()
-        assert all(verify_decryption_share(pk, agg, d) for d in dss)
+        assert all(verify_decryption_share(pk, agg, d, ctx=share_ctx(pk, d.i)) for d in dss)
         tm["verify_shares"] = clock() - s
         s = clock()
         sums = scheme.unpack(combine_vector(pk, dss), w.size, n)

@@ -150,9 +150,12 @@ class AssetStatement:
     n_sectors: int = 1  # paper mode: 1 (the exponent is H1(data_j)); sectors: s
 
     def __post_init__(self) -> None:
-        assert self.mode in MODES
-        assert self.n_blocks == len(self.tags) and self.n_blocks > 0
-        assert self.n_sectors >= 1
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if not (self.n_blocks == len(self.tags) and self.n_blocks > 0):
+            raise ValueError("a statement has one tag per block and at least one block")
+        if self.n_sectors < 1:
+            raise ValueError("a statement has at least one sector per block")
 
     def u(self) -> list[G1Point]:
         """Generators u_k of the exponents: g1 in the paper's mode, H2'(name, k) otherwise."""

@@ -9,6 +9,7 @@ exponent (a party's partial decryptions), which go through ``modexp.powmod_same_
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 from collections.abc import Sequence
@@ -27,8 +28,15 @@ from deepchain.crypto.serialize import (
     get_hex,
     get_hex_list,
     get_int,
+    get_secret_hex,
     hexs,
 )
+from deepchain.crypto.zk.ring_pedersen import (
+    RingPedersenError,
+    RingPedersenParams,
+    generate_ring_pedersen,
+)
+from deepchain.crypto.zk.transcript import ProofContext
 
 if TYPE_CHECKING:
     from deepchain.crypto.identity import Identity, PublicIdentity
@@ -39,6 +47,10 @@ KAPPA = 40  # statistical hiding
 WINDOW = 8  # comb table window bits
 MIN_N_BITS = 128  # tests go down to small keys; production uses 2048
 MAX_PARTIES = 1024
+
+
+class KeyGenerationError(ValueError):
+    """Key generation produced (or was asked for) parameters that fail a security check."""
 
 
 class RNG(Protocol):
@@ -80,7 +92,8 @@ def safe_prime(bits: int, rng: RNG | None = None) -> mpz:
     both pass Miller-Rabin (gmpy2.is_prime, 25 rounds).
     """
     r = _rng(rng)
-    assert bits >= 16
+    if bits < 16:
+        raise KeyGenerationError("safe primes need at least 16 bits")
     while True:
         # p' has bits-1 bits with top two bits set -> p = 2p'+1 has top two bits set.
         start = mpz(r.getrandbits(bits - 1)) | (mpz(3) << (bits - 3)) | 1
@@ -174,7 +187,10 @@ def comb_table(n: int, h_s: int) -> CombTable:
 # -- keys ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ThresholdPublicKey:
-    """PK_model = (n, h_s, v, {v_i}, N, t); g = n + 1 and theta = 1 are implicit."""
+    """PK_model = (n, h_s, v, {v_i}, N, t) plus the ring-Pedersen parameters (N^, s, t) with
+    their proof Pi^prm that Proof_PK's integer commitments use; g = n + 1, theta = 1 implicit.
+    A key without ring-Pedersen parameters cannot carry a Proof_PK (provers refuse, verifiers
+    reject)."""
 
     n: int
     h_s: int
@@ -182,6 +198,7 @@ class ThresholdPublicKey:
     v_i: tuple[int, ...]
     N: int
     t: int
+    ring_pedersen: RingPedersenParams | None = None
 
     @property
     def n2(self) -> int:
@@ -201,6 +218,12 @@ class ThresholdPublicKey:
         return djn_encrypt(self.n, self.h_s, m, alpha, rng)
 
     def to_json(self) -> dict[str, Any]:
+        d = self._paillier_json()
+        if self.ring_pedersen is not None:
+            d["ring_pedersen"] = self.ring_pedersen.to_json()
+        return d
+
+    def _paillier_json(self) -> dict[str, Any]:
         return {
             "type": "threshold_paillier_pk",
             "version": 1,
@@ -228,13 +251,24 @@ class ThresholdPublicKey:
             raise CryptoFormatError(f"{ctx}: expected {N} verification keys, got {len(v_i)}")
         for k, x in enumerate(v_i):
             check_unit(x, n, f"{ctx}.v_i[{k}]")
-        if set(d) - {"type", "version", "n", "h_s", "v", "v_i", "N", "t"}:
+        if set(d) - {"type", "version", "n", "h_s", "v", "v_i", "N", "t", "ring_pedersen"}:
             raise CryptoFormatError(f"{ctx}: unknown fields")
-        return cls(n=n, h_s=h_s, v=v, v_i=tuple(v_i), N=N, t=t)
+        rp = None
+        if "ring_pedersen" in d:
+            try:
+                rp = RingPedersenParams.from_json(d["ring_pedersen"])
+            except RingPedersenError as exc:
+                raise CryptoFormatError(f"{ctx}: {exc}") from exc
+        return cls(n=n, h_s=h_s, v=v, v_i=tuple(v_i), N=N, t=t, ring_pedersen=rp)
 
     def fingerprint(self) -> str:
-        """SHA-256 hex of the canonical JSON form."""
+        """SHA-256 hex of the canonical JSON form (PK_model's name on chain)."""
         return sha256_hex(canonical_json(self.to_json()))
+
+    def paillier_fingerprint(self) -> str:
+        """SHA-256 hex of the Paillier part alone (what Pi^prm is bound to: it is inside the
+        full fingerprint, so it cannot hash the fingerprint itself)."""
+        return sha256_hex(canonical_json(self._paillier_json()))
 
     def __hash__(self) -> int:
         return hash((self.n, self.h_s, self.v))
@@ -263,7 +297,7 @@ class KeyShare:
         ctx = "KeyShare"
         check_header(d, "paillier_key_share")
         i = get_int(d, "i", ctx, 1, pk.N if pk is not None else MAX_PARTIES)
-        s_i = get_hex(d, "s_i", ctx)
+        s_i = get_secret_hex(d, "s_i", ctx)
         if pk is not None and s_i.bit_length() > share_bits_bound(pk):
             raise CryptoFormatError(f"{ctx}: s_i out of range")
         return cls(i=i, s_i=s_i)
@@ -333,13 +367,16 @@ def _generate_with_factors(
         if p != q:
             break
     n = p * q
-    assert n.bit_length() == n_bits
+    if n.bit_length() != n_bits:
+        raise KeyGenerationError("modulus has the wrong size")
     pp, qq = (p - 1) // 2, (q - 1) // 2
     m = pp * qq
     nm = n * m
-    assert min(pp, qq) > N, "Delta must be invertible mod n"
+    if min(pp, qq) <= N or gmpy2.gcd(m, n) != 1:
+        raise KeyGenerationError("Delta = N! and m must be invertible mod n")
     d = m * gmpy2.invert(m, n) % nm
-    assert d % m == 0 and d % n == 1
+    if d % m != 0 or d % n != 1:
+        raise KeyGenerationError("secret exponent d is not 0 mod m and 1 mod n")
     coeffs = [d] + [mpz(_randbelow(r, nm)) for _ in range(t - 1)]
     shares = []
     for i in range(1, N + 1):
@@ -351,8 +388,24 @@ def _generate_with_factors(
     v = int(gmpy2.powmod(_random_unit(r, n2), 2, n2))
     delta = math.factorial(N)
     v_i = tuple(int(gmpy2.powmod(v, delta * sh.s_i, n2)) for sh in shares)
-    pk = ThresholdPublicKey(n=int(n), h_s=djn_h_s(n, r), v=v, v_i=v_i, N=N, t=t)
+    core = ThresholdPublicKey(n=int(n), h_s=djn_h_s(n, r), v=v, v_i=v_i, N=N, t=t)
+    # ring-Pedersen parameters over N^ = n: the dealer knows phi and forgets it with p, q
+    rp = generate_ring_pedersen(int(n), int(m), key_ceremony_context(core), r)
+    pk = dataclasses.replace(core, ring_pedersen=rp)
     return pk, shares, (int(p), int(q))
+
+
+def key_ceremony_context(pk: ThresholdPublicKey) -> ProofContext:
+    """The context of the key holder's Pi^prm: bound to the Paillier part of PK_model (a fresh
+    n per ceremony), phase "key_ceremony", round 0, index 0 (the key holder, not a party)."""
+    return ProofContext(
+        pk_fingerprint=pk.paillier_fingerprint(),
+        group="",
+        round=0,
+        phase="key_ceremony",
+        party_index=0,
+        party_address="",
+    )
 
 
 def verify_key_share(pk: ThresholdPublicKey, share: KeyShare) -> bool:
@@ -405,7 +458,8 @@ def lagrange_lambda(delta: int, S: list[int], i: int) -> int:
         if j != i:
             num *= -j
             den *= i - j
-    assert num % den == 0
+    if num % den:
+        raise ValueError("Lagrange coefficient is not an integer (indices must be distinct)")
     return num // den
 
 
@@ -488,10 +542,12 @@ class KeyShareError(CryptoFormatError):
 def seal_key_share(
     share: KeyShare, recipient: PublicIdentity, dealer: Identity, pk: ThresholdPublicKey
 ) -> str:
-    """Dealer side: sign (share, r, pk fingerprint, recipient) and seal it to the recipient.
+    """Dealer side: sign (share, r, pk fingerprint, recipient, index) and seal it to the
+    recipient.
 
-    The signed body binds the share to the key (pk fingerprint) and to the recipient's
-    address so a box cannot be replayed to another party or another group key.
+    The signed body binds the share to the key (pk fingerprint), to the recipient's address
+    and to the recipient's party index (the share's i), so a box cannot be replayed to another
+    party, another index or another group key.
     """
     from deepchain.crypto.identity import seal
 
@@ -502,14 +558,18 @@ def seal_key_share(
         "r": secrets.token_hex(32),
         "pk": pk.fingerprint(),
         "recipient": recipient.sign_pk,
+        "index": share.i,
     }
     msg = canonical_json(body)
     sig = dealer.sign(_SEAL_TAG + msg)
     return seal(recipient.box_pk, canonical_json({"body": body, "sig": sig.hex()}))
 
 
-def open_key_share(box: str, me: Identity, dealer_sign_pk: str, pk: ThresholdPublicKey) -> KeyShare:
-    """Party side: open, check the dealer's signature, the binding, and v^(Delta s_i) == v_i."""
+def open_key_share(
+    box: str, me: Identity, dealer_sign_pk: str, pk: ThresholdPublicKey, index: int
+) -> KeyShare:
+    """Party side: open, check the dealer's signature, the binding (key, my address, my party
+    ``index`` as the chain lists it: share.i must be it) and v^(Delta s_i) == v_i."""
     import json
 
     from deepchain.crypto.identity import IdentityError, verify_signature
@@ -519,7 +579,7 @@ def open_key_share(box: str, me: Identity, dealer_sign_pk: str, pk: ThresholdPub
         doc = json.loads(raw)
         body, sig = doc["body"], bytes.fromhex(doc["sig"])
     except (IdentityError, ValueError, KeyError, TypeError) as exc:
-        raise KeyShareError(f"sealed key share does not open: {exc}") from exc
+        raise KeyShareError(f"sealed key share does not open ({type(exc).__name__})") from exc
     if not isinstance(body, dict) or not verify_signature(
         dealer_sign_pk, _SEAL_TAG + canonical_json(body), sig
     ):
@@ -530,6 +590,8 @@ def open_key_share(box: str, me: Identity, dealer_sign_pk: str, pk: ThresholdPub
     if body.get("recipient") != me.address:
         raise KeyShareError("sealed key share is addressed to another party")
     share = KeyShare.from_json(body.get("share"), pk)
+    if body.get("index") != index or share.i != index:
+        raise KeyShareError(f"sealed key share is for another party index (I am {index})")
     if not verify_key_share(pk, share):
         raise KeyShareError(f"key share {share.i} does not match v_i")
     return share

@@ -1,32 +1,37 @@
-"""Non-interactive sigma proofs (Fiat-Shamir, SHA-256 with domain separation).
+"""Non-interactive sigma proofs (Fiat-Shamir over ``zk.transcript``, SHA-256).
 
-Every public value of the statement goes into the challenge hash. See PROTOCOL.md:
-- Proof_PK: a gradient ciphertext c = (1+n)^M h_s^alpha encrypts a known M with
-  |M| < 2^(B+K+KAPPA) (the paper's fsver1; a proof with slack: honest provers use M < 2^B).
+Every challenge hashes a domain tag, the proof context (PK_model fingerprint, group, round,
+phase, the prover's party index and address: ``ProofContext``, rebuilt by each verifier from
+what it expects) and every public value of the statement. See PROTOCOL.md:
+- Proof_PK: a gradient ciphertext c = (1+n)^M h_s^alpha encrypts M = M* mod n for an integer
+  |M*| < 2^(B+K+KAPPA) (the paper's fsver1; a proof with slack: honest provers use
+  0 <= M < 2^B; M* may be negative, see encoding.py).
   DEVIATION from PROTOCOL.md: the protocol's sigma proof checks z1 only through (1 + z1 n), i.e.
   mod n, and Z_n has public order n, so it does not bound M (a prover with M = n - 5 or
   M = 1/2 mod n is accepted after a few Fiat-Shamir retries). As in CGGMP'20's Pi^enc we add a
-  ring-Pedersen commitment S = s^M t^mu mod n in QR_n, whose order p'q' nobody but the (trusted,
-  forgetful) dealer knows; s, t are hashed from n, so nobody knows log_t s. The extra equation
-  s^z1 t^z3 = C S^e mod n makes the integer bound on z1 sound (strong RSA): the proof shows
-  M = M* mod n for an integer |M*| < 2^(B+K+KAPPA) (possibly negative; see encoding.py).
+  ring-Pedersen commitment S = s^M t^mu mod N^ with the key's ring-Pedersen parameters
+  (N^, s, t): t = tau^2, s = t^lambda made by the key holder, who forgets tau, lambda and the
+  factors of N^, and proved well formed by Pi^prm (zk.ring_pedersen; every verifier checks it).
+  The extra equation s^z1 t^z3 = C S^e mod N^ makes the integer bound on z1 sound under the
+  strong RSA assumption for N^ (Damgard-Fujisaki 2002), given that nobody knows log_t s, a
+  square root of s or t, or phi(N^). (Hash-derived s = u_s^2 would not do: with u_s public a
+  prover commits S = u_s^A t^mu = "s^(A/2)" and opens M = A/2 mod n; that attack is a test.)
   The commitment randomness mu is a 448-bit short exponent (hiding under the same
   short-exponent assumption DJN encryption already relies on), which keeps the cost down.
 - Batched Proof_PK (prove_update / verify_update_proof, the default for an update): one proof
   for all k <= 2^L ciphertexts of an update, |M*_j| < 2^(B + K + KAPPA + L + log2 r + 1) for
-  every j. r = 128 binary subset aggregates C_i = prod_j c_j^rho_ij (rho from the hash of all
-  c_j) carry ring-Pedersen commitments S_i, and one sigma protocol with a K-bit vector
-  challenge opens them all; no per-ciphertext exponentiation. Soundness and slack are argued in
-  prove_update's docstring (a random K-bit linear combination of the c_j alone would not be
-  sound: m_j = 1/2 mod n passes whenever the weights make the coefficient even).
+  every j. r = 128 binary subset aggregates C_i = prod_j c_j^rho_ij (rho from the hash of the
+  context and all c_j) carry ring-Pedersen commitments S_i, and one sigma protocol with a K-bit
+  vector challenge opens them all; no per-ciphertext exponentiation. Soundness and slack are
+  argued in prove_update's docstring (a random K-bit linear combination of the c_j alone
+  would not be sound: m_j = 1/2 mod n passes whenever the weights make the coefficient even).
 - Proof_CD: a vector of decryption shares c_ij = c_j^(2 Delta s_i) is correct, i.e.
   log_{C^4}(C_i^2) = log_v(v_i) for random-weighted products C, C_i (Shoup's proof, batched;
-  the paper's fsver2).
+  the paper's fsver2), bound to the context (party_index = i).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -44,6 +49,7 @@ from deepchain.crypto.paillier import (
     ThresholdPublicKey,
     _rng,
     comb_table,
+    key_ceremony_context,
 )
 from deepchain.crypto.serialize import (
     CryptoFormatError,
@@ -53,87 +59,81 @@ from deepchain.crypto.serialize import (
     get_hex,
     get_hex_list,
 )
+from deepchain.crypto.zk.ring_pedersen import verify_prm
+from deepchain.crypto.zk.transcript import ProofContext, Transcript
 
-_PK_TAG = "deepchain/proof-pk/v1"
-_CD_TAG = "deepchain/proof-cd/v1"
-_CD_SEED_TAG = "deepchain/proof-cd-weights/v1"
-_CD_W_TAG = "deepchain/proof-cd-w/v1"
-
-
-# -- hashing ---------------------------------------------------------------------------------
-class _Hasher:
-    """SHA-256 over a length-prefixed tag then length-prefixed big-endian integers."""
-
-    def __init__(self, tag: str) -> None:
-        t = tag.encode()
-        self.h = hashlib.sha256(len(t).to_bytes(2, "big") + t)
-
-    def ints(self, *xs: int) -> _Hasher:
-        upd = self.h.update
-        for x in xs:
-            x = int(x)
-            assert x >= 0
-            b = x.to_bytes((x.bit_length() + 7) // 8, "big")
-            upd(len(b).to_bytes(4, "big"))
-            upd(b)
-        return self
-
-    def digest(self) -> bytes:
-        return self.h.digest()
-
-    def challenge(self, bits: int = K_BITS) -> int:
-        return int.from_bytes(self.h.digest(), "big") >> (256 - bits)
+PK_TAG = "deepchain/proof-pk/v2"
+CD_TAG = "deepchain/proof-cd/v2"
+BP_TAG = "deepchain/batch-proof-pk/v2"
 
 
 def _is_unit(x: int, n: int, n2: int) -> bool:
     return isinstance(x, int) and 1 <= x < n2 and gmpy2.gcd(x, n) == 1
 
 
-# -- Proof_PK --------------------------------------------------------------------------------
-_RP_TAG = "deepchain/ring-pedersen-bases/v1"
-_RP_CACHE: dict[int, tuple[CombTable, CombTable]] = {}
+# -- ring-Pedersen parameters ------------------------------------------------------------------
+@dataclass(frozen=True)
+class RingPedersenBases:
+    """The key's ring-Pedersen modulus and fixed-base tables on s and t, once Pi^prm verified."""
+
+    N_hat: int
+    s: CombTable
+    t: CombTable
+    fingerprint: str  # PK_model's fingerprint (the context every proof must name)
 
 
-def _mu_bits(n: int) -> int:
+_RP_CACHE: dict[ThresholdPublicKey, RingPedersenBases | None] = {}
+
+
+def ring_pedersen_bases(pk: ThresholdPublicKey) -> RingPedersenBases | None:
+    """The ring-Pedersen parameters of PK_model after checking their Pi^prm (key ceremony
+    context), or None if the key has none or they are not well formed. Cached per key."""
+    if pk in _RP_CACHE:
+        return _RP_CACHE[pk]
+    rp = pk.ring_pedersen
+    out = None
+    if rp is not None and verify_prm(rp, key_ceremony_context(pk)):
+        bits_s = max(pk.n.bit_length(), rp.N_hat.bit_length()) + 2  # covers M, x and z1
+        out = RingPedersenBases(
+            N_hat=rp.N_hat,
+            s=CombTable(rp.s, rp.N_hat, bits_s),
+            t=CombTable(rp.t, rp.N_hat, _gamma_bits() + 1),
+            fingerprint=pk.fingerprint(),
+        )
+    if len(_RP_CACHE) >= 4:
+        _RP_CACHE.pop(next(iter(_RP_CACHE)))
+    _RP_CACHE[pk] = out
+    return out
+
+
+def _bases_for(pk: ThresholdPublicKey, ctx: ProofContext) -> RingPedersenBases | None:
+    """Bases for a proof in ``ctx``: None if Pi^prm fails or ctx names another PK_model."""
+    if not isinstance(ctx, ProofContext):
+        raise TypeError("a proof needs a ProofContext")
+    rp = ring_pedersen_bases(pk)
+    if rp is None or ctx.pk_fingerprint != rp.fingerprint:
+        return None
+    return rp
+
+
+def _prover_bases(pk: ThresholdPublicKey, ctx: ProofContext) -> RingPedersenBases:
+    rp = _bases_for(pk, ctx)
+    if rp is None:
+        raise ValueError(
+            "Proof_PK needs PK_model's ring-Pedersen parameters with a valid Pi^prm and a "
+            "context naming this PK_model"
+        )
+    return rp
+
+
+def _mu_bits() -> int:
     """Short-exponent commitment randomness (DJN's assumption, as for h_s^alpha)."""
     return ALPHA_BITS
 
 
-def _gamma_bits(n: int) -> int:
+def _gamma_bits() -> int:
     """gamma statistically hides e * mu."""
     return ALPHA_BITS + K_BITS + KAPPA
-
-
-def ring_pedersen_bases(n: int) -> tuple[int, int]:
-    """(s, t): squares of hash-derived elements of Z*_n (nothing-up-my-sleeve bases)."""
-    out = []
-    for label in (b"s", b"t"):
-        ctr = 0
-        while True:
-            stream = b"".join(
-                hashlib.sha256(
-                    _RP_TAG.encode() + label + n.to_bytes(1024, "big") + bytes([ctr, k])
-                ).digest()
-                for k in range(-(-(n.bit_length() + 128) // 256))
-            )
-            x = int.from_bytes(stream, "big") % n
-            ctr += 1
-            if x > 1 and gmpy2.gcd(x, n) == 1:
-                out.append(int(x * x % n))
-                break
-    return out[0], out[1]
-
-
-def _rp_tables(n: int) -> tuple[CombTable, CombTable]:
-    tabs = _RP_CACHE.get(n)
-    if tabs is None:
-        if len(_RP_CACHE) >= 4:
-            _RP_CACHE.pop(next(iter(_RP_CACHE)))
-        s_, t_ = ring_pedersen_bases(n)
-        bits_s = n.bit_length() + 2  # covers M, x and z1 (< 2^(|n|-1))
-        tabs = (CombTable(s_, n, bits_s), CombTable(t_, n, _gamma_bits(n) + 1))
-        _RP_CACHE[n] = tabs
-    return tabs
 
 
 class _Framed:
@@ -165,8 +165,9 @@ class _Framed:
 class ProofPK(_Framed):
     """Proof_PK = (a, e, z1, z2, S, C, z3).
 
-    a = (1 + x n) h_s^y mod n^2, S = s^M t^mu, C = s^x t^gamma mod n,
-    e = H(PK, n, h_s, B, c, a, S, C), z1 = x + e M, z2 = y + e alpha, z3 = gamma + e mu.
+    a = (1 + x n) h_s^y mod n^2, S = s^M t^mu, C = s^x t^gamma mod N^,
+    e = H(PK, ctx, statement, a, S, C) (pk_challenge), z1 = x + e M, z2 = y + e alpha,
+    z3 = gamma + e mu.
     """
 
     MAGIC = b"DCPK"
@@ -215,8 +216,28 @@ class ProofPK(_Framed):
         return p
 
 
-def _pk_challenge(n: int, h_s: int, B: int, c: int, a: int, S: int, C: int) -> int:
-    return _Hasher(_PK_TAG).ints(n, h_s, B, c, a, S, C).challenge()
+def pk_challenge(
+    pk: ThresholdPublicKey,
+    ctx: ProofContext,
+    B: int,
+    position: tuple[int, int],
+    c: int,
+    a: int,
+    S: int,
+    C: int,
+) -> int:
+    """e = H(PK, ctx, n, h_s, N^, s, t, B, j, k, c, a, S, C): the K-bit Proof_PK challenge.
+
+    ``position`` = (j, k): the ciphertext is number j of an update of k, so a proof cannot be
+    moved to another position or spliced into another update of the same context."""
+    rp = pk.ring_pedersen
+    if rp is None:
+        raise ValueError("PK_model has no ring-Pedersen parameters")
+    j, k = position
+    tr = Transcript(PK_TAG, ctx).int("n", pk.n).int("h_s", pk.h_s)
+    tr.int("N_hat", rp.N_hat).int("s", rp.s).int("t", rp.t).int("B", B).int("j", j).int("k", k)
+    tr.int("c", c).int("a", a).int("S", S).int("C", C)
+    return tr.challenge(K_BITS)
 
 
 def _pk_check_bound(pk: Any, B: int) -> int:
@@ -226,55 +247,87 @@ def _pk_check_bound(pk: Any, B: int) -> int:
     return total
 
 
+def _check_position(position: tuple[int, int]) -> tuple[int, int]:
+    j, k = position
+    if not (isinstance(j, int) and isinstance(k, int) and 0 <= j < k):
+        raise ValueError("Proof_PK position must be (j, k) with 0 <= j < k")
+    return j, k
+
+
 def prove_pk(
-    pk: ThresholdPublicKey, c: int, m: int, alpha: int, B: int, rng: RNG | None = None
+    pk: ThresholdPublicKey,
+    c: int,
+    m: int,
+    alpha: int,
+    B: int,
+    rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
+    position: tuple[int, int] = (0, 1),
 ) -> ProofPK:
-    """Prove knowledge of (M, alpha) with c = (1 + M n) h_s^alpha and 0 <= M < 2^B."""
+    """Prove knowledge of (M, alpha) with c = (1 + M n) h_s^alpha and 0 <= M < 2^B, bound to
+    the proof context ``ctx`` and to c's position (j, k) in its update."""
     total = _pk_check_bound(pk, B)
+    position = _check_position(position)
     if not 0 <= m < (1 << B):
         raise ValueError("Proof_PK: plaintext out of the stated bound")
+    rp = _prover_bases(pk, ctx)
     r = _rng(rng)
-    n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
+    n, n2, Nh = mpz(pk.n), mpz(pk.n) * pk.n, mpz(rp.N_hat)
     tab = comb_table(pk.n, pk.h_s)
-    ts, tt = _rp_tables(pk.n)
-    mu = r.getrandbits(_mu_bits(pk.n))
-    S = int(ts.pow(m) * tt.pow(mu) % n)
+    ts, tt = rp.s, rp.t
+    mu = r.getrandbits(_mu_bits())
+    S = int(ts.pow(m) * tt.pow(mu) % Nh)
     bound = 1 << total
     while True:  # abort-and-retry keeps z1 < 2^(B+K+KAPPA) (fails w.p. < 2^-KAPPA)
         x = r.getrandbits(total)
         y = r.getrandbits(ALPHA_BITS + K_BITS + KAPPA)
-        gamma = r.getrandbits(_gamma_bits(pk.n))
+        gamma = r.getrandbits(_gamma_bits())
         a = int((1 + x * n) * tab.pow(y) % n2)
-        C = int(ts.pow(x) * tt.pow(gamma) % n)
-        e = _pk_challenge(pk.n, pk.h_s, B, c, a, S, C)
+        C = int(ts.pow(x) * tt.pow(gamma) % Nh)
+        e = pk_challenge(pk, ctx, B, position, c, a, S, C)
         z1 = x + e * m
         if z1 < bound:
             return ProofPK(a=a, e=e, z1=z1, z2=y + e * alpha, S=S, C=C, z3=gamma + e * mu)
 
 
-def verify_pk(pk: ThresholdPublicKey, c: int, proof: ProofPK, B: int) -> bool:
-    """Check 0 <= z1 < 2^(B+K+KAPPA), e = H(...), (1 + z1 n) h_s^z2 = a c^e mod n^2 and
-    s^z1 t^z3 = C S^e mod n."""
+def verify_pk(
+    pk: ThresholdPublicKey,
+    c: int,
+    proof: ProofPK,
+    B: int,
+    *,
+    ctx: ProofContext,
+    position: tuple[int, int] = (0, 1),
+) -> bool:
+    """Check Pi^prm of PK_model's ring-Pedersen parameters (cached), 0 <= z1 < 2^(B+K+KAPPA),
+    e = H(ctx, statement, a, S, C), (1 + z1 n) h_s^z2 = a c^e mod n^2 and
+    s^z1 t^z3 = C S^e mod N^ (CGGMP'20 Pi^enc's equations, Fig. 14)."""
     try:
         total = _pk_check_bound(pk, B)
+        position = _check_position(position)
     except ValueError:
         return False
-    n, n2 = pk.n, pk.n * pk.n
+    if not isinstance(proof, ProofPK):
+        return False
+    rp = _bases_for(pk, ctx)
+    if rp is None:
+        return False
+    n, n2, Nh = pk.n, pk.n * pk.n, rp.N_hat
     a, e, z1, z2, S, C, z3 = (getattr(proof, k) for k in ProofPK._FIELDS)
     if not (_is_unit(c, n, n2) and _is_unit(a, n, n2)):
         return False
-    if not (_is_unit(S, n, n) and _is_unit(C, n, n)):
+    if not (_is_unit(S, Nh, Nh) and _is_unit(C, Nh, Nh)):
         return False
     if not (0 <= e < (1 << K_BITS) and 0 <= z1 < (1 << total)):
         return False
     if not 0 <= z2 < (1 << (ALPHA_BITS + K_BITS + KAPPA + 1)):
         return False
-    if not 0 <= z3 < (1 << (_gamma_bits(n) + 1)):
+    if not 0 <= z3 < (1 << (_gamma_bits() + 1)):
         return False
-    if _pk_challenge(n, pk.h_s, B, c, a, S, C) != e:
+    if pk_challenge(pk, ctx, B, position, c, a, S, C) != e:
         return False
-    ts, tt = _rp_tables(n)
-    if ts.pow(z1) * tt.pow(z3) % n != mpz(C) * gmpy2.powmod(S, e, n) % n:
+    if rp.s.pow(z1) * rp.t.pow(z3) % Nh != mpz(C) * gmpy2.powmod(S, e, Nh) % Nh:
         return False
     lhs = (1 + mpz(z1) * n) * comb_table(n, pk.h_s).pow(z2) % n2
     rhs = mpz(a) * gmpy2.powmod(c, e, n2) % n2
@@ -330,16 +383,18 @@ def _cd_r_bits(pk: ThresholdPublicKey) -> int:
     return pk.n2.bit_length() + pk.delta.bit_length() + 2 * K_BITS + KAPPA
 
 
-def cd_weights(pk: ThresholdPublicKey, i: int, cs: list[int], c_is: list[int]) -> list[int]:
-    """rho_j = H(W, seed, j), seed = H(n, i, all c_j, all c_ij): K-bit batching weights."""
-    seed = _Hasher(_CD_SEED_TAG).ints(pk.n, i, len(cs), *cs, *c_is).digest()
-    base = hashlib.sha256(len(_CD_W_TAG).to_bytes(2, "big") + _CD_W_TAG.encode() + seed)
-    out = []
-    for j in range(len(cs)):
-        h = base.copy()
-        h.update(j.to_bytes(8, "big"))
-        out.append(int.from_bytes(h.digest(), "big") >> (256 - K_BITS))
-    return out
+def _cd_transcript(
+    pk: ThresholdPublicKey, ctx: ProofContext, i: int, cs: list[int], c_is: list[int]
+) -> Transcript:
+    tr = Transcript(CD_TAG, ctx).int("n", pk.n).int("N", pk.N).int("t", pk.t).int("i", i)
+    return tr.int("v", pk.v).int("v_i", pk.v_i[i - 1]).ints("c", cs).ints("c_i", c_is)
+
+
+def cd_weights(
+    pk: ThresholdPublicKey, ctx: ProofContext, i: int, cs: list[int], c_is: list[int]
+) -> list[int]:
+    """rho_j (K bits each) from H(CD, ctx, n, N, t, i, v, v_i, all c_j, all c_ij)."""
+    return _cd_transcript(pk, ctx, i, cs, c_is).challenges(len(cs), K_BITS, "rho")
 
 
 def _multi_pow(bases: list[int], exps: list[int], n2: int) -> mpz:
@@ -347,8 +402,8 @@ def _multi_pow(bases: list[int], exps: list[int], n2: int) -> mpz:
     return _multi_exp(bases, exps, n2)
 
 
-def _cd_challenge(pk: ThresholdPublicKey, i: int, C: int, C_i: int, a: int, b: int) -> int:
-    return _Hasher(_CD_TAG).ints(pk.n, pk.N, pk.t, i, pk.v, pk.v_i[i - 1], C, C_i, a, b).challenge()
+def _cd_challenge(tr: Transcript, C: int, C_i: int, a: int, b: int) -> int:
+    return tr.copy().int("C", C).int("C_i", C_i).int("a", a).int("b", b).challenge(K_BITS)
 
 
 def prove_cd(
@@ -357,28 +412,45 @@ def prove_cd(
     cs: list[int],
     c_is: list[int],
     rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
 ) -> ProofCD:
-    """Batched Proof_CD that c_is[j] = cs[j]^(2 Delta s_i) for every j."""
+    """Batched Proof_CD that c_is[j] = cs[j]^(2 Delta s_i) for every j, bound to ``ctx``
+    (whose party_index must be the share's index i)."""
     if len(cs) != len(c_is) or not cs:
         raise ValueError("Proof_CD needs equal-length non-empty vectors")
     if not 1 <= share.i <= pk.N:
         raise ValueError("share index out of range")
+    if ctx.party_index != share.i:
+        raise ValueError("Proof_CD: the context names another party index than the share's")
     n2 = pk.n2
-    rho = cd_weights(pk, share.i, cs, c_is)
+    tr = _cd_transcript(pk, ctx, share.i, cs, c_is)
+    rho = tr.challenges(len(cs), K_BITS, "rho")
     C = _multi_pow(cs, rho, n2)
     C_i = _multi_pow(c_is, rho, n2)
     r = _rng(rng).getrandbits(_cd_r_bits(pk))
     a = int(gmpy2.powmod(C, 4 * r, n2))
     b = int(gmpy2.powmod(pk.v, r, n2))
-    e = _cd_challenge(pk, share.i, int(C), int(C_i), a, b)
+    e = _cd_challenge(tr, int(C), int(C_i), a, b)
     return ProofCD(a=a, b=b, e=e, z=r + e * pk.delta * share.s_i)
 
 
 def verify_cd(
-    pk: ThresholdPublicKey, i: int, cs: list[int], c_is: list[int], proof: ProofCD
+    pk: ThresholdPublicKey,
+    i: int,
+    cs: list[int],
+    c_is: list[int],
+    proof: ProofCD,
+    *,
+    ctx: ProofContext,
 ) -> bool:
-    """Check C^(4z) = a C_i^(2e) and v^z = b v_i^e (mod n^2) with e recomputed."""
+    """Check C^(4z) = a C_i^(2e) and v^z = b v_i^e (mod n^2) with rho and e recomputed from
+    ``ctx`` (party_index must be i) and the statement (Shoup 2000, section 2, batched)."""
+    if not isinstance(ctx, ProofContext) or ctx.party_index != i:
+        return False
     if not 1 <= i <= pk.N or len(cs) != len(c_is) or not cs:
+        return False
+    if not isinstance(proof, ProofCD):
         return False
     n, n2 = pk.n, pk.n2
     if not all(_is_unit(x, n, n2) for x in cs) or not all(_is_unit(x, n, n2) for x in c_is):
@@ -388,10 +460,11 @@ def verify_cd(
         return False
     if not (0 <= e < (1 << K_BITS) and 0 <= z < (1 << (_cd_r_bits(pk) + 1))):
         return False
-    rho = cd_weights(pk, i, cs, c_is)
+    tr = _cd_transcript(pk, ctx, i, cs, c_is)
+    rho = tr.challenges(len(cs), K_BITS, "rho")
     C = _multi_pow(cs, rho, n2)
     C_i = _multi_pow(c_is, rho, n2)
-    if _cd_challenge(pk, i, int(C), int(C_i), a, b) != e:
+    if _cd_challenge(tr, int(C), int(C_i), a, b) != e:
         return False
     if gmpy2.powmod(C, 4 * z, n2) != mpz(a) * gmpy2.powmod(C_i, 2 * e, n2) % n2:
         return False
@@ -399,9 +472,6 @@ def verify_cd(
 
 
 # -- batched Proof_PK over a whole update -------------------------------------------------------
-_BP_SEED_TAG = "deepchain/batch-proof-pk-seed/v1"
-_BP_RHO_TAG = "deepchain/batch-proof-pk-rho/v1"
-_BP_W_TAG = "deepchain/batch-proof-pk-w/v1"
 BATCH_R = K_BITS  # binary repetitions r: soundness 2^-r against a bad ciphertext
 LOG_R = (BATCH_R - 1).bit_length()  # ceil(log2 r) = 7
 
@@ -507,31 +577,27 @@ class BatchProofPK(_Framed):
         return p
 
 
-def _bp_seed(pk: ThresholdPublicKey, B: int, L: int, cs: list[int]) -> bytes:
-    return _Hasher(_BP_SEED_TAG).ints(pk.n, pk.h_s, B, L, BATCH_R, len(cs), *cs).digest()
+def batch_transcript(
+    pk: ThresholdPublicKey, ctx: ProofContext, B: int, L: int, cs: list[int]
+) -> Transcript:
+    """The batched proof's transcript after the statement: H(BP, ctx, n, h_s, N^, s, t, B, L,
+    r, k, c_1..c_k); rho and w are derived from it (batch_rho, batch_w)."""
+    rp = pk.ring_pedersen
+    if rp is None:
+        raise ValueError("PK_model has no ring-Pedersen parameters")
+    tr = Transcript(BP_TAG, ctx).int("n", pk.n).int("h_s", pk.h_s)
+    tr.int("N_hat", rp.N_hat).int("s", rp.s).int("t", rp.t)
+    return tr.int("B", B).int("L", L).int("r", BATCH_R).ints("c", cs)
 
 
-def batch_rho(seed: bytes, k: int) -> list[int]:
-    """rho_j = H(RHO, seed, j) truncated to r bits; bit i of rho_j is rho_ij in {0, 1}."""
-    base = hashlib.sha256(len(_BP_RHO_TAG).to_bytes(2, "big") + _BP_RHO_TAG.encode() + seed)
-    out = []
-    for j in range(k):
-        h = base.copy()
-        h.update(j.to_bytes(8, "big"))
-        out.append(int.from_bytes(h.digest(), "big") >> (256 - BATCH_R))
-    return out
+def batch_rho(tr: Transcript, k: int) -> list[int]:
+    """rho_j (r bits each) from the statement transcript; bit i of rho_j is rho_ij in {0, 1}."""
+    return tr.challenges(k, BATCH_R, "rho")
 
 
-def batch_w(seed: bytes, S: tuple[int, ...], a: int, D: int) -> list[int]:
-    """w_i = H(W, H(seed, S_1..S_r, a, D), i): K-bit weights of the final sigma protocol."""
-    inner = _Hasher(_BP_W_TAG).ints(int.from_bytes(seed, "big"), *S, a, D).digest()
-    base = hashlib.sha256(inner)
-    out = []
-    for i in range(BATCH_R):
-        h = base.copy()
-        h.update(i.to_bytes(2, "big"))
-        out.append(int.from_bytes(h.digest(), "big") >> (256 - K_BITS))
-    return out
+def batch_w(tr: Transcript, S: tuple[int, ...], a: int, D: int) -> list[int]:
+    """w_i = H(statement transcript, S_1..S_r, a, D)_i: K-bit weights of the sigma protocol."""
+    return tr.copy().ints("S", S).int("a", a).int("D", D).challenges(BATCH_R, K_BITS, "w")
 
 
 def _rows_cost(k: int, g: int) -> int:
@@ -617,24 +683,28 @@ def prove_update(
     ms: list[int],
     alphas: list[int],
     rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
 ) -> BatchProofPK:
     """Batched Proof_PK: every c_j = (1+n)^(M_j) h_s^(alpha_j) has M_j = M*_j mod n for an
     integer |M*_j| < 2^(B + K + KAPPA + L + log2 r + 1), with ONE proof for the k <= 2^L
-    ciphertexts of an update (B = scheme.plaintext_bits, L = scheme.batch_log, r = K = 128).
+    ciphertexts of an update (B = scheme.plaintext_bits, L = scheme.batch_log, r = K = 128),
+    bound to the proof context ``ctx`` (key, group, round, phase, party index and address).
 
-    Protocol (public coin, Fiat-Shamir with the whole statement in the hash):
-    1. rho_ij in {0, 1} (i < r, j < k) from H(n, h_s, B, L, r, k, c_1..c_k). The prover forms
+    Protocol (public coin, Fiat-Shamir with the context and the whole statement in the hash):
+    1. rho_ij in {0, 1} (i < r, j < k) from H(ctx, n, h_s, N^, s, t, B, L, r, k, c_1..c_k),
+       see batch_transcript. The prover forms
        the r subset aggregates C_i = prod_j c_j^rho_ij, with witnesses M^_i = sum_j rho_ij M_j
        (< 2^(B+L)), alpha^_i = sum_j rho_ij alpha_j; it never computes C_i itself.
-    2. Ring-Pedersen integer commitments S_i = s^(M^_i) t^(mu_i) mod n (mu_i 448-bit short
-       exponents; s, t hash-derived squares as for Proof_PK), and, with
+    2. Ring-Pedersen integer commitments S_i = s^(M^_i) t^(mu_i) mod N^ (mu_i 448-bit short
+       exponents; (N^, s, t) the key's ring-Pedersen parameters, Pi^prm-checked), and, with
        T = B + L + K + log2 r + KAPPA, x < 2^T, y < 2^(448+L+K+log2 r+KAPPA),
-       gamma < 2^(448+K+log2 r+KAPPA): a = (1 + x n) h_s^y mod n^2, D = s^x t^gamma mod n.
+       gamma < 2^(448+K+log2 r+KAPPA): a = (1 + x n) h_s^y mod n^2, D = s^x t^gamma mod N^.
     3. w_i (K bits) from H(seed, S, a, D).
     4. z1 = x + sum w_i M^_i, z2 = y + sum w_i alpha^_i, z3 = gamma + sum w_i mu_i (integers;
        retry if z1 >= 2^T, probability < 2^-KAPPA). The verifier checks 0 <= z1 < 2^T, the
        z2/z3 ranges, (1 + z1 n) h_s^z2 = a prod C_i^w_i mod n^2 and
-       s^z1 t^z3 = D prod S_i^w_i mod n.
+       s^z1 t^z3 = D prod S_i^w_i mod N^.
 
     Soundness. (a) Final sigma protocol, vector challenge w (coordinate-wise special
     soundness, Attema-Cramer-Rambaud 2021): two accepting answers for w, w' = w + delta e_i
@@ -666,16 +736,17 @@ def prove_update(
             raise ValueError("prove_update: plaintext out of the stated bound")
         if not 0 <= al < (1 << ALPHA_BITS):
             raise ValueError("prove_update: alpha must be a 448-bit short exponent")
+    rp = _prover_bases(pk, ctx)
     r = _rng(rng)
-    n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
-    seed = _bp_seed(pk, B, L, cs)
+    n, n2, Nh = mpz(pk.n), mpz(pk.n) * pk.n, mpz(rp.N_hat)
+    seed = batch_transcript(pk, ctx, B, L, cs)
     rhos = batch_rho(seed, k)
     add = _add
     M_hat = _row_combine([int(m) for m in ms], rhos, add, 0)
     A_hat = _row_combine([int(al) for al in alphas], rhos, add, 0)
-    ts, tt = _rp_tables(pk.n)
+    ts, tt = rp.s, rp.t
     mus = [r.getrandbits(ALPHA_BITS) for _ in range(BATCH_R)]
-    S = tuple(int(ts.pow(mh) * tt.pow(mu) % n) for mh, mu in zip(M_hat, mus, strict=True))
+    S = tuple(int(ts.pow(mh) * tt.pow(mu) % Nh) for mh, mu in zip(M_hat, mus, strict=True))
     tab = comb_table(pk.n, pk.h_s)
     bound = 1 << T
     while True:
@@ -683,7 +754,7 @@ def prove_update(
         y = r.getrandbits(_y_bits(L))
         gamma = r.getrandbits(_gamma_batch_bits())
         a = int((1 + x * n) * tab.pow(y) % n2)
-        D = int(ts.pow(x) * tt.pow(gamma) % n)
+        D = int(ts.pow(x) * tt.pow(gamma) % Nh)
         w = batch_w(seed, S, a, D)
         z1 = x + sum(wi * mh for wi, mh in zip(w, M_hat, strict=True))
         if z1 < bound:
@@ -697,37 +768,46 @@ def _add(x: int, y: int) -> int:
 
 
 def verify_update_proof(
-    pk: ThresholdPublicKey, scheme: Any, cs: list[int], proof: BatchProofPK
+    pk: ThresholdPublicKey,
+    scheme: Any,
+    cs: list[int],
+    proof: BatchProofPK,
+    *,
+    ctx: ProofContext,
 ) -> bool:
     """Check a BatchProofPK for the ciphertexts cs (in order): ranges, then
-    (1 + z1 n) h_s^z2 = a prod C_i^w_i mod n^2 and s^z1 t^z3 = D prod S_i^w_i mod n with
-    C_i = prod_j c_j^rho_ij and rho, w recomputed (see prove_update)."""
+    (1 + z1 n) h_s^z2 = a prod C_i^w_i mod n^2 and s^z1 t^z3 = D prod S_i^w_i mod N^ with
+    C_i = prod_j c_j^rho_ij and rho, w recomputed from ``ctx`` and cs (see prove_update);
+    False also if PK_model's ring-Pedersen parameters fail Pi^prm or ctx names another key."""
     try:
         B, L, T = _batch_params(pk, scheme)
     except ValueError:
         return False
     if not isinstance(proof, BatchProofPK):
         return False
+    rp = _bases_for(pk, ctx)
+    if rp is None:
+        return False
     k = len(cs)
-    n, n2 = pk.n, pk.n2
+    n, n2, Nh = pk.n, pk.n2, rp.N_hat
     if not 1 <= k <= (1 << L) or len(proof.S) != BATCH_R:
         return False
     if not all(_is_unit(c, n, n2) for c in cs):
         return False
-    if not (_is_unit(proof.a, n, n2) and _is_unit(proof.D, n, n)):
+    if not (_is_unit(proof.a, n, n2) and _is_unit(proof.D, Nh, Nh)):
         return False
-    if not all(_is_unit(x, n, n) for x in proof.S):
+    if not all(_is_unit(x, Nh, Nh) for x in proof.S):
         return False
     z1, z2, z3 = proof.z1, proof.z2, proof.z3
     if not (0 <= z1 < (1 << T) and 0 <= z2 < (1 << (_y_bits(L) + 1))):
         return False
     if not 0 <= z3 < (1 << (_gamma_batch_bits() + 1)):
         return False
-    seed = _bp_seed(pk, B, L, cs)
+    seed = batch_transcript(pk, ctx, B, L, cs)
     w = batch_w(seed, proof.S, proof.a, proof.D)
-    ts, tt = _rp_tables(n)
-    m_n = mpz(n)
-    if ts.pow(z1) * tt.pow(z3) % m_n != mpz(proof.D) * _multi_exp(list(proof.S), w, n) % m_n:
+    m_N = mpz(Nh)
+    rhs = mpz(proof.D) * _multi_exp(list(proof.S), w, Nh) % m_N
+    if rp.s.pow(z1) * rp.t.pow(z3) % m_N != rhs:
         return False
     m_n2 = mpz(n2)
     rhos = batch_rho(seed, k)

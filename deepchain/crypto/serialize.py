@@ -43,6 +43,18 @@ def get_hex(d: dict, key: str, ctx: str) -> int:
         raise CryptoFormatError(str(exc)) from exc
 
 
+def get_secret_hex(d: dict, key: str, ctx: str) -> int:
+    """Parse canonical hex field ``key`` of a SECRET object: errors never quote the value."""
+    if key not in d:
+        raise CryptoFormatError(f"{ctx}: missing field {key!r}")
+    v = d[key]
+    if not isinstance(v, str) or not v or any(ch not in "0123456789abcdef" for ch in v):
+        raise CryptoFormatError(f"{ctx}.{key}: expected lowercase hex digits")
+    if len(v) > 1 and v[0] == "0":
+        raise CryptoFormatError(f"{ctx}.{key}: hex has a leading zero")
+    return int(v, 16)
+
+
 def get_int(d: dict, key: str, ctx: str, lo: int, hi: int) -> int:
     """Parse a small JSON integer field in [lo, hi]."""
     v = d.get(key)
@@ -83,7 +95,8 @@ def check_unit(x: int, n: int, name: str) -> int:
 # -- bytes helpers ------------------------------------------------------------------------
 class Writer:
     def __init__(self, magic: bytes) -> None:
-        assert len(magic) == 4
+        if len(magic) != 4:
+            raise ValueError("a magic is 4 bytes")
         self.parts: list[bytes] = [magic, bytes([VERSION])]
 
     def u8(self, x: int) -> None:

@@ -7,6 +7,11 @@
 - decryption_share / verify_decryption_share / combine_vector: collaborative decryption with a
   single batched Proof_CD per party per round (fsver2).
 ``processes > 1`` spreads the per-ciphertext work over a fork-based process pool.
+
+Every proof is bound to a ``ProofContext`` (PK_model fingerprint, group, round, phase, the
+prover's party index and address): provers pass their own, verifiers build it from the
+submission as the chain records it (``proof_context``), so a blob resubmitted by another
+party, replayed into another round or group, or spliced from two updates does not verify.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from deepchain.crypto.serialize import (
     get_int,
     hexs,
 )
+from deepchain.crypto.zk.transcript import ProofContext
 from deepchain.procpool import pool_context
 
 MAX_LENGTH = 1 << 40
@@ -189,17 +195,43 @@ class EncryptedUpdate:
         return cls._checked(cts, proofs, length, pk, batch)
 
 
+def proof_context(
+    pk: ThresholdPublicKey, group: str, round_no: int, phase: str, index: int, address: str
+) -> ProofContext:
+    """The context of a party's proof: PK_model's fingerprint, the group address, the round,
+    the phase (the clock's phase name), the party's index in PK_model and its address."""
+    return ProofContext(
+        pk_fingerprint=pk.fingerprint(),
+        group=group,
+        round=int(round_no),
+        phase=phase,
+        party_index=int(index),
+        party_address=address,
+    )
+
+
 def _enc_chunk(
-    pk: ThresholdPublicKey, ms: list[int], B: int, prove: bool, lo: int, hi: int, rng: Any
+    pk: ThresholdPublicKey,
+    ms: list[int],
+    B: int,
+    prove: bool,
+    ctx: ProofContext | None,
+    lo: int,
+    hi: int,
+    rng: Any,
 ) -> list[tuple[int, ProofPK | None]]:
     r = _rng(rng)
     n = mpz(pk.n)
     tab = comb_table(pk.n, pk.h_s)
     out = []
-    for m in ms[lo:hi]:
+    k = len(ms)
+    for j in range(lo, hi):
+        m = ms[j]
         alpha = r.getrandbits(ALPHA_BITS)
         c = int(_times_1_plus_mn(tab.pow(alpha), m, n))
-        proof = prove_pk(pk, c, m, alpha, B, r) if prove else None
+        proof = None
+        if prove and ctx is not None:
+            proof = prove_pk(pk, c, m, alpha, B, r, ctx=ctx, position=(j, k))
         out.append((c, proof))
     return out
 
@@ -228,56 +260,77 @@ def encrypt_update(
     prove: bool = True,
     processes: int = 1,
     proof_mode: str = "batch",
+    *,
+    ctx: ProofContext | None = None,
 ) -> EncryptedUpdate:
-    """Pack the quantized vector q and encrypt each plaintext; attach Proof_PK unless disabled.
+    """Pack the quantized vector q and encrypt each plaintext; attach Proof_PK bound to the
+    proof context ``ctx`` (required unless ``prove`` is False).
 
     proof_mode "batch" (default): one BatchProofPK for the whole update (cheapest for more
-    than a few dozen ciphertexts); "each": one ProofPK per ciphertext.
+    than a few dozen ciphertexts); "each": one ProofPK per ciphertext, bound to its position.
     """
     if scheme.n_bits != pk.n.bit_length():
         raise ValueError("packing scheme was made for a different key size")
     if proof_mode not in PROOF_MODES:
         raise ValueError(f"proof_mode must be one of {PROOF_MODES}")
+    if prove and not isinstance(ctx, ProofContext):
+        raise ValueError("a proven update needs its ProofContext")
     q = np.asarray(q)
     ms = scheme.pack(q)
     comb_table(pk.n, pk.h_s)  # build before forking so workers inherit it
     if not prove or proof_mode == "each":
-        args = (pk, ms, scheme.plaintext_bits, prove)
+        args = (pk, ms, scheme.plaintext_bits, prove, ctx)
         res = _map_chunks(_enc_chunk, len(ms), processes, args, rng)
         cts = [c for c, _ in res]
         proofs = [p for _, p in res] if prove else []
         return EncryptedUpdate(ciphertexts=cts, proofs=proofs, length=int(q.size))
     res = _map_chunks(_enc_alpha_chunk, len(ms), processes, (pk, ms), rng)
     cts = [c for c, _ in res]
-    batch = prove_update(pk, scheme, cts, ms, [a for _, a in res], rng) if cts else None
+    alphas = [a for _, a in res]
+    batch = prove_update(pk, scheme, cts, ms, alphas, rng, ctx=ctx) if cts else None
     return EncryptedUpdate(ciphertexts=cts, proofs=[], length=int(q.size), batch_proof=batch)
 
 
 def _verify_chunk(
-    pk: ThresholdPublicKey, upd: EncryptedUpdate, B: int, lo: int, hi: int, _rng: Any
+    pk: ThresholdPublicKey,
+    upd: EncryptedUpdate,
+    B: int,
+    ctx: ProofContext,
+    lo: int,
+    hi: int,
+    _rng: Any,
 ) -> list[bool]:
+    k = len(upd.ciphertexts)
     return [
-        verify_pk(pk, c, p, B)
-        for c, p in zip(upd.ciphertexts[lo:hi], upd.proofs[lo:hi], strict=True)
+        verify_pk(pk, upd.ciphertexts[j], upd.proofs[j], B, ctx=ctx, position=(j, k))
+        for j in range(lo, hi)
     ]
 
 
 def verify_update(
-    pk: ThresholdPublicKey, scheme: PackingScheme, upd: EncryptedUpdate, processes: int = 1
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    upd: EncryptedUpdate,
+    processes: int = 1,
+    *,
+    ctx: ProofContext,
 ) -> bool:
     """fsver1: right number of ciphertexts for the length and the batched Proof_PK, or every
-    per-ciphertext Proof_PK, verifies (an update without any proof is rejected unless empty)."""
-    if scheme.n_bits != pk.n.bit_length():
+    per-ciphertext Proof_PK (each at its position), verifies for the context ``ctx`` the
+    verifier expects (an update without any proof is rejected)."""
+    if scheme.n_bits != pk.n.bit_length() or not isinstance(ctx, ProofContext):
         return False
     k = len(upd.ciphertexts)
     if k != scheme.n_ciphertexts(upd.length):
         return False
     if upd.batch_proof is not None:
-        return not upd.proofs and verify_update_proof(pk, scheme, upd.ciphertexts, upd.batch_proof)
+        return not upd.proofs and verify_update_proof(
+            pk, scheme, upd.ciphertexts, upd.batch_proof, ctx=ctx
+        )
     if len(upd.proofs) != k:
         return False
     comb_table(pk.n, pk.h_s)
-    res = _map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits))
+    res = _map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits, ctx))
     return all(res)
 
 
@@ -377,20 +430,26 @@ def decryption_share(
     cs: list[int],
     rng: RNG | None = None,
     processes: int = 1,
+    *,
+    ctx: ProofContext,
 ) -> DecryptionShare:
-    """Party i's partial decryptions of the aggregate cs plus a batched Proof_CD."""
+    """Party i's partial decryptions of the aggregate cs plus a batched Proof_CD bound to
+    ``ctx`` (its party_index is the share's)."""
     n, n2 = pk.n, pk.n2
     for k, c in enumerate(cs):
         if not (1 <= c < n2 and gmpy2.gcd(c, n) == 1):
             raise ValueError(f"ciphertext {k} is not in Z*_(n^2)")
     c_is = _map_chunks(_partial_chunk, len(cs), processes, (pk, share, cs))
-    proof = prove_cd(pk, share, cs, c_is, rng)
+    proof = prove_cd(pk, share, cs, c_is, rng, ctx=ctx)
     return DecryptionShare(i=share.i, c_is=c_is, proof=proof)
 
 
-def verify_decryption_share(pk: ThresholdPublicKey, cs: list[int], ds: DecryptionShare) -> bool:
-    """fsver2: the batched Proof_CD verifies for this aggregate and party index."""
-    return verify_cd(pk, ds.i, cs, ds.c_is, ds.proof)
+def verify_decryption_share(
+    pk: ThresholdPublicKey, cs: list[int], ds: DecryptionShare, *, ctx: ProofContext
+) -> bool:
+    """fsver2: the batched Proof_CD verifies for this aggregate and the context the verifier
+    expects (whose party_index must be the share's index)."""
+    return verify_cd(pk, ds.i, cs, ds.c_is, ds.proof, ctx=ctx)
 
 
 def combine_vector(pk: ThresholdPublicKey, dshares: list[DecryptionShare]) -> list[int]:

@@ -24,6 +24,7 @@ from deepchain.crypto.vector import (
     combine_vector,
     decryption_share,
     encrypt_update,
+    proof_context,
     verify_decryption_share,
     verify_update,
 )
@@ -31,8 +32,21 @@ from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.incentives.contracts import DecryptionContract, Reason, TradingContract
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.ledger.consensus import run_consensus_round
+from deepchain.ledger.sim import identity as sim_identity
 from deepchain.ledger.sim import make_network
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx
+
+ADDRS = [sim_identity(f"party{i}", 0).address for i in range(3)]  # make_network's parties
+
+
+def grad_ctx(pk, i: int):
+    """Party i's (0-based) gradient-proof context in round 1 of GROUP, as the chain records it."""
+    return proof_context(pk, GROUP, 1, Phase.T1.value, i + 1, ADDRS[i])
+
+
+def share_ctx(pk, i: int):
+    return proof_context(pk, GROUP, 1, Phase.T5.value, i + 1, ADDRS[i])
+
 
 GROUP = "co-audit"
 D = 50  # deposit d (and the group stake)
@@ -57,11 +71,14 @@ def mat() -> Material:
     scheme = PackingScheme(n_bits=pk.n_bits, Q=20, N_max=16, scale=2.0**16)
     nrng = np.random.default_rng(5)
     q = [nrng.integers(-5000, 5000, LENGTH) for _ in range(3)]
-    updates = [encrypt_update(pk, scheme, qi, rng=random.Random(i)) for i, qi in enumerate(q)]
+    updates = [
+        encrypt_update(pk, scheme, qi, rng=random.Random(i), ctx=grad_ctx(pk, i))
+        for i, qi in enumerate(q)
+    ]
     cts = list(updates[2].ciphertexts)
     cts[0] = pk.encrypt(1, rng=rng)
     cheat = replace(updates[2], ciphertexts=cts)
-    assert not verify_update(pk, scheme, cheat)
+    assert not verify_update(pk, scheme, cheat, ctx=grad_ctx(pk, 2))
     return Material(pk, shares, scheme, q, updates, cheat)
 
 
@@ -161,7 +178,9 @@ def build(
     # T2: fsver1 verdicts
     oks = []
     for i, (g, b) in enumerate(zip(grads, blobs, strict=True)):
-        ok = verify_update(pk, scheme, EncryptedUpdate.from_bytes(store.get(b), pk))
+        ok = verify_update(
+            pk, scheme, EncryptedUpdate.from_bytes(store.get(b), pk), ctx=grad_ctx(pk, i)
+        )
         if i == 2 and verify_lie:
             ok = True
         if i == 0 and verify_reject_good:
@@ -199,7 +218,9 @@ def build(
     for i, p in enumerate(parties):
         if i == silent_share:
             continue
-        ds = decryption_share(pk, mat.shares[i], agg, rng=random.Random(10 + i))
+        ds = decryption_share(
+            pk, mat.shares[i], agg, rng=random.Random(10 + i), ctx=share_ctx(pk, i)
+        )
         if bad_share and i == 1:
             ds = DecryptionShare(ds.i, [ds.c_is[0] * 2 % pk.n2, *ds.c_is[1:]], ds.proof)
         dss[i] = ds
@@ -211,7 +232,9 @@ def build(
     c.seal()
     share_ok = {}
     for i, (t, b) in subs.items():
-        ok = verify_decryption_share(pk, agg, dss[i]) or (bad_share and i == 1)
+        ok = verify_decryption_share(pk, agg, dss[i], ctx=share_ctx(pk, i)) or (
+            bad_share and i == 1
+        )
         share_ok[i] = ok
         c.tx(auth, TxKind.VERIFY, {"subject": t.tx_hash, "what": "proof_cd", "party": addrs[i],
                                    "blob": b, "ok": ok, "reason": ""},

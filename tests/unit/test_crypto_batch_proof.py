@@ -16,6 +16,7 @@ from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import generate_threshold_keypair
 from deepchain.crypto.proofs import BatchProofPK, prove_update, verify_update_proof
 from deepchain.crypto.serialize import CryptoFormatError
+from tests.proofctx import grad_ctx
 
 K = 6
 
@@ -37,33 +38,37 @@ def statement(pk, scheme):
     ms = [(1 << B) - 1, 0] + [rng.getrandbits(B) for _ in range(K - 2)]
     alphas = [rng.getrandbits(448) for _ in ms]
     cs = [pk.encrypt(m, a) for m, a in zip(ms, alphas, strict=True)]
-    return cs, ms, alphas, prove_update(pk, scheme, cs, ms, alphas, rng)
+    return cs, ms, alphas, prove_update(pk, scheme, cs, ms, alphas, rng, ctx=grad_ctx(pk))
 
 
 def test_honest_batch_proof_verifies(pk, scheme, statement):
     cs, _, _, proof = statement
-    assert verify_update_proof(pk, scheme, cs, proof)
+    assert verify_update_proof(pk, scheme, cs, proof, ctx=grad_ctx(pk))
 
 
 def test_batch_proof_of_a_single_ciphertext_verifies(pk, scheme, statement):
     cs, ms, alphas, _ = statement
     assert verify_update_proof(
-        pk, scheme, cs[:1], prove_update(pk, scheme, cs[:1], ms[:1], alphas[:1])
+        pk,
+        scheme,
+        cs[:1],
+        prove_update(pk, scheme, cs[:1], ms[:1], alphas[:1], ctx=grad_ctx(pk)),
+        ctx=grad_ctx(pk),
     )
 
 
 def test_batch_proof_is_deterministic_under_an_injected_rng(pk, scheme, statement):
     cs, ms, alphas, _ = statement
-    p1 = prove_update(pk, scheme, cs, ms, alphas, random.Random(1))
-    assert p1 == prove_update(pk, scheme, cs, ms, alphas, random.Random(1))
-    assert p1 != prove_update(pk, scheme, cs, ms, alphas, random.Random(2))
+    p1 = prove_update(pk, scheme, cs, ms, alphas, random.Random(1), ctx=grad_ctx(pk))
+    assert p1 == prove_update(pk, scheme, cs, ms, alphas, random.Random(1), ctx=grad_ctx(pk))
+    assert p1 != prove_update(pk, scheme, cs, ms, alphas, random.Random(2), ctx=grad_ctx(pk))
 
 
 @pytest.mark.parametrize("field", ["a", "D", "z1", "z2", "z3"])
 def test_batch_proof_rejects_a_tampered_field(pk, scheme, statement, field):
     cs, _, _, proof = statement
     bad = dataclasses.replace(proof, **{field: getattr(proof, field) + 1})
-    assert not verify_update_proof(pk, scheme, cs, bad)
+    assert not verify_update_proof(pk, scheme, cs, bad, ctx=grad_ctx(pk))
 
 
 @pytest.mark.parametrize("i", [0, 77, P.BATCH_R - 1])
@@ -71,10 +76,14 @@ def test_batch_proof_rejects_a_tampered_commitment(pk, scheme, statement, i):
     cs, _, _, proof = statement
     S = list(proof.S)
     S[i] = S[i] * 4 % pk.n  # still a unit
-    assert not verify_update_proof(pk, scheme, cs, dataclasses.replace(proof, S=tuple(S)))
+    assert not verify_update_proof(
+        pk, scheme, cs, dataclasses.replace(proof, S=tuple(S)), ctx=grad_ctx(pk)
+    )
     S2 = list(proof.S)
     S2[i], S2[(i + 1) % len(S2)] = S2[(i + 1) % len(S2)], S2[i]
-    assert not verify_update_proof(pk, scheme, cs, dataclasses.replace(proof, S=tuple(S2)))
+    assert not verify_update_proof(
+        pk, scheme, cs, dataclasses.replace(proof, S=tuple(S2)), ctx=grad_ctx(pk)
+    )
 
 
 def test_batch_proof_rejects_out_of_range_responses(pk, scheme, statement):
@@ -89,7 +98,7 @@ def test_batch_proof_rejects_out_of_range_responses(pk, scheme, statement):
         dataclasses.replace(proof, D=pk.n),
         dataclasses.replace(proof, S=proof.S[:-1]),
     ):
-        assert not verify_update_proof(pk, scheme, cs, bad)
+        assert not verify_update_proof(pk, scheme, cs, bad, ctx=grad_ctx(pk))
 
 
 @pytest.mark.parametrize(
@@ -108,35 +117,39 @@ def test_batch_proof_rejects_another_ciphertext_vector(pk, scheme, statement, ch
     cs, _, _, proof = statement
     other = change(list(cs), pk)
     assert other != cs
-    assert not verify_update_proof(pk, scheme, other, proof)
+    assert not verify_update_proof(pk, scheme, other, proof, ctx=grad_ctx(pk))
 
 
 def test_batch_proof_is_bound_to_the_key_and_the_packing(pk, scheme, statement):
     cs, _, _, proof = statement
-    assert not verify_update_proof(pk, PackingScheme(512, N_max=8), cs, proof)  # other B
-    assert not verify_update_proof(pk, PackingScheme(512, N_max=4, batch_log=17), cs, proof)
-    assert not verify_update_proof(pk, PackingScheme(1024, N_max=4), cs, proof)
+    assert not verify_update_proof(
+        pk, PackingScheme(512, N_max=8), cs, proof, ctx=grad_ctx(pk)
+    )  # other B
+    assert not verify_update_proof(
+        pk, PackingScheme(512, N_max=4, batch_log=17), cs, proof, ctx=grad_ctx(pk)
+    )
+    assert not verify_update_proof(pk, PackingScheme(1024, N_max=4), cs, proof, ctx=grad_ctx(pk))
     opk = generate_threshold_keypair(512, 4, 2, rng=random.Random(33))[0]
-    assert not verify_update_proof(opk, scheme, [c % opk.n2 for c in cs], proof)
+    assert not verify_update_proof(opk, scheme, [c % opk.n2 for c in cs], proof, ctx=grad_ctx(opk))
 
 
 def test_prover_refuses_out_of_bound_inputs_and_too_many_ciphertexts(pk, scheme, statement):
     cs, ms, alphas, _ = statement
     B = scheme.plaintext_bits
     with pytest.raises(ValueError):
-        prove_update(pk, scheme, cs[:1], [1 << B], alphas[:1])
+        prove_update(pk, scheme, cs[:1], [1 << B], alphas[:1], ctx=grad_ctx(pk))
     with pytest.raises(ValueError):
-        prove_update(pk, scheme, cs[:1], ms[:1], [1 << 448])
+        prove_update(pk, scheme, cs[:1], ms[:1], [1 << 448], ctx=grad_ctx(pk))
     with pytest.raises(ValueError):
-        prove_update(pk, scheme, cs, ms[:-1], alphas)
+        prove_update(pk, scheme, cs, ms[:-1], alphas, ctx=grad_ctx(pk))
     with pytest.raises(ValueError):
-        prove_update(pk, scheme, [], [], [])
+        prove_update(pk, scheme, [], [], [], ctx=grad_ctx(pk))
     small = PackingScheme(512, N_max=4, batch_log=2)  # at most 4 ciphertexts
     with pytest.raises(ValueError):
-        prove_update(pk, small, cs[:5], ms[:5], alphas[:5])
-    four = prove_update(pk, small, cs[:4], ms[:4], alphas[:4])
-    assert verify_update_proof(pk, small, cs[:4], four)
-    assert not verify_update_proof(pk, small, cs[:5], four)
+        prove_update(pk, small, cs[:5], ms[:5], alphas[:5], ctx=grad_ctx(pk))
+    four = prove_update(pk, small, cs[:4], ms[:4], alphas[:4], ctx=grad_ctx(pk))
+    assert verify_update_proof(pk, small, cs[:4], four, ctx=grad_ctx(pk))
+    assert not verify_update_proof(pk, small, cs[:5], four, ctx=grad_ctx(pk))
 
 
 def test_a_scheme_without_room_for_the_slack_is_refused(pk, statement):
@@ -144,8 +157,8 @@ def test_a_scheme_without_room_for_the_slack_is_refused(pk, statement):
     tight = dataclasses.replace(PackingScheme(512, N_max=4), K=64)  # reserves too little
     assert tight.plaintext_bits > PackingScheme(512, N_max=4).plaintext_bits
     with pytest.raises(ValueError):
-        prove_update(pk, tight, cs[:1], [0], alphas[:1])
-    assert not verify_update_proof(pk, tight, cs, statement[3])
+        prove_update(pk, tight, cs[:1], [0], alphas[:1], ctx=grad_ctx(pk))
+    assert not verify_update_proof(pk, tight, cs, statement[3], ctx=grad_ctx(pk))
 
 
 # -- wrapping plaintexts -----------------------------------------------------------------------
@@ -155,15 +168,15 @@ def _forge(pk, scheme, cs, ms, alphas, rng, reduce_mod_n):
     Also returns whether the Paillier equation alone holds."""
     B, L, T = P._batch_params(pk, scheme)
     n, n2 = pk.n, pk.n2
-    seed = P._bp_seed(pk, B, L, cs)
+    seed = P.batch_transcript(pk, grad_ctx(pk), B, L, cs)
     rhos = P.batch_rho(seed, len(cs))
     M_hat = P._row_combine(list(ms), rhos, P._add, 0)
     A_hat = P._row_combine(list(alphas), rhos, P._add, 0)
-    ts, tt = P._rp_tables(n)
-    s_, t_ = int(ts.base), int(tt.base)
+    rp = P.ring_pedersen_bases(pk)
+    s_, t_, N = int(rp.s.base), int(rp.t.base), rp.N_hat
     mus = [rng.getrandbits(448) for _ in M_hat]
     S = tuple(
-        int(gmpy2.powmod(s_, mh, n) * gmpy2.powmod(t_, mu, n) % n)
+        int(gmpy2.powmod(s_, mh, N) * gmpy2.powmod(t_, mu, N) % N)
         for mh, mu in zip(M_hat, mus, strict=True)
     )
     Cs = P._row_combine([gmpy2.mpz(c) for c in cs], rhos, lambda u, v: u * v % n2, gmpy2.mpz(1))
@@ -171,7 +184,7 @@ def _forge(pk, scheme, cs, ms, alphas, rng, reduce_mod_n):
         x, y = rng.getrandbits(T), rng.getrandbits(P._y_bits(L))
         gamma = rng.getrandbits(P._gamma_batch_bits())
         a = int((1 + x * n) * gmpy2.powmod(pk.h_s, y, n2) % n2)
-        D = int(gmpy2.powmod(s_, x, n) * gmpy2.powmod(t_, gamma, n) % n)
+        D = int(gmpy2.powmod(s_, x, N) * gmpy2.powmod(t_, gamma, N) % N)
         w = P.batch_w(seed, S, a, D)
         z1 = x + sum(wi * mh for wi, mh in zip(w, M_hat, strict=True))
         if reduce_mod_n:
@@ -199,10 +212,10 @@ def test_a_wrapping_plaintext_in_any_position_is_rejected(pk, scheme, statement,
     cs2[pos] = pk.encrypt(bad_m, alphas[pos])
     rng = random.Random(pos)
     as_integer, _ = _forge(pk, scheme, cs2, ms2, alphas, rng, reduce_mod_n=False)
-    assert not verify_update_proof(pk, scheme, cs2, as_integer)
+    assert not verify_update_proof(pk, scheme, cs2, as_integer, ctx=grad_ctx(pk))
     reduced, paillier_ok = _forge(pk, scheme, cs2, ms2, alphas, rng, reduce_mod_n=True)
     assert paillier_ok  # the mod-n-only check alone would accept this forgery
-    assert not verify_update_proof(pk, scheme, cs2, reduced)
+    assert not verify_update_proof(pk, scheme, cs2, reduced, ctx=grad_ctx(pk))
 
 
 def test_a_small_negative_representative_is_within_the_proven_statement(pk, scheme, statement):
@@ -214,7 +227,7 @@ def test_a_small_negative_representative_is_within_the_proven_statement(pk, sche
     ms2[2] = -5
     cs2[2] = pk.encrypt(pk.n - 5, alphas[2])
     proof, _ = _forge(pk, scheme, cs2, ms2, alphas, random.Random(9), reduce_mod_n=False)
-    assert verify_update_proof(pk, scheme, cs2, proof)
+    assert verify_update_proof(pk, scheme, cs2, proof, ctx=grad_ctx(pk))
     bound = scheme.plaintext_bits + scheme.proof_slack_bits
     assert scheme.N_max * 2**bound <= 2 ** (pk.n.bit_length() - 2)
 

@@ -238,7 +238,7 @@ def test_sealed_key_share_round_trips(keys, people):
     dealer, alice, _ = people
     box = seal_key_share(shares[0], alice.public, dealer, pk)
     assert format(shares[0].s_i, "x") not in box
-    assert open_key_share(box, alice, dealer.address, pk) == shares[0]
+    assert open_key_share(box, alice, dealer.address, pk, index=1) == shares[0]
 
 
 def test_sealed_key_share_opened_by_someone_else_fails(keys, people):
@@ -246,7 +246,7 @@ def test_sealed_key_share_opened_by_someone_else_fails(keys, people):
     dealer, alice, bob = people
     box = seal_key_share(shares[0], alice.public, dealer, pk)
     with pytest.raises(KeyShareError):
-        open_key_share(box, bob, dealer.address, pk)
+        open_key_share(box, bob, dealer.address, pk, index=1)
 
 
 def test_sealed_key_share_from_a_forger_fails(keys, people):
@@ -254,7 +254,7 @@ def test_sealed_key_share_from_a_forger_fails(keys, people):
     dealer, alice, bob = people
     box = seal_key_share(shares[0], alice.public, bob, pk)  # signed by bob, not the dealer
     with pytest.raises(KeyShareError, match="signature"):
-        open_key_share(box, alice, dealer.address, pk)
+        open_key_share(box, alice, dealer.address, pk, index=1)
 
 
 def test_sealed_key_share_misdirected_by_the_dealer_fails(keys, people):
@@ -266,7 +266,7 @@ def test_sealed_key_share_misdirected_by_the_dealer_fails(keys, people):
     crossed = PublicIdentity(sign_pk=alice.public.sign_pk, box_pk=bob.public.box_pk)
     box = _seal(shares[0], crossed, dealer, pk)
     with pytest.raises(KeyShareError, match="another party"):
-        open_key_share(box, bob, dealer.address, pk)
+        open_key_share(box, bob, dealer.address, pk, index=1)
 
 
 def test_sealed_key_share_for_another_key_or_wrong_share_fails(keys, other_keys, people):
@@ -275,10 +275,10 @@ def test_sealed_key_share_for_another_key_or_wrong_share_fails(keys, other_keys,
     dealer, alice, _ = people
     box = seal_key_share(shares[0], alice.public, dealer, pk)
     with pytest.raises(KeyShareError, match="another public key"):
-        open_key_share(box, alice, dealer.address, opk)
+        open_key_share(box, alice, dealer.address, opk, index=1)
     bad = seal_key_share(KeyShare(1, shares[0].s_i + 1), alice.public, dealer, pk)
     with pytest.raises(KeyShareError, match="v_i"):
-        open_key_share(bad, alice, dealer.address, pk)
+        open_key_share(bad, alice, dealer.address, pk, index=1)
 
 
 def test_sealed_key_share_rejects_a_corrupted_box(keys, people):
@@ -286,7 +286,7 @@ def test_sealed_key_share_rejects_a_corrupted_box(keys, people):
     dealer, alice, _ = people
     box = seal_key_share(shares[0], alice.public, dealer, pk)
     with pytest.raises(KeyShareError):
-        open_key_share(box[:-8] + "AAAAAAA=", alice, dealer.address, pk)
+        open_key_share(box[:-8] + "AAAAAAA=", alice, dealer.address, pk, index=1)
 
 
 # -- interop with phe ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from deepchain.crypto.vector import (
     verify_decryption_share,
     verify_update,
 )
+from tests.proofctx import grad_ctx, share_ctx
 
 #: every test runs on the native modexp kernel and on gmpy2 (DEEPCHAIN_NATIVE=0)
 pytestmark = pytest.mark.usefixtures("modexp_backend")
@@ -52,9 +53,12 @@ def round_(keys, scheme):
     pk, shares = keys
     rng = np.random.default_rng(0)
     qs = [rng.integers(-(2**16) + 1, 2**16, 40) for _ in range(3)]
-    ups = [encrypt_update(pk, scheme, q, rng=random.Random(k)) for k, q in enumerate(qs)]
+    ups = [
+        encrypt_update(pk, scheme, q, rng=random.Random(k), ctx=grad_ctx(pk))
+        for k, q in enumerate(qs)
+    ]
     agg = aggregate(pk, [u.ciphertexts for u in ups])
-    dss = [decryption_share(pk, s, agg) for s in shares]
+    dss = [decryption_share(pk, s, agg, ctx=share_ctx(pk, s.i)) for s in shares]
     return qs, ups, agg, dss
 
 
@@ -75,11 +79,11 @@ def test_any_t_subset_recovers_the_exact_elementwise_sum(keys, scheme, data, len
         )
         for _ in range(parties)
     ]
-    ups = [encrypt_update(pk, scheme, q, prove=False) for q in qs]
+    ups = [encrypt_update(pk, scheme, q, prove=False, ctx=grad_ctx(pk)) for q in qs]
     agg = aggregate(pk, [u.ciphertexts for u in ups])
     subset = data.draw(st.sampled_from(list(itertools.combinations(shares, T))))
-    dss = [decryption_share(pk, s, agg) for s in subset]
-    assert all(verify_decryption_share(pk, agg, d) for d in dss)
+    dss = [decryption_share(pk, s, agg, ctx=share_ctx(pk, s.i)) for s in subset]
+    assert all(verify_decryption_share(pk, agg, d, ctx=share_ctx(pk, d.i)) for d in dss)
     pts = combine_vector(pk, dss)
     assert scheme.unpack(pts, length, parties).tolist() == np.sum(qs, axis=0).tolist()
 
@@ -97,15 +101,17 @@ def test_every_t_subset_of_a_real_round_agrees(keys, scheme, round_):
 def test_honest_updates_and_shares_verify(keys, scheme, round_):
     pk, _ = keys
     _, ups, agg, dss = round_
-    assert all(verify_update(pk, scheme, u) for u in ups)
-    assert all(verify_decryption_share(pk, agg, d) for d in dss)
+    assert all(verify_update(pk, scheme, u, ctx=grad_ctx(pk)) for u in ups)
+    assert all(verify_decryption_share(pk, agg, d, ctx=share_ctx(pk, d.i)) for d in dss)
 
 
 @pytest.fixture(scope="module")
 def each_update(keys, scheme, round_):
     """The first party's vector with one Proof_PK per ciphertext."""
     pk, _ = keys
-    return encrypt_update(pk, scheme, round_[0][0], rng=random.Random(5), proof_mode="each")
+    return encrypt_update(
+        pk, scheme, round_[0][0], rng=random.Random(5), proof_mode="each", ctx=grad_ctx(pk)
+    )
 
 
 def test_updates_carry_one_batch_proof_by_default_or_one_proof_per_ciphertext(
@@ -116,27 +122,31 @@ def test_updates_carry_one_batch_proof_by_default_or_one_proof_per_ciphertext(
     assert u.batch_proof is not None and u.proofs == []
     assert each_update.batch_proof is None
     assert len(each_update.proofs) == len(each_update.ciphertexts) == 3
-    assert verify_update(pk, scheme, each_update)
+    assert verify_update(pk, scheme, each_update, ctx=grad_ctx(pk))
     with pytest.raises(ValueError):
-        encrypt_update(pk, scheme, round_[0][0], proof_mode="some")
+        encrypt_update(pk, scheme, round_[0][0], proof_mode="some", ctx=grad_ctx(pk))
 
 
 def test_a_batch_proof_must_come_alone_and_match_its_vector(keys, scheme, round_, each_update):
     pk, _ = keys
     u = round_[1][0]
-    assert not verify_update(pk, scheme, dataclasses.replace(u, proofs=each_update.proofs))
+    assert not verify_update(
+        pk, scheme, dataclasses.replace(u, proofs=each_update.proofs), ctx=grad_ctx(pk)
+    )
     other = round_[1][1]  # another party's proof on this party's ciphertexts
-    assert not verify_update(pk, scheme, dataclasses.replace(u, batch_proof=other.batch_proof))
-    assert not verify_update(pk, scheme, dataclasses.replace(u, batch_proof=None))
+    assert not verify_update(
+        pk, scheme, dataclasses.replace(u, batch_proof=other.batch_proof), ctx=grad_ctx(pk)
+    )
+    assert not verify_update(pk, scheme, dataclasses.replace(u, batch_proof=None), ctx=grad_ctx(pk))
 
 
 def test_process_pool_gives_the_same_results(keys, scheme, round_):
     pk, shares = keys
     qs, ups, agg, _ = round_
-    up = encrypt_update(pk, scheme, qs[0], rng=random.Random(0), processes=2)
-    assert verify_update(pk, scheme, up, processes=2)
-    ds = decryption_share(pk, shares[0], agg, processes=2)
-    assert ds.c_is == decryption_share(pk, shares[0], agg).c_is
+    up = encrypt_update(pk, scheme, qs[0], rng=random.Random(0), processes=2, ctx=grad_ctx(pk))
+    assert verify_update(pk, scheme, up, processes=2, ctx=grad_ctx(pk))
+    ds = decryption_share(pk, shares[0], agg, processes=2, ctx=share_ctx(pk, shares[0].i))
+    assert ds.c_is == decryption_share(pk, shares[0], agg, ctx=share_ctx(pk, shares[0].i)).c_is
 
 
 @pytest.mark.parametrize("mode", ["batch", "each"])
@@ -144,9 +154,13 @@ def test_update_with_a_swapped_ciphertext_is_rejected(keys, scheme, round_, each
     pk, _ = keys
     u = round_[1][0] if mode == "batch" else each_update
     swapped = [u.ciphertexts[1], u.ciphertexts[0], *u.ciphertexts[2:]]
-    assert not verify_update(pk, scheme, dataclasses.replace(u, ciphertexts=swapped))
-    assert not verify_update(pk, scheme, EncryptedUpdate(u.ciphertexts, [], u.length))
-    assert not verify_update(pk, scheme, dataclasses.replace(u, length=1000))
+    assert not verify_update(
+        pk, scheme, dataclasses.replace(u, ciphertexts=swapped), ctx=grad_ctx(pk)
+    )
+    assert not verify_update(
+        pk, scheme, EncryptedUpdate(u.ciphertexts, [], u.length), ctx=grad_ctx(pk)
+    )
+    assert not verify_update(pk, scheme, dataclasses.replace(u, length=1000), ctx=grad_ctx(pk))
 
 
 def test_fewer_than_t_decryption_shares_raise(keys, round_):
@@ -165,7 +179,7 @@ def test_a_wrong_decryption_share_fails_verification_and_combination(keys, round
     c_is = list(d.c_is)
     c_is[1] = c_is[1] * 5 % pk.n2
     bad = DecryptionShare(d.i, c_is, d.proof)
-    assert not verify_decryption_share(pk, agg, bad)
+    assert not verify_decryption_share(pk, agg, bad, ctx=share_ctx(pk, bad.i))
     with pytest.raises(ValueError, match="inconsistent"):
         combine_vector(pk, [bad, dss[1]])
 
@@ -174,8 +188,8 @@ def test_a_share_from_another_key_fails(keys, other_keys, round_):
     pk, _ = keys
     opk, oshares = other_keys
     _, _, agg, dss = round_
-    foreign = decryption_share(pk, oshares[0], agg)
-    assert not verify_decryption_share(pk, agg, foreign)
+    foreign = decryption_share(pk, oshares[0], agg, ctx=share_ctx(pk, oshares[0].i))
+    assert not verify_decryption_share(pk, agg, foreign, ctx=share_ctx(pk, foreign.i))
     with pytest.raises(ValueError):
         combine_vector(pk, [foreign, dss[1]])
 

@@ -25,6 +25,7 @@ from deepchain.incentives import (
     stake_transfers,
 )
 from deepchain.incentives.contracts import update_model_fixed_point
+from tests.proofctx import share_ctx
 
 paillier = pytest.importorskip("deepchain.crypto.paillier")
 proofs = pytest.importorskip("deepchain.crypto.proofs")
@@ -94,10 +95,14 @@ def test_a_round_with_late_cheating_and_silent_parties_still_decrypts_and_conser
     posted = {}
     for p in ["p1", "p3", "p4", "p5", "p6"]:
         share = paillier.partial_decrypt(pk, key_of[p], agg)
-        proof = proofs.prove_cd(pk, key_of[p], [agg], [share], rng=rng)
+        proof = proofs.prove_cd(
+            pk, key_of[p], [agg], [share], rng=rng, ctx=share_ctx(pk, key_of[p].i)
+        )
         if p == "p4":
             share = share * share % pk.n2
-        ok = proofs.verify_cd(pk, key_of[p].i, [agg], [share], proof)  # fsver2
+        ok = proofs.verify_cd(
+            pk, key_of[p].i, [agg], [share], proof, ctx=share_ctx(pk, key_of[p].i)
+        )  # fsver2
         clock.advance(100)
         bal = apply_transfers(bal, dec.submit_share(p, clock.now_ms(), ok).transfers)
         posted[p] = share
