@@ -21,6 +21,7 @@ from deepchain.crypto.dkg import (
     Relay,
     run_ceremony,
 )
+from deepchain.crypto.dkg.party import ceremony_share_context
 from deepchain.crypto.dkg.shamir import crt_slots, open_field, share_field
 from deepchain.crypto.dkg.wire import decode, encode
 from deepchain.crypto.paillier import KeyShare, combine, partial_decrypt
@@ -45,10 +46,12 @@ def _check_key(result, t: int, rng: random.Random) -> None:
         assert combine(pk, {i: parts[i] for i in S}) == m
     for i in shares:
         assert KeyShare.from_json(shares[i].to_json(), pk) == shares[i]  # storable as any share
-        proof = prove_cd(pk, shares[i], [c], [parts[i]], rng)
-        assert verify_cd(pk, i, [c], [parts[i]], proof)
+        proof = prove_cd(pk, shares[i], [c], [parts[i]], rng, ctx=ceremony_share_context(pk, i))
+        assert verify_cd(pk, i, [c], [parts[i]], proof, ctx=ceremony_share_context(pk, i))
         # the same proof does not vouch for a wrong share
-        assert not verify_cd(pk, i, [c], [parts[i] * 4 % pk.n2], proof)
+        assert not verify_cd(
+            pk, i, [c], [parts[i] * 4 % pk.n2], proof, ctx=ceremony_share_context(pk, i)
+        )
 
 
 def test_four_parties_make_a_key_any_three_decrypt_and_every_proof_cd_verifies():

@@ -48,6 +48,7 @@ from deepchain.crypto.paillier import (
 )
 from deepchain.crypto.proofs import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.serialize import CryptoFormatError
+from deepchain.crypto.zk.transcript import ProofContext
 
 Outbox = dict[int, dict[str, Any]]
 Inbox = dict[int, dict[str, Any]]
@@ -367,14 +368,14 @@ class DKGParty:
             raise CeremonyError("the key share is outside the range a key share may have")
         c = test_ciphertext(n, pk.h_s)
         c_i = partial_decrypt(pk, share, c)
-        pf = prove_cd(pk, share, [c], [c_i], rng)
+        pf = prove_cd(pk, share, [c], [c_i], rng, ctx=ceremony_share_context(pk, i))
         out = {"c": c_i, "a": pf.a, "b": pf.b, "e": pf.e, "z": pf.z}
         inbox = yield "test-decryption", {j: out for j in senders}
         parts = {}
         for j in senders:
             c_j = self._field(inbox, j, "c")
             proof = ProofCD(*(self._field(inbox, j, x) for x in ("a", "b", "e", "z")))
-            if not verify_cd(pk, j, [c], [c_j], proof):
+            if not verify_cd(pk, j, [c], [c_j], proof, ctx=ceremony_share_context(pk, j)):
                 raise InconsistentMessage(
                     f"party {j}'s test decryption share has a bad Proof_CD", party=j
                 )
@@ -415,3 +416,15 @@ class DKGParty:
                     f"party {j}'s share is not on its committed polynomial", party=j, phase="share"
                 )
         raise InconsistentMessage("the shares fail the batched commitment check", phase="share")
+
+
+def ceremony_share_context(pk: ThresholdPublicKey, j: int) -> ProofContext:
+    """The proof context of party j's Proof_CD on the ceremony's test decryption."""
+    return ProofContext(
+        pk_fingerprint=pk.fingerprint(),
+        group="",
+        round=0,
+        phase="key_ceremony",
+        party_index=j,
+        party_address="",
+    )
