@@ -33,6 +33,7 @@ def _conditions() -> dict[str, object]:
 
 
 def _check(pk, shares, t: int, rng: random.Random) -> bool:
+    from deepchain.bench.contexts import share_ctx
     from deepchain.crypto.paillier import combine, partial_decrypt
     from deepchain.crypto.proofs import prove_cd, verify_cd
 
@@ -40,8 +41,9 @@ def _check(pk, shares, t: int, rng: random.Random) -> bool:
     c = pk.encrypt(m)
     S = sorted(rng.sample(sorted(shares), t))
     parts = {i: partial_decrypt(pk, shares[i], c) for i in S}
-    proof = prove_cd(pk, shares[S[0]], [c], [parts[S[0]]])
-    return combine(pk, parts) == m and verify_cd(pk, S[0], [c], [parts[S[0]]], proof)
+    ctx = share_ctx(pk, S[0])
+    proof = prove_cd(pk, shares[S[0]], [c], [parts[S[0]]], ctx=ctx)
+    return combine(pk, parts) == m and verify_cd(pk, S[0], [c], [parts[S[0]]], proof, ctx=ctx)
 
 
 def main(argv: list[str]) -> int:
