@@ -84,6 +84,7 @@ __all__ = [
     "b64e",
     "fixed_point_mean_vector",
     "floats_from_bytes",
+    "fault_in_round",
     "floats_to_bytes",
     "heartbeat_message",
     "ints_from_bytes",
@@ -106,6 +107,17 @@ def heartbeat_message(group_address: str, party: str, at_ms: int) -> bytes:
     heartbeat once, newer than the last, and close to its own time)."""
     doc = {"tag": HEARTBEAT_TAG, "group": group_address, "party": party, "at_ms": int(at_ms)}
     return canonical_json(doc)
+
+
+def fault_in_round(behaviour: str, r: int) -> str | None:
+    """The demo fault a simulated party commits in round r: "late" and "cheat" (an invalid
+    proof) every round; "flaky" an invalid proof in round 1 and late in round 2, honest after
+    (so one demo run shows a penalty of each kind and the others' extra pay)."""
+    if behaviour in ("late", "cheat"):
+        return behaviour
+    if behaviour == "flaky":
+        return {1: "cheat", 2: "late"}.get(r)
+    return None
 
 
 # -- encodings shared by the agent, the platform and the benchmark ----------------------------
@@ -222,7 +234,7 @@ class AgentConfig:
     data_dir: Path
     keystore: Path
     group: int | None = None
-    behaviour: str = "honest"  # demo faults: honest | late | cheat | silent
+    behaviour: str = "honest"  # demo faults: honest | late | cheat | flaky | silent
     validation_fraction: float = 0.2
     seed: int = 0
 
@@ -372,7 +384,7 @@ class PartyAgent:
         local = self._load_state()
         mine = local["rounds"].setdefault(str(r), {})
         if phase == "gradient_submission" and not me.get("gradient") and not mine.get("gradient"):
-            if self.cfg.behaviour == "late":
+            if fault_in_round(self.cfg.behaviour, r) == "late":
                 wait_ms = st["deadlines_ms"]["gradient_submission"] - st["now_ms"] + 1000
                 if wait_ms > 0:
                     time.sleep(wait_ms / 1000)
@@ -471,7 +483,7 @@ class PartyAgent:
         ctx = proof_context(pk, info["group_address"], r, "gradient_submission",
                             int(info["party_index"]), self.identity.address)  # fmt: skip
         upd = encrypt_update(pk, scheme, q, ctx=ctx)
-        if self.cfg.behaviour == "cheat":  # demo fault: a ciphertext its proof does not match
+        if fault_in_round(self.cfg.behaviour, r) == "cheat":  # demo: a ciphertext unproven
             cts = list(upd.ciphertexts)
             cts[0] = pk.encrypt(1)
             upd = EncryptedUpdate(ciphertexts=cts, proofs=upd.proofs, length=upd.length)

@@ -36,3 +36,27 @@ def publish(group_id: int, event_type: str, **data: Any) -> None:
     """Send ``{"type": event_type, "group": group_id, **data}`` once the transaction commits."""
     payload = {"type": event_type, "group": group_id, **data}
     transaction.on_commit(lambda: send_now(group_id, payload))
+
+
+def address_channel_name(group_address: str) -> str:
+    """The channel group of a group's on-chain address (for layers that know no group id)."""
+    return f"groupaddr.{group_address}"
+
+
+def publish_to_address(group_address: str, event_type: str, **data: Any) -> None:
+    """Like :func:`publish`, addressed by the group's on-chain address (e.g. a new block
+    holding its transactions, from the ledger, which knows no training group ids)."""
+    payload = {"type": event_type, **data}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(
+                address_channel_name(group_address), {"type": "protocol.event", "payload": payload}
+            )
+        except Exception:
+            log.warning("could not push %s to %s", event_type, group_address, exc_info=True)
+
+    transaction.on_commit(send)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from deepchain_web.events import group_channel_name
+from deepchain_web.events import address_channel_name, group_channel_name
 
 
 @database_sync_to_async
@@ -58,13 +58,16 @@ class GroupDashboardConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = group
         self.channel_group = group_channel_name(self.group_id)
+        self.address_group = address_channel_name(group.address)  # its blocks, from the ledger
         await self.channel_layer.group_add(self.channel_group, self.channel_name)
+        await self.channel_layer.group_add(self.address_group, self.channel_name)
         await self.accept()
         await self.send_json(await _snapshot(self.group))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "channel_group"):
             await self.channel_layer.group_discard(self.channel_group, self.channel_name)
+            await self.channel_layer.group_discard(self.address_group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("action") == "snapshot":

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from ledger_app.models import Block, LedgerEntry, Transaction
+from ledger_app.models import LedgerEntry, Transaction
 from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,16 @@ def dashboard_snapshot(group: CooperativeGroup) -> dict[str, Any]:
         }
         for t in txs.filter(kind="verify").order_by("-id")[:50]
     ]
-    blocks = [
-        {"height": b.height, "hash": b.block_hash, "tx_count": b.tx_count}
-        for b in Block.objects.order_by("-height")[:10]
-    ]
+    from . import story
+    from .labels import phase_label, reason_label
+
+    blocks = story.group_blocks(group)
+    directory = story.party_directory(group)
+    for row in (*penalties, *payouts):
+        row["reason_label"] = reason_label(row["reason"])
+        row["phase_label"] = phase_label(row["phase"])
+        who = directory.get(row["destination"] or "", {})
+        row["to_name"] = who.get("name", "")
     curves: dict[str, list[dict[str, Any]]] = {}
     for m in (
         Metric.objects.filter(round__group=group)
@@ -138,6 +144,12 @@ def dashboard_snapshot(group: CooperativeGroup) -> dict[str, Any]:
         "payouts": payouts,
         "blocks": blocks,
         "curves": curves,
+        "parties": directory,
+        "progress": story.phase_progress(group, rnd),
+        "keysetup": story.key_setup(group),
+        "outcome": story.outcome(group, directory),
+        "ended": group.status in story.ENDED,
+        "phase_label": phase_label(rnd.phase) if rnd else "",
     }
     try:
         from training_app import selectors as training_selectors

@@ -283,8 +283,14 @@ def group_dashboard(request: HttpRequest, group_id: int) -> HttpResponse:
     group = _group_for(request, group_id)
     if not can_watch_group(request.user, group):
         raise PermissionDenied("Only members, the initiator and auditors may watch this group.")
+    me = (
+        Membership.objects.filter(group=group, user=request.user).exclude(party_index=None).first()
+        if request.user.is_authenticated
+        else None
+    )
     ctx = {
         "group": group,
+        "me": me,
         # in the order a round runs them (T7-T9 aggregate before T4-T6 decrypt)
         "phases": [(t, name, phase_label(name)) for t, name in RUN_ORDER],
         "ws_path": f"/ws/groups/{group.id}/",

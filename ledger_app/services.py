@@ -36,6 +36,7 @@ from deepchain.ledger.transactions import (
 )
 from deepchain.ledger.transactions import Transaction as CoreTx
 from deepchain_web.api_errors import DomainError
+from deepchain_web.events import publish_to_address
 from ledger_app.models import Account, Block, LedgerEntry, Transaction, WorkerNode
 
 DEFAULT_GRANT = int(getattr(settings, "DEEPCHAIN_DEFAULT_GRANT", 10_000))
@@ -195,7 +196,16 @@ def append_block(*, block: CoreBlock) -> Block:
                               code="fork")  # fmt: skip
         return existing
     with transaction.atomic():
-        return _store_block(block)
+        row = _store_block(block)
+        # each group's live dashboard learns of the block holding its transactions
+        counts: dict[str, int] = {}
+        for tx in block.transactions:
+            if tx.group:
+                counts[tx.group] = counts.get(tx.group, 0) + 1
+        for address, n in counts.items():
+            publish_to_address(address, "block", height=row.height, hash=row.block_hash,
+                               tx_count=row.tx_count, group_txs=n)  # fmt: skip
+        return row
 
 
 # -- accounts ---------------------------------------------------------------------------------

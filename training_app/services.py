@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")
 PARTITIONS = ("iid", "dirichlet")
-BEHAVIOURS = ("honest", "late", "cheat", "silent")
+BEHAVIOURS = ("honest", "late", "cheat", "flaky", "silent")
 
 S = Submission
 

@@ -164,3 +164,59 @@ def test_the_wallet_labels_each_line_and_shows_a_penalty_taken_from_the_stake(
     assert "Penalty: absent" in page and "taken from what you had already locked" in page
     assert f"{g.name}</a> · round 1 · T5 decryption share" in page
     assert 'data-reason="stake"' in page and "Stake locked in the group" in page
+
+
+@pytest.mark.django_db
+def test_the_outcome_and_the_demo_terminal_tell_penalties_extra_pay_and_the_urls(
+    make_user, make_group
+):
+    from deepchain.ledger.state import escrow, pool
+    from deepchain.ledger.transactions import TxKind
+    from frontend.narrator import Narrator
+    from frontend.selectors import dashboard_snapshot
+    from ledger_app import services as ledger
+    from training_app import services
+    from training_app.models import Membership
+
+    honest, flaky = make_user("hana"), make_user("fred")
+    g = make_group(honest, deposit=100)
+    for u in (honest, flaky):
+        services.join_group(group=g, user=u, data_size=10)
+    auth = ledger.authority_identity()
+    ledger.move_money(source=escrow(g.address), destination=pool(g.address), amount=100,
+                      kind=TxKind.PENALTY, reason="penalty:invalid_proof", signer=auth,
+                      group=g.address, round=1, phase="gradient_submission",
+                      extra={"party": flaky.account.address})  # fmt: skip
+    Membership.objects.filter(group=g, user=flaky).update(stake_remaining=0)  # as the contract
+    ledger.move_money(source=pool(g.address), destination=honest.account.address, amount=100,
+                      kind=TxKind.PAYOUT, reason="extra_pay", signer=auth, group=g.address,
+                      round=1, phase="gradient_submission")  # fmt: skip
+    lines: list[str] = []
+    narrator = Narrator(g.id, "http://127.0.0.1:8000", lines.append)
+    assert narrator.poll() is False
+    assert ("[round 1] penalty 100 from P2 (fred): Penalty: invalid proof in "
+            "T1 gradient submission") in lines  # fmt: skip
+    assert (
+        "[round 1] extra pay (share of the penalties) 100 to P1 (hana) in T1 gradient "
+        "submission" in lines
+    )
+    services.abort_group(group=g, by=honest, reason="demo over")
+    assert narrator.poll() is True
+    text = "\n".join(lines)
+    assert "group “test group” aborted: aborted by the initiator: demo over" in text
+    assert "P1 hana     earned   100  forfeited     0  net +100" in text
+    assert "P2 fred     earned     0  forfeited   100  net -100" in text
+    for url in (f"http://127.0.0.1:8000/groups/{g.id}/dashboard/",
+                "http://127.0.0.1:8000/explorer/", "http://127.0.0.1:8000/admin/"):  # fmt: skip
+        assert url in text
+    n = len(lines)
+    assert narrator.poll() is True and len(lines) == n  # each fact is told once
+
+    snap = dashboard_snapshot(g)
+    o = snap["outcome"]
+    assert snap["ended"] and o["ended"] and o["status"] == "aborted"
+    assert [(p["label"], p["earned"], p["forfeited"]) for p in o["parties"]] == [
+        ("P1", 100, 0), ("P2", 0, 100)]  # fmt: skip
+    assert snap["parties"][flaky.account.address]["label"] == "P2"
+    assert snap["penalties"][0]["reason_label"] == "Penalty: invalid proof"
+    assert snap["penalties"][0]["phase_label"] == "T1 gradient submission"

@@ -6,6 +6,7 @@ import io
 import os
 import signal
 import sys
+import threading
 import time
 
 from django.conf import settings
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         launcher.start()
-        url = f"http://{opts['host']}:{opts['port']}/"
+        url = f"{api_url}/"
         self.stdout.write(self.style.SUCCESS(f"DeepChain is running at {url}"))
         self.stdout.write(
             f"Redis: {settings.REDIS_URL}  database: {settings.DATABASES['default']['NAME']}"
@@ -72,8 +73,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Logs: {launcher.log_dir}/")
         if logins:
             self.stdout.write(logins)
+        self.stdout.write(f"Explorer: {api_url}/explorer/   Admin: {api_url}/admin/")
         self.stdout.write("Press Ctrl-C to stop every process started here.")
         sys.stdout.flush()
+        self._narrate(api_url)
         code = 0
         try:
             code = launcher.wait()
@@ -87,3 +90,31 @@ class Command(BaseCommand):
             launcher.stop()
             self.stdout.write("stopped: every process started here has exited")
         sys.exit(code)
+
+    def _narrate(self, api_url: str) -> None:
+        """Print the demo group's progress and its summary (a daemon thread)."""
+        from frontend.management.commands.seed_demo import DEMO_GROUP
+        from frontend.narrator import Narrator
+        from training_app.models import CooperativeGroup
+
+        g = CooperativeGroup.objects.filter(name=DEMO_GROUP).order_by("-id").first()
+        if g is None:
+            return
+
+        def write(line: str) -> None:
+            self.stdout.write(line)
+            sys.stdout.flush()
+
+        narrator = Narrator(g.id, api_url, write)
+        write(f"Demo group: {narrator.urls()['dashboard']}")
+
+        def run() -> None:
+            while True:
+                try:
+                    if narrator.poll():
+                        return
+                except Exception as exc:  # noqa: BLE001 - the story must not stop the demo
+                    write(f"[demo] (progress unavailable: {exc})")
+                time.sleep(2.0)
+
+        threading.Thread(target=run, daemon=True, name="demo-narrator").start()
