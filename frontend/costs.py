@@ -33,7 +33,12 @@ def measure(key_bits: int, model: str) -> dict[str, float]:
 
     from deepchain.crypto.packing import PLATFORM_PACKING
     from deepchain.crypto.paillier import generate_threshold_keypair
-    from deepchain.crypto.vector import decryption_share, encrypt_update, verify_update
+    from deepchain.crypto.vector import (
+        decryption_share,
+        encrypt_update,
+        proof_context,
+        verify_update,
+    )
     from deepchain.learning.data import Dataset
     from deepchain.learning.local import train_local
     from deepchain.learning.models import build_model, param_count
@@ -42,14 +47,16 @@ def measure(key_bits: int, model: str) -> dict[str, float]:
     pk, shares = generate_threshold_keypair(key_bits, 3, 2)
     scheme = PLATFORM_PACKING.scheme(key_bits, model)
     q = np.zeros(scheme.slots_per_ciphertext * SAMPLE_CIPHERTEXTS, dtype=np.int64)
+    ctx = proof_context(pk, "co-measure", 1, "gradient_submission", 1, "00" * 32)
     t = time.process_time()
-    upd = encrypt_update(pk, scheme, q)
+    upd = encrypt_update(pk, scheme, q, ctx=ctx)
     enc = (time.process_time() - t) / SAMPLE_CIPHERTEXTS
     t = time.process_time()
-    verify_update(pk, scheme, upd)
+    verify_update(pk, scheme, upd, ctx=ctx)
     ver = (time.process_time() - t) / SAMPLE_CIPHERTEXTS
+    share_ctx = proof_context(pk, "co-measure", 1, "decryption_share", 1, "00" * 32)
     t = time.process_time()
-    decryption_share(pk, shares[0], upd.ciphertexts)
+    decryption_share(pk, shares[0], upd.ciphertexts, ctx=share_ctx)
     share = (time.process_time() - t) / SAMPLE_CIPHERTEXTS
     rng = np.random.default_rng(0)
     data = Dataset(rng.standard_normal((64, 1, 28, 28)).astype(np.float32),
