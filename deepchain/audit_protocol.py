@@ -20,6 +20,11 @@ exported ledger and the blob store alone:
 - DECRYPTION_SHARE: fsver2: index = the party's, Proof_CD against that aggregate;
 - the T6 CLOCK (``return``) with ``result_blob``: S equals the combination of t valid shares,
   unpacked for the recorded number of accepted updates;
+- the model: W_r of every round is re-derived from W_0 (``w0_blob``), the verified results
+  (S, n) in chain order and the strategy recorded in Tran_co (``strategy``: FedProx mu and the
+  server optimizer, ``learning.strategies``; absent = FedAvg), the optimizer's state included;
+  the T6 CLOCK's ``params_blob`` (the W_r the platform published) must be exactly that model
+  (:attr:`ProtocolAuditor.models` keeps the blob hash of each derived W_r);
 - PAYOUT/PENALTY of a round: exactly what ``TradingContract`` / ``DecryptionContract`` settle
   for the recorded accepted/rejected/late/absent facts, with the group stakes re-derived from
   the chain (extra pay by contribution weights when Tran_co records the data sizes; else only
@@ -48,7 +53,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from deepchain.audit import AuditContext, AuditReport, audit_ledger
-from deepchain.blobs import BlobError, BlobStore
+from deepchain.blobs import BlobError, BlobStore, blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import ThresholdPublicKey
@@ -69,6 +74,13 @@ from deepchain.incentives.contracts import (
     Transfer,
 )
 from deepchain.incentives.payoff import contribution_weights
+from deepchain.learning.strategies import (
+    ServerState,
+    Strategy,
+    StrategyError,
+    apply_strategy,
+    scale_bits_of,
+)
 from deepchain.ledger.blocks import Block
 from deepchain.ledger.transactions import Transaction, TxKind, thaw
 from deepchain.procpool import pool_context
@@ -85,7 +97,9 @@ __all__ = [
 _GROUP_STEPS = frozenset(
     {TxKind.GRADIENT, TxKind.VERIFY, TxKind.AGGREGATE, TxKind.DECRYPTION_SHARE}
 )
-CHECKS = ("group", "proof_pk", "verify", "aggregate", "proof_cd", "result", "settlement")
+CHECKS = (
+    "group", "proof_pk", "verify", "aggregate", "proof_cd", "result", "model", "settlement",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,12 @@ class _Group:
     blobs_seen: dict[str, str] = field(default_factory=dict)  # update blob -> gradient tx
     stake_returned: set[str] = field(default_factory=set)
     ended: bool = False  # a CLOCK "ended" (finished, aborted, failed) was recorded
+    strategy: Strategy = field(default_factory=Strategy)
+    model: np.ndarray | None = None  # the re-derived W of the last round with a result
+    optimizer: ServerState | None = None
+    scale_bits: int = 0
+    models: dict[int, str] = field(default_factory=dict)  # round -> blob hash of derived W_r
+    model_broken: str = ""  # why the models cannot be derived any further
 
     def index(self, party: str) -> int:
         return self.parties.index(party) + 1
@@ -268,6 +288,11 @@ class ProtocolAuditor:
         self.unchecked = 0  # protocol transactions of groups without a Tran_co
         self._last_height = 0
         self._last_tx = ""
+
+    @property
+    def models(self) -> dict[str, dict[int, str]]:
+        """{group address: {round: blob hash of the W_r re-derived from the chain}}."""
+        return {a: dict(g.models) for a, g in self.groups.items()}
 
     # -- costs ------------------------------------------------------------------------------
     def _cost(self, name: str, seconds: float, count: int = 1) -> None:
@@ -435,12 +460,26 @@ class ProtocolAuditor:
             return bad("group", f"packing: {exc}")
         if scheme.n_bits != pk.n_bits:
             return bad("group", "the packing scheme is for another key size")
-        length = None
+        strategy = Strategy()
+        if p.get("strategy") is not None:
+            try:
+                strategy = Strategy.from_json(thaw(p["strategy"]))
+            except StrategyError as exc:
+                return bad("group", f"strategy: {exc}")
+        length, w0, broken = None, None, "Tran_co has no W_0 (w0_blob)"
         if isinstance(p.get("w0_blob"), str):
             try:
-                length = len(self.blobs.get(p["w0_blob"])) // 4
+                raw = self.blobs.get(p["w0_blob"])
             except BlobError as exc:
                 return bad("group", f"W_0: {exc}")
+            length = len(raw) // 4
+            if len(raw) % 4:
+                return bad("group", "W_0 is not a float32 vector")
+            w0, broken = np.frombuffer(raw, dtype="<f4").astype(np.float32), ""
+        try:
+            s_bits = scale_bits_of(scheme.scale)
+        except StrategyError as exc:
+            s_bits, broken = 0, str(exc)
         sizes = p.get("data_sizes")
         data_sizes = None
         if sizes is not None:
@@ -451,7 +490,10 @@ class ProtocolAuditor:
         if not isinstance(deposit, int) or deposit <= 0:
             return bad("group", "Tran_co needs a positive deposit d")
         self.groups[tx.group] = _Group(tx.group, pk, pkh, packing, scheme, parties, deposit,
-                                       length, data_sizes)  # fmt: skip
+                                       length, data_sizes, strategy=strategy, model=w0,
+                                       scale_bits=s_bits, model_broken=broken)  # fmt: skip
+        if w0 is not None and not broken:
+            self.groups[tx.group].optimizer = strategy.initial_state(w0.size, s_bits)
 
     def _deposit(self, tx: Transaction, bad) -> None:
         if tx.round is None:  # the group stake posted at join
@@ -644,6 +686,42 @@ class ProtocolAuditor:
                 self._cost("result", time.perf_counter() - t0)
 
     def _result(self, g: _Group, rd: _Round, tx: Transaction, bad) -> None:
+        sums = self._result_sums(g, rd, tx, bad)
+        if sums is None:
+            g.model_broken = g.model_broken or f"round {tx.round}'s result did not verify"
+            return
+        t0 = time.perf_counter()
+        try:
+            self._model(g, tx, sums, rd.n_accepted, bad)
+        finally:
+            self._cost("model", time.perf_counter() - t0)
+
+    def _model(self, g: _Group, tx: Transaction, sums: np.ndarray, n: int, bad) -> None:
+        """W_r from W_{r-1}, this round's verified S and n, and the recorded strategy."""
+        if g.model_broken or g.model is None or g.optimizer is None:
+            return
+        if g.model.size != sums.size:
+            g.model_broken = "the aggregate's length is not |W_0|"
+            return bad("model", g.model_broken)
+        try:
+            w, g.optimizer = apply_strategy(
+                g.strategy, g.model, sums, n, g.optimizer, g.scale_bits,
+            )  # fmt: skip
+        except (OverflowError, ValueError) as exc:
+            g.model_broken = f"round {tx.round}: {exc}"
+            return bad("model", f"cannot apply {g.strategy.label()}: {exc}")
+        g.model = w
+        h = blob_hash(np.asarray(w, dtype="<f4").tobytes())
+        g.models[int(tx.round or 0)] = h
+        claimed = tx.payload.get("params_blob")
+        if claimed is not None and claimed != h:
+            bad("model", f"the published W_{tx.round} is not the model re-derived from W_0 and "
+                         f"the aggregates with {g.strategy.label()}")  # fmt: skip
+
+    def _result_sums(
+        self, g: _Group, rd: _Round, tx: Transaction, bad
+    ) -> np.ndarray | None:  # fmt: skip
+        """S of the round re-derived from t valid shares, if the published result is it."""
         if rd.aggregate is None:
             return bad("result", "a decrypted result without an aggregate")
         n = tx.payload.get("n_accepted", rd.n_accepted)
@@ -662,6 +740,7 @@ class ProtocolAuditor:
             diff = int(np.sum(got != sums)) if got.shape == sums.shape else "all"
             return bad("result", f"the published result is not the combination of t valid "
                                  f"shares ({diff} of {len(sums)} values differ)")  # fmt: skip
+        return sums
 
     # -- settlements ------------------------------------------------------------------------
     def _settlement(self, g: _Group, r: int, phase: Phase) -> _Settle:

@@ -11,8 +11,11 @@ platform only through the REST API (token auth) and, per round r:
    share c_i = C^(2 Delta s_i) with Proof_CD (``decryption_share``), signs a DECRYPTION_SHARE
    transaction and posts it;
 3. downloads the decrypted aggregate S = sum_j q_j and the number n of accepted updates,
-   applies W_r = W_{r-1} + round(S / n) / scale (:func:`apply_aggregate`), evaluates W_r on
-   its local validation split and reports accuracy, loss, seconds per phase and bytes sent.
+   applies the group's strategy to the mean round(S / n) in fixed point (FedAvg:
+   W_r = W_{r-1} + round(S / n) / scale, :func:`apply_aggregate`; a server optimizer's state is
+   re-derived from the published aggregates, ``learning.strategies``), evaluates W_r on its
+   local validation split and reports accuracy, loss, seconds per phase and bytes sent.
+   With FedProx (the group's mu > 0) step 1 trains on F(w) + (mu / 2) ||w - W_{r-1}||^2.
 
 It records each round's quantized update q_i in its keystore directory (``updates/``), so the
 party (or a test) can check that the decrypted aggregate equals the sum of the updates.
@@ -56,8 +59,11 @@ from deepchain.incentives.contracts import fixed_point_mean
 from deepchain.learning.data import Dataset, load_mnist, train_test_split
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.strategies import (
+    ServerState,
     Strategy,
+    apply_strategy,
     fixed_point_mean_vector,
+    replay_state,
     scale_bits_of,
     twin_aggregate,
 )
@@ -257,6 +263,7 @@ class PartyAgent:
         self._share: KeyShare | None = None
         self._info: dict[str, Any] | None = None
         self._group_address: str | None = None
+        self._optimizer: tuple[int, ServerState] | None = None  # (round, state after it)
 
     # -- local state (keystore directory) ---------------------------------------------------
     def _state_path(self) -> Path:
@@ -475,6 +482,7 @@ class PartyAgent:
                 np.random.SeedSequence([info["seed"], r, info["party_index"]]).generate_state(1)[0]
             ),
             update_clip=float(info["update_clip"]),
+            prox_mu=self.strategy().mu,
         )
         timings["training"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -603,16 +611,55 @@ class PartyAgent:
             did = "metrics"
         return did
 
-    def report_result(self, r: int, rec: dict[str, Any]) -> dict[str, float]:
-        """Apply the decrypted aggregate to W_{r-1}, evaluate on local validation, report."""
+    # -- the model update (T_t7) --------------------------------------------------------------
+    def strategy(self) -> Strategy:
+        """The group's strategy (FedProx mu and server optimizer); FedAvg if none recorded."""
+        d = self.info().get("strategy")
+        return Strategy.from_json(d) if d else Strategy()
+
+    def optimizer_state(self, r: int, length: int) -> ServerState:
+        """The server optimizer's state after round r - 1: re-derived from the published
+        aggregates (S, n) of rounds 1..r-1 (a round without a result changes nothing), or the
+        state this agent derived itself after round r - 1."""
+        strat, s_bits = self.strategy(), scale_bits_of(self.scheme().scale)
+        if not strat.stateful:
+            return replay_state(strat, length, [], s_bits)
+        if self._optimizer is not None and self._optimizer[0] == r - 1:
+            return self._optimizer[1]
+        aggs: list[tuple[np.ndarray, int] | None] = []
+        for k in range(1, r):
+            try:
+                res = self.api.get(f"groups/{self.cfg.group}/rounds/{k}/result/")
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                aggs.append(None)
+                continue
+            aggs.append((ints_from_bytes(b64d(res["sums"])), int(res["n_accepted"])))
+        return replay_state(strat, length, aggs, s_bits)
+
+    def combined_model(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """(W_r as this agent derives it, W_r as the platform published it): the decrypted
+        aggregate of round r applied to W_{r-1} with the group's strategy."""
         g = self.cfg.group
-        info = self.info()
-        t0 = time.perf_counter()
         res = self.api.get(f"groups/{g}/rounds/{r}/result/")
         w_prev = floats_from_bytes(b64d(self.api.get(f"groups/{g}/rounds/{r}/params/")["data"]))
         sums = ints_from_bytes(b64d(res["sums"]))
-        w = apply_aggregate(w_prev, sums, int(res["n_accepted"]), self.scheme())
-        published = floats_from_bytes(b64d(res["params"]))
+        state = self.optimizer_state(r, w_prev.size)
+        w, state = apply_strategy(
+            self.strategy(), w_prev, sums, int(res["n_accepted"]), state,
+            scale_bits_of(self.scheme().scale),
+        )  # fmt: skip
+        self._optimizer = (r, state)
+        return w, floats_from_bytes(b64d(res["params"]))
+
+    def report_result(self, r: int, rec: dict[str, Any]) -> dict[str, float]:
+        """Apply the decrypted aggregate to W_{r-1} with the group's strategy, evaluate on
+        local validation, report."""
+        g = self.cfg.group
+        info = self.info()
+        t0 = time.perf_counter()
+        w, published = self.combined_model(r)
         if not np.array_equal(w, published):
             log.warning("round %s: published W_r differs from the locally combined model", r)
         _train, val = self.data()

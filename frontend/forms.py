@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
+from deepchain.learning.strategies import Strategy, StrategyError
 from deepchain_web.limits import INT32_MAX, INT64_MAX
 
 PHASE_LABELS = [
@@ -27,6 +29,14 @@ class SignUpForm(UserCreationForm):
         fields = ("username",)
 
 
+def _strategy_field(key: str, label: str, where: str) -> forms.FloatField:
+    lo, hi = STRATEGY_RANGES[key]
+    return forms.FloatField(
+        min_value=lo, max_value=hi, required=False, label=label,
+        help_text=f"{where}; {lo:g} to {hi:g}",
+    )  # fmt: skip
+
+
 class GroupCreateForm(forms.Form):
     """A cooperative group co (paper 4.2.4): N parties, threshold t, rounds, deposit d."""
 
@@ -43,6 +53,25 @@ class GroupCreateForm(forms.Form):
     )
     partition = forms.ChoiceField(choices=[("iid", "IID"), ("dirichlet", "Dirichlet (non-IID)")])
     local_iterations = forms.IntegerField(min_value=1, max_value=10_000, initial=20)
+    strategy = forms.ChoiceField(
+        choices=[
+            ("fedavg", "FedAvg (the paper)"),
+            ("fedavgm", "FedAvgM (server momentum)"),
+            ("fedadam", "FedAdam"),
+            ("fedyogi", "FedYogi"),
+        ],
+        initial="fedavg",
+        label="Aggregation strategy",
+        help_text="Server optimizer every party applies to the decrypted aggregate (blank "
+        "parameters below take the strategy's defaults).",
+    )
+    server_lr = _strategy_field("server_lr", "Server learning rate", "fedavgm/fedadam/fedyogi")
+    beta1 = _strategy_field("beta1", "Momentum beta1", "fedavgm/fedadam/fedyogi")
+    beta2 = _strategy_field("beta2", "Second moment beta2", "fedadam/fedyogi")
+    tau = _strategy_field("tau", "Adaptivity tau", "fedadam/fedyogi")
+    prox_mu = _strategy_field(
+        "mu", "FedProx mu", "proximal term in local training, any strategy; 0 = off"
+    )
     phase_seconds = forms.IntegerField(
         min_value=1,
         max_value=86_400,
@@ -63,6 +92,14 @@ class GroupCreateForm(forms.Form):
         n, t = data.get("n_parties"), data.get("threshold")
         if n is not None and t is not None and t > n:
             raise forms.ValidationError("The threshold t cannot exceed the number of parties N.")
+        if data.get("strategy"):
+            values = {k: data.get(k) for k in ("server_lr", "beta1", "beta2", "tau")}
+            try:
+                data["strategy_obj"] = Strategy.from_options(
+                    data["strategy"], mu=data.get("prox_mu"), **values
+                )
+            except StrategyError as exc:
+                raise forms.ValidationError(f"Strategy: {exc}") from None
         return data
 
     def deadlines(self) -> dict[str, int]:

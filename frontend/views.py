@@ -144,6 +144,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 partition=d["partition"],
                 local_iterations=d["local_iterations"],
                 deadlines=form.deadlines(),
+                strategy=d["strategy_obj"],
             )
         except DomainError as exc:
             form.add_error(None, exc.message)

@@ -17,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepchain.incentives.clock import Phase
+from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
+from deepchain.learning.strategies import STRATEGIES, Strategy, StrategyError
 from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import StrictCharField, StrictFloatField, StrictIntegerField
@@ -115,6 +117,13 @@ def _phase_durations() -> dict[str, serializers.Field]:
 DeadlinesSerializer = type("Deadlines", (serializers.Serializer,), _phase_durations())
 
 
+def _range_field(key: str, help_text: str) -> StrictFloatField:
+    lo, hi = STRATEGY_RANGES[key]
+    return StrictFloatField(
+        min_value=lo, max_value=hi, required=False, help_text=f"{help_text}; default per strategy"
+    )
+
+
 class GroupCreateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=120)
     n_parties = StrictIntegerField(min_value=2, max_value=16)
@@ -128,6 +137,24 @@ class GroupCreateSerializer(serializers.Serializer):
     learning_rate = StrictFloatField(min_value=1e-6, max_value=10, default=0.1)
     batch_size = StrictIntegerField(min_value=1, max_value=60_000, default=64)
     deadlines = DeadlinesSerializer(required=False, help_text="phase -> duration in ms")
+    strategy = serializers.ChoiceField(
+        choices=STRATEGIES, default="fedavg",
+        help_text="server optimizer on the decrypted aggregate (learning.strategies)",
+    )  # fmt: skip
+    server_lr = _range_field("server_lr", "server learning rate eta (fedavgm, fedadam, fedyogi)")
+    beta1 = _range_field("beta1", "momentum / first-moment decay")
+    beta2 = _range_field("beta2", "second-moment decay (fedadam, fedyogi)")
+    tau = _range_field("tau", "adaptivity tau (fedadam, fedyogi)")
+    prox_mu = _range_field("mu", "FedProx proximal coefficient mu (0: plain local SGD)")
+
+    def validate(self, attrs: dict) -> dict:
+        values = {k: attrs.pop(k, None) for k in ("server_lr", "beta1", "beta2", "tau")}
+        values["mu"] = attrs.pop("prox_mu", None)
+        try:
+            attrs["strategy"] = Strategy.from_options(attrs.pop("strategy"), **values)
+        except StrategyError as exc:
+            raise serializers.ValidationError({"strategy": str(exc)}) from None
+        return attrs
 
 
 class GroupSummarySerializer(serializers.ModelSerializer):
@@ -275,6 +302,7 @@ class MeView(APIView):
             "model_name": g.model_name, "local_iterations": g.local_iterations,
             "learning_rate": g.learning_rate, "batch_size": g.batch_size,
             "update_clip": g.update_clip, "seed": g.seed, "rounds": g.rounds,
+            "strategy": services.strategy_of(g).to_json(),
         })  # fmt: skip
 
 

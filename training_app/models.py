@@ -47,6 +47,8 @@ class CooperativeGroup(models.Model):
     seed = models.IntegerField(default=0)  # W_0 init, data partition and batch-order seeds
     data_limit = models.PositiveIntegerField(default=0)  # demo/tests: MNIST subset size (0: all)
     update_clip = models.FloatField(default=8.0)  # |dW| bound before quantization
+    # learning.strategies.Strategy.to_json(): FedProx mu + server optimizer; {} = FedAvg
+    strategy = models.JSONField(default=dict, blank=True)
     api_url = models.CharField(max_length=200, blank=True)  # where simulated agents call the API
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.RECRUITING, db_index=True

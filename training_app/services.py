@@ -49,6 +49,7 @@ from deepchain.incentives.contracts import (
     Transfer,
 )
 from deepchain.incentives.payoff import contribution_weights
+from deepchain.learning.strategies import Strategy, StrategyError
 from deepchain.ledger.state import escrow, pool
 from deepchain.ledger.transactions import Transaction as CoreTx
 from deepchain.ledger.transactions import TxFormatError, TxKind
@@ -105,8 +106,10 @@ def create_group(
     update_clip: float = 8.0,
     api_url: str = "",
     public: bool = False,
+    strategy: Strategy | None = None,
 ) -> CooperativeGroup:
-    """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d."""
+    """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d, and
+    its aggregation strategy (FedProx mu, server optimizer; default FedAvg)."""
     if not 2 <= n_parties <= 16:
         raise DomainError("N must be between 2 and 16 parties", code="bad_n")
     if not 1 <= threshold <= n_parties:
@@ -151,6 +154,7 @@ def create_group(
             update_clip=update_clip,
             api_url=api_url,
             public=bool(public),
+            strategy=(strategy or Strategy()).to_json(),
         )
         publish(group.id, "group_created", name=group.name, address=group.address)
     return group
@@ -420,6 +424,8 @@ def run_key_ceremony(group_id: int) -> bool:
                 "data_sizes": [int(m.data_size) for m in members],  # extra-pay weights
                 "deposit": int(g.deposit),
                 "deadlines": g.deadlines,
+                # how every W_r follows from W_0 and the published aggregates (auditors replay)
+                "strategy": strategy_of(g).to_json(),
             },
         )
         publish(g.id, "group_status", status=g.status, pk_model=pk.fingerprint())
@@ -463,6 +469,34 @@ def public_key_of(g: CooperativeGroup) -> ThresholdPublicKey:
 
 def scheme_of(g: CooperativeGroup) -> PackingScheme:
     return PackingScheme.from_json(g.packing)
+
+
+def strategy_of(g: CooperativeGroup) -> Strategy:
+    """The group's strategy (FedAvg for a group recorded without one)."""
+    return Strategy.from_json(g.strategy) if g.strategy else Strategy()
+
+
+def strategy_from_options(name: str, **values: Any) -> Strategy:
+    """A validated strategy from user input; DomainError (400) with the reason otherwise."""
+    try:
+        return Strategy.from_options(name, **values)
+    except StrategyError as exc:
+        raise DomainError(f"strategy: {exc}", code="bad_strategy") from None
+
+
+def _published_aggregates(r: Round) -> list[tuple[np.ndarray, int] | None]:
+    """(S, n) of each round before ``r`` in order (None for a round without a result): what
+    the group's optimizer state is re-derived from."""
+    from deepchain.party import ints_from_bytes
+
+    store = ledger.blob_store()
+    out: list[tuple[np.ndarray, int] | None] = []
+    for prev in Round.objects.filter(group=r.group_id, number__lt=r.number).order_by("number"):
+        if prev.result_blob and prev.n_accepted:
+            out.append((ints_from_bytes(store.get(prev.result_blob)), prev.n_accepted))
+        else:
+            out.append(None)
+    return out
 
 
 def params_before(r: Round) -> str:
@@ -818,8 +852,13 @@ def advance_round(round_id: int, now: int | None = None) -> list[str]:
                     "closed_at_ms": new.closed_at(phase),
                     "deadline_ms": sched.deadline(phase),
                     # T6 "return": the published decrypted aggregate S (auditors re-combine)
+                    # and W_r (auditors re-derive it with the group's strategy)
                     **(
-                        {"result_blob": r.result_blob, "n_accepted": r.n_accepted}
+                        {
+                            "result_blob": r.result_blob,
+                            "n_accepted": r.n_accepted,
+                            "params_blob": r.params_blob,
+                        }
                         if phase == Phase.T6 and r.result_blob
                         else {}
                     ),
@@ -1091,11 +1130,13 @@ def process_aggregate(round_id: int) -> bool:
 
 # -- combine (T_t6) ---------------------------------------------------------------------------
 def combine_round(round_id: int) -> bool:
-    """Any t valid shares -> plaintexts -> unpack -> exact integer sum S -> W_r (1/n in fixed
-    point) -> accuracy of the collaborative model on the held-out test split. Idempotent."""
+    """Any t valid shares -> plaintexts -> unpack -> exact integer sum S -> W_r (1/n and the
+    group's server optimizer in fixed point, its state replayed from the earlier rounds'
+    published aggregates) -> accuracy on the held-out test split. Idempotent."""
     from deepchain.crypto.vector import DecryptionShare, combine_vector
     from deepchain.learning.local import evaluate
-    from deepchain.party import apply_aggregate, floats_from_bytes, ints_to_bytes
+    from deepchain.learning.strategies import apply_strategy, replay_state, scale_bits_of
+    from deepchain.party import floats_from_bytes, ints_to_bytes
     from training_app.datasets import test_split
 
     r = Round.objects.select_related("group").get(pk=round_id)
@@ -1119,7 +1160,9 @@ def combine_round(round_id: int) -> bool:
         reason = f"decryption failed: {exc}"
     if not reason:
         w_prev = floats_from_bytes(store.get(params_before(r)))
-        w = apply_aggregate(w_prev, sums, r.n_accepted, scheme)
+        strat, s_bits = strategy_of(g), scale_bits_of(scheme.scale)
+        state = replay_state(strat, w_prev.size, _published_aggregates(r), s_bits)
+        w, _ = apply_strategy(strat, w_prev, sums, r.n_accepted, state, s_bits)
         acc, loss = evaluate(g.model_name, w, test_split(g))
         result_blob = store.put(ints_to_bytes(sums))
         params_blob = store.put(_floats(w))

@@ -50,7 +50,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DEFAULTS",
     "HYPER_BITS",
+    "RANGES",
     "SQRT_EXTRA_BITS",
     "STATE_EXTRA_BITS",
     "STRATEGIES",

@@ -31,6 +31,7 @@ from deepchain.crypto.vector import (
 from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.incentives.contracts import DecryptionContract, Reason, TradingContract
 from deepchain.incentives.payoff import contribution_weights
+from deepchain.learning.strategies import Strategy, apply_strategy
 from deepchain.ledger.consensus import run_consensus_round
 from deepchain.ledger.sim import identity as sim_identity
 from deepchain.ledger.sim import make_network
@@ -142,6 +143,8 @@ def build(
     result_delta: int = 0,  # added to one value of the published result
     payout_to: str | None = None,  # the first payback goes to this account instead
     pk_on_chain: bool = True,
+    strategy: dict | None = None,  # Tran_co's strategy record (absent: FedAvg)
+    params: str | None = None,  # T6 publishes W_1: "honest" / "fedavg" (ignores the strategy)
 ) -> tuple[dict, Chain]:
     c = Chain()
     auth, parties = c.net.authority, c.net.parties
@@ -159,6 +162,8 @@ def build(
                "w0_blob": w0, "data_sizes": SIZES, "deposit": D}  # fmt: skip
     if pk_blob:
         payload["pk_model_blob"] = pk_blob
+    if strategy is not None:
+        payload["strategy"] = strategy
     c.tx(auth, TxKind.GROUP_CREATE, payload)
     c.seal()
     # T1: gradients with deposits
@@ -254,7 +259,13 @@ def build(
     sums = sums.copy()
     sums[3] += result_delta
     res_blob = store.put(np.asarray(sums, dtype="<i8").tobytes())
-    _clock(c, r, Phase.T6, result_blob=res_blob, n_accepted=len(acc))
+    extra = {}
+    if params is not None:
+        strat = Strategy.from_json(strategy) if strategy and params == "honest" else Strategy()
+        w_1, _ = apply_strategy(strat, np.zeros(LENGTH, np.float32), sums, len(acc),
+                                strat.initial_state(LENGTH, 16), 16)  # fmt: skip
+        extra["params_blob"] = store.put(np.asarray(w_1, dtype="<f4").tobytes())
+    _clock(c, r, Phase.T6, result_blob=res_blob, n_accepted=len(acc), **extra)
     c.seal()
     # group end: what is left of each stake goes back
     for a in addrs:
@@ -400,3 +411,32 @@ def test_the_cli_runs_the_protocol_checks_with_blobs_and_skips_them_on_request(
     assert main([str(path), "--blobs", str(store.root), "--no-protocol"]) == 0
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].startswith("OK")
+
+
+ADAM = Strategy("fedadam", server_lr=0.01, beta1=0.5, tau=0.01, mu=0.1).to_json()
+
+
+@pytest.mark.parametrize("strategy", [None, ADAM], ids=["fedavg", "fedadam"])
+def test_the_auditor_re_derives_each_rounds_model_with_the_recorded_strategy(mat, store, strategy):
+    doc, _ = build(mat, store, strategy=strategy, params="honest")
+    rep, aud = audit_with_protocol(doc, store)
+    assert rep.ok, rep.reason
+    assert rep.counts["protocol"]["model"]["count"] == 1
+    (models,) = aud.models.values()
+    strat = Strategy.from_json(strategy) if strategy else Strategy()
+    sums = np.frombuffer(store.get(_result_blob(doc)), dtype="<i8")
+    w_1, _ = apply_strategy(strat, np.zeros(LENGTH, np.float32), sums, 3,
+                            strat.initial_state(LENGTH, 16), 16)  # fmt: skip
+    assert models == {1: store.put(np.asarray(w_1, dtype="<f4").tobytes())}
+
+
+def test_it_names_a_platform_that_publishes_a_model_ignoring_the_groups_strategy(mat, store):
+    """The attack: the platform records FedAdam in Tran_co but publishes the FedAvg W_1."""
+    doc, _ = build(mat, store, strategy=ADAM, params="fedavg")
+    _caught(doc, store, "model", "clock", "not the model re-derived")
+
+
+def test_it_names_a_tran_co_with_an_invalid_strategy(mat, store):
+    bad = {**ADAM, "tau": "0x0.0p+0"}
+    doc, _ = build(mat, store, strategy=bad)
+    _caught(doc, store, "group", "group_create", "strategy")

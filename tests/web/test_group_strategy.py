@@ -1,0 +1,108 @@
+"""A group's aggregation strategy: chosen on the create form or through the API (validated,
+4xx JSON on bad input), stored with the group, recorded in Tran_co (GROUP_CREATE) and served to
+the agents."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from deepchain.learning.strategies import Strategy
+
+BASE = {"name": "skewed", "n_parties": 2, "threshold": 2, "rounds": 1, "deposit": 10}
+
+
+def _api(user) -> APIClient:
+    c = APIClient()
+    c.force_authenticate(user)
+    return c
+
+
+def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
+    from ledger_app.models import Transaction
+    from training_app import services
+    from training_app.models import CooperativeGroup
+
+    a, b = make_user(), make_user()
+    res = _api(a).post(
+        "/api/groups/",
+        {**BASE, "strategy": "fedadam", "server_lr": 0.02, "tau": 0.01, "prox_mu": 0.05},
+        format="json",
+    )
+    assert res.status_code == 201, res.content
+    g = CooperativeGroup.objects.get(pk=res.json()["id"])
+    g.key_bits = 512
+    g.save(update_fields=["key_bits"])
+    want = Strategy.from_options("fedadam", server_lr=0.02, tau=0.01, mu=0.05)
+    assert services.strategy_of(g) == want
+    for u in (a, b):
+        services.join_group(group=g, user=u, simulated=True)
+    services.start_group(group=g, by=a)
+    assert services.run_key_ceremony(g.id) is True
+    tx = Transaction.objects.get(group_ref=g.address, kind="group_create")
+    assert Strategy.from_json(tx.payload["strategy"]) == want
+    me = _api(a).get(f"/api/groups/{g.id}/me/")
+    assert Strategy.from_json(me.json()["strategy"]) == want
+
+
+def test_a_group_created_without_a_strategy_runs_fedavg(make_user, make_group):
+    from training_app import services
+
+    g = make_group(make_user())
+    assert services.strategy_of(g) == Strategy()
+    assert g.strategy == Strategy().to_json()
+
+
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ({"strategy": "scaffold"}, "strategy"),
+        ({"strategy": "fedadam", "beta1": 1.5}, "beta1"),
+        ({"strategy": "fedyogi", "tau": 0}, "tau"),
+        ({"strategy": "fedavgm", "server_lr": -1}, "server_lr"),
+        ({"strategy": "fedavg", "prox_mu": "lots"}, "prox_mu"),
+        ({"strategy": "fedavg", "server_lr": 0.5}, "strategy"),
+    ],
+)
+def test_the_api_refuses_a_bad_strategy_with_a_json_4xx(make_user, extra, field):
+    from training_app.models import CooperativeGroup
+
+    res = _api(make_user()).post("/api/groups/", {**BASE, **extra}, format="json")
+    assert res.status_code == 400, res.content
+    assert res["Content-Type"].startswith("application/json")
+    assert field in res.content.decode()
+    assert not CooperativeGroup.objects.exists()
+
+
+def _form(**extra) -> dict:
+    return {
+        "name": "form group", "task": "MNIST", "model_name": "tiny", "n_parties": 2,
+        "threshold": 2, "rounds": 1, "deposit": 10, "partition": "dirichlet",
+        "local_iterations": 5, "phase_seconds": 30, **extra,
+    }  # fmt: skip
+
+
+def test_the_create_form_takes_the_strategy(client, make_user):
+    from training_app import services
+    from training_app.models import CooperativeGroup
+
+    u = make_user()
+    client.force_login(u)
+    page = client.get("/groups/new/").content.decode()
+    assert 'name="strategy"' in page and 'name="prox_mu"' in page
+    res = client.post("/groups/new/", _form(strategy="fedavgm", beta1=0.5, prox_mu=0.01))
+    assert res.status_code == 302, res.content.decode()[:2000]
+    g = CooperativeGroup.objects.get(name="form group")
+    assert services.strategy_of(g) == Strategy.from_options("fedavgm", beta1=0.5, mu=0.01)
+
+
+def test_the_create_form_explains_a_bad_strategy_and_creates_nothing(client, make_user):
+    from training_app.models import CooperativeGroup
+
+    client.force_login(make_user())
+    res = client.post("/groups/new/", _form(strategy="fedavg", server_lr=0.5))
+    assert res.status_code == 200
+    assert "no server learning rate" in res.content.decode()
+    res = client.post("/groups/new/", _form(strategy="fedadam", beta2=2))
+    assert res.status_code == 200
+    assert not CooperativeGroup.objects.exists()
