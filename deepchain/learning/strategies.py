@@ -21,13 +21,13 @@ A group's strategy has two independent halves:
   with m_0 = 0 and v_0 = tau^2 (Reddi et al. initialize v_{-1} >= tau^2).
 
 Determinism. Every party, the platform and the auditor must derive the same W_i from the chain
-alone, so the optimizer runs in exact integer arithmetic on the protocol's fixed point (scale
-2^s of the packing, s = 16): Delta in units 2^-s, m in units 2^-(s+16), v in units
-2^-2(s+2) (so sqrt(v) is in units 2^-(s+2)), hyper-parameters as integers over 2^16
-(beta1, beta2, eta: round(x 2^16)) and tau as round(tau 2^(s+2)). Divisions are exact integer
-divisions rounded half to even, sqrt(v) is the exact square root rounded to the nearest
-integer (so a step's relative error from the float algorithm, on the same grid values, is at
-most 2^-(s+3) / tau + 2^-16 per round: 5e-4 for tau = 1e-3). The only float
+alone, so the optimizer runs in exact integer arithmetic on fixed grids: Delta in the
+packing's units 2^-s (s <= 18), m in units 2^-32, v in units 2^-36 (so sqrt(v) and tau are in
+units 2^-18), hyper-parameters as integers over 2^16 (beta1, beta2, eta: round(x 2^16)) and tau
+as round(tau 2^18). Divisions are exact integer divisions rounded half to even, sqrt(v) is the
+exact square root rounded to the nearest integer (so a step's relative error from the float
+algorithm, on the same grid values, is at most 2^-19 / tau + 2^-16 per round: 2e-3 for
+tau = 1e-3). The only float
 operation is the last one, the same as FedAvg's: W_i = float32(float64(W_{i-1}) + k / 2^e)
 for the integer step k, each IEEE-754 operation correctly rounded (k -> float64 rounds to
 nearest even, / 2^e is exact, + and the float32 cast round to nearest even), hence the same
@@ -35,9 +35,9 @@ bits on every conforming machine. The state (m, v) depends only on the published
 never on W: :func:`replay_state` re-derives it from the chain's results.
 
 Bounds (enforced: an input that would leave them raises ``OverflowError``, identically for
-every party): |Delta| <= 2^Q - 1 < 2^20 (the packing), so |m| < 2^36 for fedadam/fedyogi and
-< 2^36 / (1 - beta1) <= 100 2^36 for fedavgm with beta1 <= 0.99; v < 2^44; every product stays
-below 2^62 for eta <= 4.
+every party): the platform's packing represents |Delta| < 2^(Q - s) = 16, so |m| < 2^36 for
+fedadam/fedyogi and < 2^36 / (1 - beta1) <= 100 2^36 for fedavgm with beta1 <= 0.99; v < 2^44;
+every product stays below 2^62 for eta <= 4. A mean |Delta| >= 256 is refused outright.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ __all__ = [
     "DEFAULTS",
     "HYPER_BITS",
     "RANGES",
-    "SQRT_EXTRA_BITS",
-    "STATE_EXTRA_BITS",
+    "M_BITS",
+    "ROOT_BITS",
     "STRATEGIES",
     "ServerState",
     "Strategy",
@@ -74,10 +74,10 @@ __all__ = [
 STRATEGIES = ("fedavg", "fedavgm", "fedadam", "fedyogi")
 #: beta1, beta2 and eta are used as integers over 2^HYPER_BITS.
 HYPER_BITS = 16
-#: m carries this many bits below the packing's resolution.
-STATE_EXTRA_BITS = 16
-#: sqrt(v) (and tau) carry this many bits below the packing's resolution.
-SQRT_EXTRA_BITS = 2
+#: m is an integer in units 2^-M_BITS (of the weights).
+M_BITS = 32
+#: sqrt(v) and tau are integers in units 2^-ROOT_BITS (v in units 2^-2 ROOT_BITS).
+ROOT_BITS = 18
 _PRODUCT_LIMIT = 1 << 62
 
 #: Validated ranges (inclusive) of the hyper-parameters: (low, high).
@@ -234,18 +234,19 @@ class Strategy:
 
     def on_grid(self, scale_bits: int) -> dict[str, float]:
         """The values the arithmetic actually uses: beta1, beta2, server_lr on the 2^-16 grid,
-        tau on the 2^-(s+2) grid (e.g. beta2 = 0.999 is used as 65470 / 2^16)."""
+        tau on the 2^-18 grid (e.g. beta2 = 0.999 is used as 65470 / 2^16)."""
         one = float(1 << HYPER_BITS)
         return {
             "server_lr": _q16(self.server_lr) / one,
             "beta1": _q16(self.beta1) / one,
             "beta2": _q16(self.beta2) / one,
-            "tau": self.tau_fixed(scale_bits) / float(1 << (scale_bits + SQRT_EXTRA_BITS)),
+            "tau": self.tau_fixed(scale_bits) / float(1 << ROOT_BITS),
         }
 
     def tau_fixed(self, scale_bits: int) -> int:
-        """tau as round(tau 2^(s+2)) (at least 1)."""
-        return max(1, round(self.tau * (1 << (scale_bits + SQRT_EXTRA_BITS))))
+        """tau as round(tau 2^18) (at least 1; the grid does not depend on s)."""
+        del scale_bits
+        return max(1, round(self.tau * (1 << ROOT_BITS)))
 
     def step(
         self, delta: np.ndarray, state: ServerState, scale_bits: int
@@ -259,30 +260,32 @@ class Strategy:
             return d, s, ServerState(state.round + 1, None, None)
         if state.m is None or state.m.shape != d.shape:
             raise ValueError("optimizer state does not match the update length")
+        if not 0 <= s <= ROOT_BITS:
+            raise StrategyError(f"the optimizer needs a packing scale 2^s with s <= {ROOT_BITS}")
+        if d.size and int(np.abs(d).max()) >= 1 << (s + 8):
+            raise OverflowError("server optimizer: mean update out of range (|Delta| >= 256)")
         one = 1 << HYPER_BITS
         b1, eta = _q16(self.beta1), _q16(self.server_lr)
-        d_m = d << STATE_EXTRA_BITS  # Delta in m's units 2^-(s+16)
+        d_m = d << (M_BITS - s)  # Delta in m's units 2^-32, exact
         if self.name == "fedavgm":
             m = round_div(_times(state.m, b1), one) + d_m
-            k = round_div(_times(m, eta), one)  # eta m, units 2^-(s+16)
-            return k, s + STATE_EXTRA_BITS, ServerState(state.round + 1, m, None)
+            k = round_div(_times(m, eta), one)  # eta m, units 2^-32
+            return k, M_BITS, ServerState(state.round + 1, m, None)
         if state.v is None:
             raise ValueError("adaptive optimizer state without second moments")
         b2 = _q16(self.beta2)
         m = round_div(_times(state.m, b1) + _times(d_m, one - b1), one)
-        if d.size and int(np.abs(d).max()) >= 1 << 24:
-            raise OverflowError("server optimizer: mean update out of range")
-        d_sq = (d << SQRT_EXTRA_BITS) ** 2  # Delta^2 in v's units 2^-2(s+2)
+        d_sq = (d << (ROOT_BITS - s)) ** 2  # Delta^2 in v's units 2^-36, exact
         if self.name == "fedadam":
             v = round_div(_times(state.v, b2) + _times(d_sq, one - b2), one)
         else:  # fedyogi
             v = state.v - round_div(_times(d_sq, one - b2), one) * np.sign(state.v - d_sq)
         r = integer_sqrt(v)
         r += (v - r * r > r).astype(np.int64)  # round(sqrt(v)): v >= r^2 + r + 1
-        root = r + self.tau_fixed(s)  # units 2^-(s+2)
-        # eta m / (sqrt v + tau): (eta_q/2^16) (m / 2^(s+16)) / (root / 2^(s+2))
-        k = round_div(_times(m, eta), root)  # units 2^-(32 - 2)
-        return k, 2 * HYPER_BITS - SQRT_EXTRA_BITS, ServerState(state.round + 1, m, v)
+        root = r + self.tau_fixed(s)  # units 2^-18
+        # eta m / (sqrt v + tau) = (eta_q / 2^16) (m / 2^32) / (root / 2^18)
+        k = round_div(_times(m, eta), root)  # units 2^-(16 + 32 - 18) = 2^-30
+        return k, HYPER_BITS + M_BITS - ROOT_BITS, ServerState(state.round + 1, m, v)
 
 
 @dataclass(frozen=True)
