@@ -46,6 +46,10 @@ class Relay:
     sent_bytes: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     digest: Any = field(default_factory=hashlib.sha256)  # running SHA-256
 
+    def forward(self, msg: Message) -> bytes:
+        """What the recipient gets for ``msg`` (an honest relay: the stored body itself)."""
+        return msg.body
+
     def post(self, msg: Message) -> None:
         if msg.sender != msg.recipient:
             self.sent_bytes[msg.sender] += len(msg.body)
@@ -71,6 +75,7 @@ class CeremonyResult:
     rounds: int
     phases: dict[str, PhaseStats]
     relay: Relay
+    transcript: dict[str, Any]  # the public outcome (see deepchain.crypto.dkg.verify)
 
 
 def _cpu(p: Any) -> float:
@@ -120,7 +125,7 @@ def run_ceremony(
                     )
                 msg = Message(sender=p.i, recipient=j, round=rounds, body=body)
                 relay.post(msg)
-                inboxes[j][p.i] = msg.body
+                inboxes[j][p.i] = relay.forward(msg)
         if parallel:
             for p in parties:
                 p.deliver_start(inboxes[p.i])
@@ -146,7 +151,17 @@ def run_ceremony(
         raise CeremonyError("parties ended with different public keys")
     pk = pks.pop()
     shares = {p.i: p.result[1] for p in parties if p.result is not None}
-    return CeremonyResult(pk=pk, shares=shares, rounds=rounds, phases=dict(phases), relay=relay)
+    transcripts = [p.transcript for p in parties]
+    if any(tr != transcripts[0] for tr in transcripts):
+        raise CeremonyError("parties ended with different public transcripts")
+    return CeremonyResult(
+        pk=pk,
+        shares=shares,
+        rounds=rounds,
+        phases=dict(phases),
+        relay=relay,
+        transcript=transcripts[0],
+    )
 
 
 # -- one OS process per party -------------------------------------------------------------------
@@ -155,7 +170,7 @@ def _serve(conn: Any, i: int, params: DKGParams, cls: type[DKGParty]) -> None:
     party = cls(i, params)
 
     def status() -> tuple:
-        return ("ok", party.phase, party.result, time.process_time())
+        return ("ok", party.phase, party.result, party.transcript, time.process_time())
 
     def attempt(fn: Callable[[], Any]) -> tuple:
         try:
@@ -202,6 +217,7 @@ class ProcessParty:
         self.phase = "sieve"
         self.result: tuple[ThresholdPublicKey, KeyShare] | None = None
         self.cpu_seconds = 0.0  # the child's process_time: all of this party's work so far
+        self.transcript: dict[str, Any] = {}
 
     @property
     def done(self) -> bool:
@@ -225,7 +241,7 @@ class ProcessParty:
         res = self._conn.recv()
         if res[0] == "error":
             _raise(res[1])
-        _, self.phase, self.result, now = res
+        _, self.phase, self.result, self.transcript, now = res
         self._clock(now)
 
     def deliver(self, inbox: dict[int, bytes]) -> None:

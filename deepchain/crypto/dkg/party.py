@@ -371,10 +371,11 @@ class DKGParty:
         pf = prove_cd(pk, share, [c], [c_i], rng, ctx=ceremony_share_context(pk, i))
         out = {"c": c_i, "a": pf.a, "b": pf.b, "e": pf.e, "z": pf.z}
         inbox = yield "test-decryption", {j: out for j in senders}
-        parts = {}
+        parts, proofs = {}, {}
         for j in senders:
             c_j = self._field(inbox, j, "c")
             proof = ProofCD(*(self._field(inbox, j, x) for x in ("a", "b", "e", "z")))
+            proofs[j] = [proof.a, proof.b, proof.e, proof.z]
             if not verify_cd(pk, j, [c], [c_j], proof, ctx=ceremony_share_context(pk, j)):
                 raise InconsistentMessage(
                     f"party {j}'s test decryption share has a bad Proof_CD", party=j
@@ -386,6 +387,7 @@ class DKGParty:
             **public,
             "commitments": [list(C_in[j]) for j in senders],
             "test_shares": [parts[j] for j in senders],
+            "test_proofs": [proofs[j] for j in senders],
         }
         return pk, share
 

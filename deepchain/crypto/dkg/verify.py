@@ -1,0 +1,89 @@
+"""Public checks of a dealerless key: what anyone (the offline auditor included) can verify
+from PK_model and the ceremony's public transcript, without any secret.
+
+``verify_public_key(pk, transcript, n_bits)`` checks that
+- N has n_bits bits, N = 1 mod 4, is not a square and has no prime factor below 2^16;
+- v and h_s are the values hashed from N (nobody chose them);
+- every v_i equals (prod_k V_k^(i^k))^Delta with V_k = prod_j C_jk, the parties' Feldman
+  commitments, so the v_i are those of one degree-(t-1) integer sharing;
+- z1 mod N is a unit (gcd(N, p + q - 1) = 1);
+- every party's decryption share of the test ciphertext (hashed from N) carries a valid
+  Proof_CD and t of them combine to the test plaintext (hashed from N).
+It returns a bool (False on any malformed input). It does not re-prove biprimality (that
+needs the parties' secret shares); the test decryption with Proof_CD shows the v_i work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import gmpy2
+
+from deepchain.crypto.dkg.bases import (
+    randomness_base,
+    test_ciphertext,
+    test_plaintext,
+    verification_base,
+)
+from deepchain.crypto.dkg.params import TRIAL_DIVISION_BOUND
+from deepchain.crypto.paillier import ThresholdPublicKey, combine
+from deepchain.crypto.proofs import ProofCD, verify_cd
+
+_PRIMORIAL: list[int] = []
+
+
+def _primorial() -> int:
+    if not _PRIMORIAL:
+        acc, p = gmpy2.mpz(1), gmpy2.mpz(2)
+        while p < TRIAL_DIVISION_BOUND:
+            acc *= p
+            p = gmpy2.next_prime(p)
+        _PRIMORIAL.append(int(acc))
+    return _PRIMORIAL[0]
+
+
+def verify_public_key(pk: ThresholdPublicKey, transcript: dict[str, Any], n_bits: int) -> bool:
+    """True iff pk and the ceremony's public transcript pass every check listed above."""
+    try:
+        return _verify(pk, transcript, n_bits)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return False
+
+
+def _verify(pk: ThresholdPublicKey, tr: dict[str, Any], n_bits: int) -> bool:
+    n, N, t = pk.n, pk.N, pk.t
+    if tr["N"] != n or n.bit_length() != n_bits or n % 4 != 1 or gmpy2.is_square(n):
+        return False
+    if gmpy2.gcd(n, _primorial()) != 1:
+        return False
+    if pk.v != verification_base(n) or pk.h_s != randomness_base(n):
+        return False
+    if gmpy2.gcd(int(tr["z1"]) % n, n) != 1:
+        return False
+    n2 = pk.n2
+    C = tr["commitments"]
+    if len(C) != N or any(len(row) != t for row in C):
+        return False
+    if not all(
+        isinstance(x, int) and 0 < x < n2 and gmpy2.gcd(x, n) == 1 for row in C for x in row
+    ):
+        return False
+    V = [math.prod(gmpy2.mpz(C[j][k]) for j in range(N)) % n2 for k in range(t)]
+    for i in range(1, N + 1):
+        acc = gmpy2.mpz(1)
+        for k in range(t):
+            acc = acc * gmpy2.powmod(V[k], i**k, n2) % n2
+        if gmpy2.powmod(acc, pk.delta, n2) != pk.v_i[i - 1]:
+            return False
+    c = test_ciphertext(n, pk.h_s)
+    shares, proofs = tr["test_shares"], tr["test_proofs"]
+    if len(shares) != N or len(proofs) != N:
+        return False
+    for i in range(1, N + 1):
+        proof = ProofCD(*(int(x) for x in proofs[i - 1]))
+        if not verify_cd(pk, i, [c], [int(shares[i - 1])], proof):
+            return False
+    S = next(itertools.combinations(range(1, N + 1), t))
+    return combine(pk, {i: int(shares[i - 1]) for i in S}) == test_plaintext(n)
