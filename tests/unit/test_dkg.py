@@ -24,8 +24,16 @@ from deepchain.crypto.dkg import (
 from deepchain.crypto.dkg.party import ceremony_share_context
 from deepchain.crypto.dkg.shamir import crt_slots, open_field, share_field
 from deepchain.crypto.dkg.wire import decode, encode
-from deepchain.crypto.paillier import KeyShare, combine, partial_decrypt
-from deepchain.crypto.proofs import prove_cd, verify_cd
+from deepchain.crypto.paillier import (
+    KeyShare,
+    ThresholdPublicKey,
+    combine,
+    key_ceremony_context,
+    partial_decrypt,
+)
+from deepchain.crypto.proofs import prove_cd, prove_pk, verify_cd, verify_pk
+from deepchain.crypto.zk.ring_pedersen import verify_prm
+from deepchain.crypto.zk.transcript import ProofContext
 
 
 def _parties(params: DKGParams, seed: int, special: dict | None = None) -> list[DKGParty]:
@@ -66,6 +74,42 @@ def test_ten_parties_make_a_key_any_six_decrypt_and_every_proof_cd_verifies():
     result = run_ceremony(_parties(params, 2))
     assert result.pk.n.bit_length() == 192 and (result.pk.N, result.pk.t) == (10, 6)
     _check_key(result, 6, random.Random(6))
+
+
+def test_the_key_carries_joint_ring_pedersen_parameters_so_proof_pk_works_on_it():
+    params = DKGParams(256, 4, 3)
+    result = run_ceremony(_parties(params, 12))
+    pk = result.pk
+    assert pk.ring_pedersen is not None and pk.ring_pedersen.N_hat == pk.n
+    assert verify_prm(pk.ring_pedersen, key_ceremony_context(pk))
+    assert ThresholdPublicKey.from_json(pk.to_json()) == pk
+    rng = random.Random(13)
+    ctx = ProofContext(pk.fingerprint(), "group", 1, "T1", 2, "addr")
+    m, alpha = 12345, rng.getrandbits(448)
+    c = pk.encrypt(m, alpha=alpha)
+    proof = prove_pk(pk, c, m, alpha, 32, rng, ctx=ctx)
+    assert verify_pk(pk, c, proof, 32, ctx=ctx)
+    c_wrong = pk.encrypt(m + 1, alpha=alpha)
+    assert not verify_pk(pk, c_wrong, proof, 32, ctx=ctx)
+
+
+class WrongPrmResponse(DKGParty):
+    """Adds 1 to its first Pi^prm response."""
+
+    def _frame(self, step):
+        phase, out = step
+        if phase == "ring-pedersen":
+            out = {j: dict(body, z=[body["z"][0] + 1] + body["z"][1:]) for j, body in out.items()}
+        return super()._frame((phase, out))
+
+
+def test_it_names_a_party_whose_ring_pedersen_proof_share_is_wrong():
+    params = DKGParams(256, 4, 3)
+    parties = _parties(params, 14, {3: WrongPrmResponse})
+    with pytest.raises(InconsistentMessage) as err:
+        run_ceremony(parties)
+    assert err.value.party == 3 and err.value.phase == "ring-pedersen"
+    _no_keys(parties)
 
 
 def test_fewer_than_t_shares_do_not_decrypt():
@@ -134,6 +178,7 @@ def test_no_party_state_and_no_message_ever_holds_p_q_phi_lambda_or_d():
     snapshots: list[tuple[int, set[int]]] = []
     prime_shares: dict[int, tuple[list[int], list[int]]] = {}
     d_shares: dict[int, int] = {}
+    lam_shares: dict[int, int] = {}  # the ring-Pedersen exponent's additive shares
 
     def on_round(_rounds: int, _phase: str) -> None:
         for p in parties:
@@ -145,6 +190,8 @@ def test_no_party_state_and_no_message_ever_holds_p_q_phi_lambda_or_d():
                     prime_shares[p.i] = (loc["p_i"], loc["q_i"])
                 if "d_i" in loc:
                     d_shares[p.i] = loc["d_i"]
+                if "lam_i" in loc:
+                    lam_shares[p.i] = loc["lam_i"]
 
     result = run_ceremony(parties, relay=relay, on_round=on_round)
     n = result.pk.n
@@ -164,7 +211,10 @@ def test_no_party_state_and_no_message_ever_holds_p_q_phi_lambda_or_d():
     lam = int(gmpy2.lcm(p - 1, q - 1))
     d = sum(d_shares.values())
     assert d % phi == 0 and d % n == 1  # the shared exponent is what combine needs
-    forbidden = {p, q, phi, lam, d, phi // 4, p + q, p + q - 1}
+    rp = result.pk.ring_pedersen
+    rp_lambda = sum(lam_shares.values())
+    assert len(lam_shares) == 4 and pow(rp.t, rp_lambda, n) == rp.s  # log_t s, shared
+    forbidden = {p, q, phi, lam, d, phi // 4, p + q, p + q - 1, rp_lambda}
     assert len(snapshots) == 4 * result.rounds
     for i, found in snapshots:
         assert not found & forbidden, f"party {i} held a secret of the modulus"

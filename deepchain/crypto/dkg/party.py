@@ -9,6 +9,7 @@ deepchain/crypto/dkg/__init__.py for the protocol and tests/unit/test_dkg.py for
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 from collections.abc import Generator, Mapping
@@ -43,11 +44,18 @@ from deepchain.crypto.paillier import (
     KeyShare,
     ThresholdPublicKey,
     combine,
+    key_ceremony_context,
     partial_decrypt,
     share_bits_bound,
 )
 from deepchain.crypto.proofs import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.serialize import CryptoFormatError
+from deepchain.crypto.zk.ring_pedersen import (
+    PRM_M,
+    RingPedersenParams,
+    prm_challenge,
+    verify_prm,
+)
 from deepchain.crypto.zk.transcript import ProofContext
 
 Outbox = dict[int, dict[str, Any]]
@@ -346,8 +354,12 @@ class DKGParty:
         coeffs, f = share_integer(d_i, t, N, prm.coeff_bits, rng)
         commits = [int(gmpy2.powmod(v, a, n2)) for a in coeffs]
         del coeffs
-        inbox = yield "share", {j: {"f": f[j - 1], "C": commits} for j in senders}
+        tau = self._unit(n)
+        t_i = int(tau * tau % n)  # this party's factor of the ring-Pedersen base t
+        del tau
+        inbox = yield "share", {j: {"f": f[j - 1], "C": commits, "t": t_i} for j in senders}
         del f
+        rp_t = math.prod(gmpy2.mpz(self._field(inbox, j, "t")) for j in senders) % n
         f_in = {j: self._field(inbox, j, "f") for j in senders}
         C_in = {j: self._field(inbox, j, "C") for j in senders}
         for j in senders:
@@ -369,7 +381,13 @@ class DKGParty:
         c = test_ciphertext(n, pk.h_s)
         c_i = partial_decrypt(pk, share, c)
         pf = prove_cd(pk, share, [c], [c_i], rng, ctx=ceremony_share_context(pk, i))
-        out = {"c": c_i, "a": pf.a, "b": pf.b, "e": pf.e, "z": pf.z}
+        # ring-Pedersen: s = t^lambda with lambda = sum lambda_j; Pi^prm's first messages
+        lam_bits, a_bits = self._prm_bits(n)
+        lam_i = int(rng.getrandbits(lam_bits))
+        a_i = [int(rng.getrandbits(a_bits)) for _ in range(PRM_M)]
+        s_i_rp = int(gmpy2.powmod(rp_t, lam_i, n))
+        A_i = [int(gmpy2.powmod(rp_t, a, n)) for a in a_i]
+        out = {"c": c_i, "a": pf.a, "b": pf.b, "e": pf.e, "z": pf.z, "s": s_i_rp, "A": A_i}
         inbox = yield "test-decryption", {j: out for j in senders}
         parts, proofs = {}, {}
         for j in senders:
@@ -383,6 +401,9 @@ class DKGParty:
             parts[j] = c_j
         if combine(pk, parts) != test_plaintext(n):
             raise InconsistentMessage("the test decryption does not give the test plaintext")
+        rp = yield from self._ring_pedersen(pk, rp_t, lam_i, a_i, inbox)
+        del lam_i, a_i
+        pk = dataclasses.replace(pk, ring_pedersen=rp)
         self.transcript = {
             **public,
             "commitments": [list(C_in[j]) for j in senders],
@@ -390,6 +411,52 @@ class DKGParty:
             "test_proofs": [proofs[j] for j in senders],
         }
         return pk, share
+
+    def _unit(self, n: int) -> gmpy2.mpz:
+        while True:
+            x = gmpy2.mpz(randbelow(self._rng, n))
+            if x > 1 and gmpy2.gcd(x, n) == 1:
+                return x
+
+    def _prm_bits(self, n: int) -> tuple[int, int]:
+        """Bits of lambda_j and of Pi^prm's a_jk so that z_k = sum_j (a_jk + e_k lambda_j)
+        stays below N^ = N, as verify_prm requires, while a_jk hides e_k lambda_j (2^-KAPPA)."""
+        a_bits = n.bit_length() - 2 - self.params.N.bit_length()
+        return a_bits - self.params.kappa - 1, a_bits
+
+    def _ring_pedersen(
+        self, core: ThresholdPublicKey, t: int, lam_i: int, a_i: list[int], inbox: Inbox
+    ) -> Generator[tuple[str, Outbox], Inbox, RingPedersenParams]:
+        """The group's ring-Pedersen parameters over N^ = N, made jointly (CGGMP'20 section
+        3.3 and Fig. 17, with lambda and each a_k additively shared over the integers):
+        t = prod t_j (t_j = tau_j^2), s = prod t^lambda_j, A_k = prod t^a_jk, one challenge
+        e over (N, s, t, A) in the key-ceremony context, z_k = sum_j (a_jk + e_k lambda_j).
+        Nobody knows log_t s, a root of t or s, or the order of QR_N."""
+        n, senders = core.n, range(1, self.params.N + 1)
+        s_in = {j: int(self._field(inbox, j, "s")) for j in senders}
+        A_in = {j: self._field(inbox, j, "A") for j in senders}
+        for j in senders:
+            if len(A_in[j]) != PRM_M:
+                raise InconsistentMessage(f"party {j} sent a malformed Pi^prm share", party=j)
+        s = int(math.prod(gmpy2.mpz(x) for x in s_in.values()) % n)
+        A = tuple(int(math.prod(gmpy2.mpz(A_in[j][k]) for j in senders) % n) for k in range(PRM_M))
+        ctx = key_ceremony_context(core)
+        e = prm_challenge((n, s, int(t)), A, ctx)
+        z_i = [a + ((e >> k) & 1) * lam_i for k, a in enumerate(a_i)]
+        inbox = yield "ring-pedersen", {j: {"z": z_i} for j in senders}
+        z_in = {j: self._field(inbox, j, "z") for j in senders}
+        z = tuple(sum(z_in[j][k] for j in senders) for k in range(PRM_M))
+        params = RingPedersenParams(N_hat=n, s=s, t=int(t), A=A, z=z)
+        if verify_prm(params, ctx):
+            return params
+        for j in senders:  # name the party whose contribution fails its own equation
+            for k in range(PRM_M):
+                rhs = gmpy2.mpz(A_in[j][k]) * (s_in[j] if (e >> k) & 1 else 1) % n
+                if len(z_in[j]) != PRM_M or gmpy2.powmod(t, z_in[j][k], n) != rhs:
+                    raise InconsistentMessage(
+                        f"party {j}'s Pi^prm response is wrong", party=j, phase="ring-pedersen"
+                    )
+        raise InconsistentMessage("the joint Pi^prm does not verify", phase="ring-pedersen")
 
     def _check_feldman(
         self, v: int, n2: int, f_in: dict[int, int], C_in: dict[int, list[int]]
@@ -423,7 +490,7 @@ class DKGParty:
 def ceremony_share_context(pk: ThresholdPublicKey, j: int) -> ProofContext:
     """The proof context of party j's Proof_CD on the ceremony's test decryption."""
     return ProofContext(
-        pk_fingerprint=pk.fingerprint(),
+        pk_fingerprint=pk.paillier_fingerprint(),
         group="",
         round=0,
         phase="key_ceremony",

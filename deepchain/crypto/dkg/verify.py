@@ -4,6 +4,8 @@ from PK_model and the ceremony's public transcript, without any secret.
 ``verify_public_key(pk, transcript, n_bits)`` checks that
 - N has n_bits bits, N = 1 mod 4, is not a square and has no prime factor below 2^16;
 - v and h_s are the values hashed from N (nobody chose them);
+- the ring-Pedersen parameters are over N^ = N and their Pi^prm verifies (key-ceremony
+  context, as for a dealer's key);
 - every v_i equals (prod_k V_k^(i^k))^Delta with V_k = prod_j C_jk, the parties' Feldman
   commitments, so the v_i are those of one degree-(t-1) integer sharing;
 - z1 mod N is a unit (gcd(N, p + q - 1) = 1);
@@ -28,8 +30,10 @@ from deepchain.crypto.dkg.bases import (
     verification_base,
 )
 from deepchain.crypto.dkg.params import TRIAL_DIVISION_BOUND
-from deepchain.crypto.paillier import ThresholdPublicKey, combine
+from deepchain.crypto.dkg.party import ceremony_share_context
+from deepchain.crypto.paillier import ThresholdPublicKey, combine, key_ceremony_context
 from deepchain.crypto.proofs import ProofCD, verify_cd
+from deepchain.crypto.zk.ring_pedersen import verify_prm
 
 _PRIMORIAL: list[int] = []
 
@@ -60,6 +64,9 @@ def _verify(pk: ThresholdPublicKey, tr: dict[str, Any], n_bits: int) -> bool:
         return False
     if pk.v != verification_base(n) or pk.h_s != randomness_base(n):
         return False
+    rp = pk.ring_pedersen
+    if rp is None or rp.N_hat != n or not verify_prm(rp, key_ceremony_context(pk)):
+        return False
     if gmpy2.gcd(int(tr["z1"]) % n, n) != 1:
         return False
     n2 = pk.n2
@@ -83,7 +90,9 @@ def _verify(pk: ThresholdPublicKey, tr: dict[str, Any], n_bits: int) -> bool:
         return False
     for i in range(1, N + 1):
         proof = ProofCD(*(int(x) for x in proofs[i - 1]))
-        if not verify_cd(pk, i, [c], [int(shares[i - 1])], proof):
+        if not verify_cd(
+            pk, i, [c], [int(shares[i - 1])], proof, ctx=ceremony_share_context(pk, i)
+        ):
             return False
     S = next(itertools.combinations(range(1, N + 1), t))
     return combine(pk, {i: int(shares[i - 1]) for i in S}) == test_plaintext(n)
