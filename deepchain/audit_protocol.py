@@ -11,8 +11,10 @@ exported ledger and the blob store alone:
   update length is |W_0| (``w0_blob``);
 - GRADIENT: fsver1 is recomputed: the update blob parses under PK_model, has |W_0| values and
   its Proof_PK (batched, or one per ciphertext) verifies for the context the chain records
-  (PK_model, group, round, phase, the sender's index and address); a blob or ciphertext that another
-  party already submitted is a copied gradient;
+  (PK_model, group, round, phase, the sender's index and address), and the
+  duplicate-ciphertext rule (``crypto.duplicates``, the one the platform applies at submission)
+  holds over the group's whole history: a gradient with a ciphertext already submitted in the
+  group must have been refused (VERIFY not ok);
 - VERIFY: the recorded verdict equals the recomputed fsver1/fsver2 (a VERIFY that says ok for
   a bad proof, or rejected for a good one, is a finding);
 - AGGREGATE: C(sum dW) = prod_j C(dW_j) over exactly the accepted gradients of the round
@@ -55,6 +57,7 @@ from gmpy2 import mpz
 from deepchain.audit import AuditContext, AuditReport, audit_ledger
 from deepchain.blobs import BlobError, BlobStore, blob_hash
 from deepchain.canonical import canonical_json
+from deepchain.crypto.duplicates import Gradient, check_history, ciphertext_digest
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.crypto.proofs import ring_pedersen_bases
@@ -193,7 +196,7 @@ class _Group:
     length: int | None
     data_sizes: dict[str, int] | None
     rounds: dict[int, _Round] = field(default_factory=dict)
-    blobs_seen: dict[str, str] = field(default_factory=dict)  # update blob -> gradient tx
+    gradients: list[_Sub] = field(default_factory=list)  # every gradient, for the copy rule
     stake_returned: set[str] = field(default_factory=set)
     ended: bool = False  # a CLOCK "ended" (finished, aborted, failed) was recorded
     strategy: Strategy = field(default_factory=Strategy)
@@ -216,7 +219,10 @@ class _Sub:
     party: str
     blob: str
     verdict: bool | None = None  # the recorded VERIFY
-    ok: bool | None = None  # the recomputed fsver
+    ok: bool | None = None  # the recomputed fsver1 / fsver2 proof check
+    digests: tuple[str, ...] | None = None  # a gradient's ciphertext digests (parsed)
+    duplicate_of: str | None = None  # the VERIFY refused it as a copy of this gradient tx
+    verify_at: tuple[int, str] | None = None  # (height, tx) of its VERIFY
 
 
 @dataclass
@@ -232,7 +238,6 @@ class _Round:
     shares: dict[str, _Sub] = field(default_factory=dict)
     by_tx: dict[str, tuple[str, _Sub]] = field(default_factory=dict)  # tx -> (kind, sub)
     late: dict[str, set[str]] = field(default_factory=lambda: {"gradient": set(), "share": set()})
-    ciphertexts: dict[int, str] = field(default_factory=dict)  # ciphertext -> gradient tx
     grad_cts: dict[str, list[int]] = field(default_factory=dict)  # gradient tx -> ciphertexts
     aggregate: list[int] | None = None
     aggregate_blob: str | None = None
@@ -350,9 +355,17 @@ class ProtocolAuditor:
         return out
 
     def finish(self) -> list[Finding]:
-        """Findings for what the chain left open: settlements missing transfers."""
+        """Findings for what the chain left open (settlements missing transfers) and for the
+        duplicate-ciphertext rule over each group's whole history (``check_history``)."""
         out: list[Finding] = []
         for g in self.groups.values():
+            hist = [Gradient(s.tx, s.digests, s.duplicate_of) for s in g.gradients]
+            for txh, why in check_history(hist).items():
+                sub = next(s for s in g.gradients if s.tx == txh)
+                height, at = sub.verify_at or (self._last_height, sub.tx)
+                if sub.duplicate_of is not None or sub.verdict:
+                    out.append(Finding(height, at, "verify", f"gradient of {sub.party[:16]}: "
+                                                             f"{why}"))  # fmt: skip
             for r, rd in sorted(g.rounds.items()):
                 for phase, st in rd.settle.items():
                     if phase in rd.settled:
@@ -532,19 +545,13 @@ class ProtocolAuditor:
         rd.by_tx[tx.tx_hash] = ("gradient", sub)
         where = (g.address, tx.round, g.index(tx.sender), tx.sender)
         sub.ok, _why = self._run(("pk", g.pk_hash, g.packing, blob, g.length, where), "proof_pk")
-        first = g.blobs_seen.setdefault(blob, tx.tx_hash)
-        if first != tx.tx_hash:
-            return bad("proof_pk", f"copied gradient: update blob {blob[:16]} was already "
-                                   f"submitted in tx {first}")  # fmt: skip
+        g.gradients.append(sub)
         try:
             cts = EncryptedUpdate.from_bytes(self.blobs.get(blob), g.pk).ciphertexts
         except (BlobError, ValueError):
             return
         rd.grad_cts[tx.tx_hash] = cts
-        for c in cts:
-            other = rd.ciphertexts.setdefault(c, tx.tx_hash)
-            if other != tx.tx_hash:
-                return bad("proof_pk", f"copied gradient: a ciphertext of tx {other} reused")
+        sub.digests = tuple(ciphertext_digest(c) for c in cts)
 
     def _verify(self, tx: Transaction, bad) -> None:
         t0 = time.perf_counter()
@@ -574,6 +581,14 @@ class ProtocolAuditor:
         if not isinstance(ok, bool):
             return bad("verify", "VERIFY has no boolean verdict")
         sub.verdict = ok
+        sub.verify_at = (self._last_height, tx.tx_hash)
+        dup_of = p.get("duplicate_of")
+        if kind == "gradient" and dup_of is not None:
+            # refused as a copy (checked over the whole history in finish); must say rejected
+            if not isinstance(dup_of, str) or ok:
+                return bad("verify", "a copy refusal must name a gradient tx and say rejected")
+            sub.duplicate_of = dup_of
+            return
         if ok != sub.ok:
             proof = "Proof_PK" if kind == "gradient" else "Proof_CD"
             said = "ok" if ok else "rejected"

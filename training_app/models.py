@@ -154,6 +154,20 @@ class Submission(models.Model):
         ]
 
 
+class SeenCiphertext(models.Model):
+    """A ciphertext already submitted in a group (its digest, ``deepchain.crypto.duplicates``)
+    and the GRADIENT transaction that first carried it: the duplicate-ciphertext rule."""
+
+    group = models.ForeignKey(CooperativeGroup, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    tx_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "digest"], name="one_ciphertext_per_group")
+        ]
+
+
 class Metric(models.Model):
     """Validation accuracy/loss of one party (or the collaborative model) after a round."""
 

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
+from deepchain.crypto.duplicates import ciphertext_digest, find_duplicate
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import PublicIdentity
 from deepchain.crypto.packing import PLATFORM_PACKING  # agents read the group's g.packing
@@ -58,7 +59,14 @@ from deepchain_web.events import publish
 from ledger_app import services as ledger
 from ledger_app.models import Account, WorkerNode
 from training_app import presence
-from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
+from training_app.models import (
+    CooperativeGroup,
+    Membership,
+    Metric,
+    Round,
+    SeenCiphertext,
+    Submission,
+)
 
 log = logging.getLogger(__name__)
 
@@ -562,7 +570,7 @@ def _submit(
     at_ms: int | None,
 ) -> Submission:
     at = now_ms() if at_ms is None else at_ms
-    late_reason = None
+    late_reason = refused = None
     with transaction.atomic():
         r = (
             Round.objects.select_for_update()
@@ -601,6 +609,10 @@ def _submit(
         else:
             if at < sched.opens_at(phase):
                 raise DomainError(f"{phase.value} is not open yet", code="not_open")
+            digests = _update_digests(g, blob) if kind == S.Kind.GRADIENT else None
+            dup = None
+            if digests:
+                dup = find_duplicate(digests, _seen_in_group(g, digests), tx.tx_hash)
             _deposit_tx(m, g, r, phase, signed_deposit)
             row = ledger.submit_signed_transaction(tx=tx)
             stored = ledger.blob_store().put(blob)
@@ -610,12 +622,49 @@ def _submit(
             )  # fmt: skip
             publish(g.id, "submission", round=r.number, kind=kind, party=m.account.address,
                     status="pending", bytes=len(blob))  # fmt: skip
-            task = "crypto_verify_gradient" if kind == S.Kind.GRADIENT else "crypto_verify_share"
-            _on_commit_task(task, sub.id)
+            if dup is not None:  # refused at once: VERIFY(ok=False, reason) on chain, penalty at T2
+                refused = dup.reason()
+                record_verification(
+                    submission_id=sub.id, ok=False, reason=refused, duplicate_of=dup.first
+                )
+            else:
+                if digests:
+                    SeenCiphertext.objects.bulk_create(
+                        [SeenCiphertext(group=g, digest=d, tx_hash=tx.tx_hash) for d in digests]
+                    )
+                task = (
+                    "crypto_verify_gradient" if kind == S.Kind.GRADIENT else "crypto_verify_share"
+                )
+                _on_commit_task(task, sub.id)
     if late_reason is not None:
         ledger.record_rejection(tx_dict_or_summary=tx, reason=f"late: {late_reason}")
         raise DomainError(f"refused: {late_reason}", code="late")
+    if refused is not None:
+        advance_round(r.id)
+        raise DomainError(f"refused: {refused}", code="duplicate_ciphertext", status_code=409)
     return sub
+
+
+def _update_digests(g: CooperativeGroup, blob: bytes) -> list[str] | None:
+    """The ciphertext digests of an update blob (None if it does not parse: the verifier
+    rejects it as malformed, and it registers nothing, as in the auditor)."""
+    from deepchain.crypto.serialize import CryptoFormatError
+    from deepchain.crypto.vector import EncryptedUpdate
+
+    try:
+        upd = EncryptedUpdate.from_bytes(blob, public_key_of(g))
+    except (CryptoFormatError, ValueError):
+        return None
+    return [ciphertext_digest(c) for c in upd.ciphertexts]
+
+
+def _seen_in_group(g: CooperativeGroup, digests: list[str]) -> dict[str, str]:
+    """{digest: first tx} for those of ``digests`` already submitted in the group."""
+    seen: dict[str, str] = {}
+    for k in range(0, len(digests), 500):  # bounded IN lists
+        rows = SeenCiphertext.objects.filter(group=g, digest__in=digests[k : k + 500])
+        seen.update(rows.values_list("digest", "tx_hash"))
+    return seen
 
 
 def submit_gradient(
@@ -657,8 +706,11 @@ def submit_decryption_share(
     )  # fmt: skip
 
 
-def record_verification(*, submission_id: int, ok: bool, reason: str = "") -> bool:
-    """fsver1/fsver2 verdict of a pending submission: VERIFY tx on chain. Idempotent."""
+def record_verification(
+    *, submission_id: int, ok: bool, reason: str = "", duplicate_of: str | None = None
+) -> bool:
+    """fsver1/fsver2 verdict of a pending submission: VERIFY tx on chain. Idempotent.
+    ``duplicate_of``: the gradient tx whose ciphertext this one copies (a copy refusal)."""
     with transaction.atomic():
         sub = (
             Submission.objects.select_for_update(of=("self",))
@@ -684,6 +736,7 @@ def record_verification(*, submission_id: int, ok: bool, reason: str = "") -> bo
                 "blob": sub.blob,
                 "ok": bool(ok),
                 "reason": reason[:200],
+                **({"duplicate_of": duplicate_of} if duplicate_of is not None else {}),
             },
         )
         publish(g.id, "verification", round=r.number, kind=sub.kind,

@@ -137,6 +137,7 @@ def build(
     verify_lie: bool = False,  # ...and the VERIFY says ok anyway
     verify_reject_good: bool = False,  # the VERIFY of party 0's good gradient says rejected
     copy: bool = False,  # party 1 submits party 0's update blob
+    copy_accepted: bool = False,  # ...and the VERIFY says ok anyway
     agg_mode: str = "ok",  # "omit" the last accepted gradient / "double" the first
     bad_share: bool = False,  # party 1's decryption share has a bad Proof_CD, VERIFY says ok
     silent_share: int | None = None,  # this party posts no decryption share
@@ -190,10 +191,14 @@ def build(
             ok = True
         if i == 0 and verify_reject_good:
             ok = False
+        if i == 1 and copy_accepted:
+            ok = True
         oks.append(ok)
-        c.tx(auth, TxKind.VERIFY, {"subject": g.tx_hash, "what": "proof_pk", "party": addrs[i],
-                                   "blob": b, "ok": ok, "reason": ""},
-             round=r, phase=Phase.T2.value)  # fmt: skip
+        body = {"subject": g.tx_hash, "what": "proof_pk", "party": addrs[i], "blob": b,
+                "ok": ok, "reason": ""}  # fmt: skip
+        if i == 1 and copy and not copy_accepted:  # refused as a copy, as the platform does
+            body["duplicate_of"] = grads[0].tx_hash
+        c.tx(auth, TxKind.VERIFY, body, round=r, phase=Phase.T2.value)
     c.seal()
     sched = Deadlines.default().schedule(0, group=GROUP, round_no=r)
     stakes = {a: D for a in addrs}
@@ -345,8 +350,23 @@ def test_a_correctly_rejected_cheater_and_a_silent_party_are_penalised_and_audit
 
 
 def test_it_names_a_gradient_copied_from_another_party(mat, store):
-    doc, _ = build(mat, store, copy=True)
-    _caught(doc, store, "proof_pk", "gradient", "copied gradient")
+    """A platform that lets a copied update through (VERIFY ok) is named at that VERIFY: its
+    Proof_PK is bound to the party it was made for, and it breaks the copy rule."""
+    doc, _ = build(mat, store, copy=True, copy_accepted=True)
+    _caught(doc, store, "verify", "verify", "VERIFY says ok but the Proof_PK")
+    every = [str(f) for f in audit_protocol(doc, store).findings]
+    assert any("copied ciphertext" in f and "not refused" in f for f in every), every
+
+
+def test_a_refused_copy_audits_clean_and_the_copier_pays(mat, store):
+    """The same copy, refused (VERIFY not ok), as the platform does at submission: the chain
+    audits clean and the copier forfeits its deposit."""
+    doc, c = build(mat, store, copy=True)
+    rep, aud = audit_with_protocol(doc, store)
+    assert rep.ok, rep.reason
+    assert aud.findings == []
+    p0, p1, p2 = (p.address for p in c.net.parties)
+    assert rep.balances[p1] < 1_000 - D // 2 < rep.balances[p0]
 
 
 def test_it_names_a_verify_that_accepts_a_bad_proof(mat, store):
