@@ -21,7 +21,9 @@ exported ledger and the blob store alone:
   (Algorithm 2), its ``inputs`` and ``n_accepted`` included;
 - DECRYPTION_SHARE: fsver2: index = the party's, Proof_CD against that aggregate;
 - the T6 CLOCK (``return``) with ``result_blob``: S equals the combination of t valid shares,
-  unpacked for the recorded number of accepted updates;
+  unpacked for the recorded number of accepted updates; with ``decode_failed`` (the blame
+  record): the combination really does not unpack, and every accepted Proof_PK of the round
+  is re-checked and listed in :attr:`ProtocolAuditor.decode_failures`;
 - the model: W_r of every round is re-derived from W_0 (``w0_blob``), the verified results
   (S, n) in chain order and the strategy recorded in Tran_co (``strategy``: FedProx mu and the
   server optimizer, ``learning.strategies``; absent = FedAvg), the optimizer's state included;
@@ -291,6 +293,8 @@ class ProtocolAuditor:
         self._cache: dict = {}
         self._prefetched = False
         self.unchecked = 0  # protocol transactions of groups without a Tran_co
+        #: rounds whose aggregate did not decode: re-checked accepted proofs (blame records)
+        self.decode_failures: list[dict[str, Any]] = []
         self._last_height = 0
         self._last_tx = ""
 
@@ -699,6 +703,39 @@ class ProtocolAuditor:
                 self._result(g, rd, tx, bad)
             finally:
                 self._cost("result", time.perf_counter() - t0)
+        elif closed == Phase.T6.value and "decode_failed" in tx.payload:
+            t0 = time.perf_counter()
+            try:
+                self._decode_failure(g, rd, tx, bad)
+            finally:
+                self._cost("result", time.perf_counter() - t0)
+
+    def _decode_failure(self, g: _Group, rd: _Round, tx: Transaction, bad) -> None:
+        """Blame record: the round's t valid shares must really not decode; then every accepted
+        Proof_PK of the round is listed with its re-checked verdict (a failing one is already a
+        VERIFY finding; if all verify, a proven update had an out-of-range slot, which
+        Proof_PK does not exclude; see docs/ARCHITECTURE.md)."""
+        if rd.aggregate is None:
+            return bad("result", "a decode failure recorded without an aggregate")
+        valid = [s for a in g.parties if (s := rd.shares.get(a)) and s.verdict and s.ok]
+        if len(valid) < g.pk.t:
+            return bad("result", f"decode failure recorded with {len(valid)} < t valid shares")
+        try:
+            shares = [DecryptionShare.from_bytes(self.blobs.get(s.blob), g.pk) for s in valid]
+            plain = combine_vector(g.pk, shares)
+        except (BlobError, ValueError, TypeError) as exc:
+            return bad("result", f"cannot re-combine the shares: {exc}")
+        try:
+            g.scheme.unpack(plain, rd.aggregate_len, rd.n_accepted)
+        except ValueError as exc:
+            accepted = [s for a in g.parties if (s := rd.gradients.get(a)) and s.verdict]
+            self.decode_failures.append({
+                "group": g.address, "round": tx.round, "tx": tx.tx_hash, "reason": str(exc),
+                "accepted": [{"party": s.party, "tx": s.tx, "proof_ok": bool(s.ok)}
+                             for s in accepted],
+            })  # fmt: skip
+            return
+        bad("result", "a decode failure is recorded, but t valid shares decode the aggregate")
 
     def _result(self, g: _Group, rd: _Round, tx: Transaction, bad) -> None:
         sums = self._result_sums(g, rd, tx, bad)
@@ -900,6 +937,7 @@ def default_processes() -> int:
 class ProtocolReport:
     findings: list[Finding]
     costs: dict[str, dict[str, float]]
+    decode_failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -921,7 +959,7 @@ def audit_protocol(
         for tx in b.transactions:
             aud.check(b.height, tx)
     aud.finish()
-    return ProtocolReport(list(aud.findings), aud.cost_summary())
+    return ProtocolReport(list(aud.findings), aud.cost_summary(), list(aud.decode_failures))
 
 
 def audit_with_protocol(

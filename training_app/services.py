@@ -75,6 +75,8 @@ PARTITIONS = ("iid", "dirichlet")
 BEHAVIOURS = ("honest", "late", "cheat", "flaky", "silent")
 
 S = Submission
+#: status_reason prefix of a round whose t valid shares do not decode (blame on chain at T6)
+DECODE_FAILED = "decryption failed"
 
 
 def now_ms() -> int:
@@ -915,6 +917,12 @@ def advance_round(round_id: int, now: int | None = None) -> list[str]:
                         if phase == Phase.T6 and r.result_blob
                         else {}
                     ),
+                    # ... or the blame record: t valid shares whose aggregate does not decode
+                    **(
+                        {"decode_failed": r.status_reason[:200], "n_accepted": r.n_accepted}
+                        if phase == Phase.T6 and r.status_reason.startswith(DECODE_FAILED)
+                        else {}
+                    ),
                 },
             )
             _on_close(r, g, phase, t)
@@ -1209,8 +1217,8 @@ def combine_round(round_id: int) -> bool:
     try:
         plain = combine_vector(pk, shares)
         sums = scheme.unpack(plain, agg.length, r.n_accepted)
-    except ValueError as exc:
-        reason = f"decryption failed: {exc}"
+    except ValueError as exc:  # e.g. SlotOverflowError: a proven update with a bad slot
+        reason = f"{DECODE_FAILED}: {exc}"
     if not reason:
         w_prev = floats_from_bytes(store.get(params_before(r)))
         strat, s_bits = strategy_of(g), scale_bits_of(scheme.scale)

@@ -15,8 +15,9 @@ from deepchain.audit import audit_ledger, export_ledger, main
 from deepchain.audit_protocol import audit_protocol, audit_with_protocol
 from deepchain.blobs import BlobStore
 from deepchain.canonical import canonical_json
-from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.encoding import PackingScheme, SlotOverflowError
 from deepchain.crypto.paillier import generate_threshold_keypair
+from deepchain.crypto.proofs import prove_update
 from deepchain.crypto.vector import (
     DecryptionShare,
     EncryptedUpdate,
@@ -63,6 +64,7 @@ class Material:
     q: list[np.ndarray]
     updates: list[EncryptedUpdate]
     cheat: EncryptedUpdate  # party 2's update with a ciphertext its proof does not match
+    bad_slot: EncryptedUpdate  # party 0's update: a slot out of range, with a VALID proof
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,15 @@ def mat() -> Material:
     cts[0] = pk.encrypt(1, rng=rng)
     cheat = replace(updates[2], ciphertexts=cts)
     assert not verify_update(pk, scheme, cheat, ctx=grad_ctx(pk, 2))
-    return Material(pk, shares, scheme, q, updates, cheat)
+    ms = scheme.pack(q[0])
+    mask = (1 << scheme.slot_bits) - 1  # slot 0 := 2^(w-1), far above any honest slot sum
+    ms[0] = (ms[0] & ~mask) | (1 << (scheme.slot_bits - 1))  # still < 2^B, so provable
+    alphas = [rng.getrandbits(448) for _ in ms]
+    cts = [pk.encrypt(m, a) for m, a in zip(ms, alphas, strict=True)]
+    proof = prove_update(pk, scheme, cts, ms, alphas, rng, ctx=grad_ctx(pk, 0))
+    bad_slot = EncryptedUpdate(cts, [], LENGTH, batch_proof=proof)
+    assert verify_update(pk, scheme, bad_slot, ctx=grad_ctx(pk, 0))
+    return Material(pk, shares, scheme, q, updates, cheat, bad_slot)
 
 
 class Chain:
@@ -146,6 +156,8 @@ def build(
     pk_on_chain: bool = True,
     strategy: dict | None = None,  # Tran_co's strategy record (absent: FedAvg)
     params: str | None = None,  # T6 publishes W_1: "honest" / "fedavg" (ignores the strategy)
+    bad_slot: bool = False,  # party 0's proven update has an out-of-range slot: no decode
+    fake_decode_failure: bool = False,  # the platform records a decode failure that is not
 ) -> tuple[dict, Chain]:
     c = Chain()
     auth, parties = c.net.authority, c.net.parties
@@ -172,6 +184,8 @@ def build(
     ups = list(mat.updates)
     if cheat:
         ups[2] = mat.cheat
+    if bad_slot:
+        ups[0] = mat.bad_slot
     blobs = [store.put(u.to_bytes(pk)) for u in ups]
     if copy:
         blobs[1] = blobs[0]
@@ -260,17 +274,26 @@ def build(
     c.seal()
     # T6: the published result S
     good = [dss[i] for i in sorted(dss) if share_ok[i] and not (bad_share and i == 1)]
-    sums = scheme.unpack(combine_vector(pk, good), LENGTH, len(acc))
-    sums = sums.copy()
-    sums[3] += result_delta
-    res_blob = store.put(np.asarray(sums, dtype="<i8").tobytes())
-    extra = {}
-    if params is not None:
-        strat = Strategy.from_json(strategy) if strategy and params == "honest" else Strategy()
-        w_1, _ = apply_strategy(strat, np.zeros(LENGTH, np.float32), sums, len(acc),
-                                strat.initial_state(LENGTH, 16), 16)  # fmt: skip
-        extra["params_blob"] = store.put(np.asarray(w_1, dtype="<f4").tobytes())
-    _clock(c, r, Phase.T6, result_blob=res_blob, n_accepted=len(acc), **extra)
+    try:
+        sums = scheme.unpack(combine_vector(pk, good), LENGTH, len(acc))
+    except SlotOverflowError as exc:  # the blame record, as training_app writes it
+        _clock(c, r, Phase.T6, decode_failed=f"decryption failed: {exc}", n_accepted=len(acc))
+    else:
+        if fake_decode_failure:
+            _clock(c, r, Phase.T6, decode_failed="decryption failed: made up", n_accepted=3)
+        else:
+            sums = sums.copy()
+            sums[3] += result_delta
+            res_blob = store.put(np.asarray(sums, dtype="<i8").tobytes())
+            extra = {}
+            if params is not None:
+                strat = (
+                    Strategy.from_json(strategy) if strategy and params == "honest" else Strategy()
+                )
+                w_1, _ = apply_strategy(strat, np.zeros(LENGTH, np.float32), sums, len(acc),
+                                        strat.initial_state(LENGTH, 16), 16)  # fmt: skip
+                extra["params_blob"] = store.put(np.asarray(w_1, dtype="<f4").tobytes())
+            _clock(c, r, Phase.T6, result_blob=res_blob, n_accepted=len(acc), **extra)
     c.seal()
     # group end: what is left of each stake goes back
     for a in addrs:
@@ -460,3 +483,25 @@ def test_it_names_a_tran_co_with_an_invalid_strategy(mat, store):
     bad = {**ADAM, "tau": "0x0.0p+0"}
     doc, _ = build(mat, store, strategy=bad)
     _caught(doc, store, "group", "group_create", "strategy")
+
+
+def test_a_round_that_does_not_decode_is_on_chain_and_audits_clean_with_its_proofs_rechecked(
+    mat, store
+):
+    """A proven update with an out-of-range slot (Proof_PK bounds the plaintext, not each
+    slot) makes the aggregate undecodable: the T6 record says so, the honest decryptors got
+    their deposits back, and the auditor re-derives the failure and re-checks every accepted
+    Proof_PK of the round without bricking the audit."""
+    doc, c = build(mat, store, bad_slot=True)
+    rep, aud = audit_with_protocol(doc, store)
+    assert rep.ok, rep.reason
+    assert all(rep.balances[p.address] == 1_000 for p in c.net.parties)
+    [fail] = aud.decode_failures
+    assert fail["round"] == 1 and "slot" in fail["reason"]
+    assert [a["proof_ok"] for a in fail["accepted"]] == [True, True, True]
+    assert audit_protocol(doc, store).decode_failures == aud.decode_failures
+
+
+def test_a_decode_failure_that_decodes_is_named(mat, store):
+    doc, _ = build(mat, store, fake_decode_failure=True)
+    _caught(doc, store, "result", "clock", "t valid shares decode the aggregate")
