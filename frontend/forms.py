@@ -37,22 +37,53 @@ def _strategy_field(key: str, label: str, where: str) -> forms.FloatField:
     )  # fmt: skip
 
 
-class GroupCreateForm(forms.Form):
-    """A cooperative group co (paper 4.2.4): N parties, threshold t, rounds, deposit d."""
+KEY_SIZES = [
+    (512, "512 bits (tests only: not secure)"),
+    (1024, "1024 bits (quick demo)"),
+    (2048, "2048 bits (recommended)"),
+]
 
-    name = forms.CharField(max_length=120)
+
+class GroupCreateForm(forms.Form):
+    """A cooperative group co (paper 4.2.4): N parties, threshold t, rounds, deposit d, and a
+    window per phase. Blank windows are derived from the measured cost of the chosen model and
+    key size (``frontend.costs``); the page computes them live and warns below that cost."""
+
+    name = forms.CharField(max_length=120, help_text="What the other parties see in the list.")
     task = forms.CharField(max_length=200, initial="MNIST digit classification")
     model_name = forms.ChoiceField(
-        choices=[("mlp", "MLP"), ("tiny", "Tiny (fast demo)"), ("paper_cnn", "CNN (paper)")]
+        choices=[("mlp", "MLP"), ("tiny", "Tiny (fast demo)"), ("paper_cnn", "CNN (paper)")],
+        label="Model",
+        help_text="Bigger models train better and cost more ciphertexts per update.",
     )
-    n_parties = forms.IntegerField(min_value=2, max_value=50, initial=3, label="Parties (N)")
-    threshold = forms.IntegerField(min_value=1, max_value=50, initial=2, label="Threshold (t)")
-    rounds = forms.IntegerField(min_value=1, max_value=100, initial=3)
+    key_bits = forms.TypedChoiceField(
+        choices=KEY_SIZES, coerce=int, label="Paillier key size",
+        help_text="The threshold key that encrypts every update; larger is slower and safer.",
+    )  # fmt: skip
+    n_parties = forms.IntegerField(
+        min_value=2, max_value=16, initial=3, label="Parties (N)",
+        help_text="How many parties train together; the group starts when all N have joined.",
+    )  # fmt: skip
+    threshold = forms.IntegerField(
+        min_value=1, max_value=16, initial=2, label="Threshold (t)",
+        help_text="Any t parties' decryption shares recover the aggregate; fewer learn nothing.",
+    )  # fmt: skip
+    rounds = forms.IntegerField(
+        min_value=1, max_value=100, initial=3,
+        help_text="Each round: train, encrypt, aggregate, decrypt together.",
+    )  # fmt: skip
     deposit = forms.IntegerField(
-        min_value=1, max_value=INT64_MAX // 16, initial=100, label="Deposit d (DeepCoin)"
+        min_value=1, max_value=INT64_MAX // 16, initial=100, label="Deposit d (DeepCoin)",
+        help_text="Staked to join, and again with each message until its proof verifies.",
+    )  # fmt: skip
+    partition = forms.ChoiceField(
+        choices=[("iid", "IID"), ("dirichlet", "Dirichlet (non-IID)")],
+        help_text="How the demo's simulated parties split the data (real parties bring theirs).",
     )
-    partition = forms.ChoiceField(choices=[("iid", "IID"), ("dirichlet", "Dirichlet (non-IID)")])
-    local_iterations = forms.IntegerField(min_value=1, max_value=10_000, initial=20)
+    local_iterations = forms.IntegerField(
+        min_value=1, max_value=10_000, initial=20,
+        help_text="SGD steps each party takes on its own data per round.",
+    )  # fmt: skip
     strategy = forms.ChoiceField(
         choices=[
             ("fedavg", "FedAvg (the paper)"),
@@ -72,20 +103,27 @@ class GroupCreateForm(forms.Form):
     prox_mu = _strategy_field(
         "mu", "FedProx mu", "proximal term in local training, any strategy; 0 = off"
     )
-    phase_seconds = forms.IntegerField(
-        min_value=1,
-        max_value=86_400,
-        initial=30,
-        label="Seconds per phase",
-        help_text="Each deadline T_t1..T_t9 is this long after the previous one.",
-    )
     training_seconds = forms.IntegerField(
-        min_value=1,
-        max_value=86_400,
-        required=False,
-        label="Seconds for local training (T_t1)",
-        help_text="The gradient-submission window, in which parties train; blank: as above.",
-    )
+        min_value=1, max_value=86_400, required=False,
+        label="T1 window: train + send the gradient (s)",
+        help_text="Blank: derived from the measured cost.",
+    )  # fmt: skip
+    share_seconds = forms.IntegerField(
+        min_value=1, max_value=86_400, required=False,
+        label="T5 window: decryption shares (s)",
+        help_text="Blank: derived from the measured cost (the longest phase).",
+    )  # fmt: skip
+    phase_seconds = forms.IntegerField(
+        min_value=1, max_value=86_400, required=False,
+        label="Every other phase's window (s)",
+        help_text="Verification, upload, aggregation, download, return. Blank: derived.",
+    )  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from django.conf import settings
+
+        self.fields["key_bits"].initial = int(settings.DEEPCHAIN_KEY_BITS)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -102,13 +140,26 @@ class GroupCreateForm(forms.Form):
                 raise forms.ValidationError(f"Strategy: {exc}") from None
         return data
 
-    def deadlines(self) -> dict[str, int]:
-        """Per-phase durations in ms, keyed by the clock's phase names."""
-        ms = int(self.cleaned_data["phase_seconds"]) * 1000
-        out = {name: ms for _, name in PHASE_LABELS}
-        if self.cleaned_data.get("training_seconds"):
-            out["gradient_submission"] = int(self.cleaned_data["training_seconds"]) * 1000
+    def windows_s(self, derived: dict[str, int] | None = None) -> dict[str, int]:
+        """Seconds per phase (clock phase names): the given windows, else ``derived``."""
+        d = derived or {}
+        other = self.cleaned_data.get("phase_seconds") or max(30, d.get("verification", 30))
+        out = {name: int(other) for _, name in PHASE_LABELS}
+        out["gradient_submission"] = int(
+            self.cleaned_data.get("training_seconds") or d.get("gradient_submission", other)
+        )
+        out["decryption_share"] = int(
+            self.cleaned_data.get("share_seconds") or d.get("decryption_share", other)
+        )
         return out
+
+    def needs_derived(self) -> bool:
+        c = self.cleaned_data
+        return not (c.get("training_seconds") and c.get("share_seconds") and c.get("phase_seconds"))
+
+    def deadlines(self, derived: dict[str, int] | None = None) -> dict[str, int]:
+        """Per-phase durations in ms, keyed by the clock's phase names."""
+        return {k: v * 1000 for k, v in self.windows_s(derived).items()}
 
 
 class JoinForm(forms.Form):

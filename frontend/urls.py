@@ -24,6 +24,7 @@ urlpatterns = [
     # groups
     path("groups/", views.group_list, name="group_list"),
     path("groups/new/", views.group_create, name="group_create"),
+    path("groups/new/costs.json", views.group_costs_json, name="group_costs_json"),
     path("groups/<int:group_id>/", views.group_detail, name="group_detail"),
     path("groups/<int:group_id>/join/", views.group_join, name="group_join"),
     path(

@@ -132,6 +132,15 @@ def group_create(request: HttpRequest) -> HttpResponse:
     form = GroupCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        from .costs import expected_s, measured
+
+        cost = measured(d["key_bits"], d["model_name"])
+        expected = expected_s(d["key_bits"], d["model_name"], d["n_parties"],
+                              d["local_iterations"], cost)  # fmt: skip
+        derived = default_windows(d, cost) if form.needs_derived() else None
+        windows = form.windows_s(derived)
+        short = [f"{phase_label(p)} ({windows[p]} s; measured cost about {s:.0f} s)"
+                 for p, s in expected.items() if windows[p] < s]  # fmt: skip
         try:
             group = _service("training_app.services").create_group(
                 initiator=request.user,
@@ -143,15 +152,58 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 model_name=d["model_name"],
                 partition=d["partition"],
                 local_iterations=d["local_iterations"],
-                deadlines=form.deadlines(),
+                deadlines=form.deadlines(derived),
+                key_bits=d["key_bits"],
                 strategy=d["strategy_obj"],
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
             messages.success(request, f"Group “{group.name}” created. Invite parties to join.")
+            if short:
+                messages.warning(
+                    request,
+                    "Shorter than what it costs on this machine, so honest "
+                    "parties risk being penalised as late: " + "; ".join(short),
+                )
             return redirect("group_detail", group_id=group.id)
     return render(request, "frontend/groups/create.html", {"form": form})
+
+
+def default_windows(d: dict, cost: dict | None = None) -> dict[str, int]:
+    """Windows derived from the measured cost of the form's model and key size."""
+    from .costs import default_windows_s
+
+    return default_windows_s(d["key_bits"], d["model_name"], d["n_parties"],
+                             d["local_iterations"], cost)  # fmt: skip
+
+
+@login_required
+def group_costs_json(request: HttpRequest) -> JsonResponse:
+    """What a group of these settings costs here (expected seconds per long phase) and the
+    default windows; the create form fetches it when the model, key size, N or K change."""
+    from .costs import expected_s, measured
+    from .forms import KEY_SIZES
+
+    try:
+        bits = int(request.GET.get("key_bits", ""))
+        model = request.GET.get("model_name", "")
+        n = min(16, max(2, int(request.GET.get("n_parties", "3"))))
+        k = min(10_000, max(1, int(request.GET.get("local_iterations", "20"))))
+    except ValueError:
+        return JsonResponse({"message": "key_bits, n_parties and local_iterations must be "
+                                        "integers", "code": "bad_request"}, status=400)  # fmt: skip
+    if bits not in dict(KEY_SIZES) or model not in ("mlp", "tiny", "paper_cnn"):
+        return JsonResponse({"message": "unknown model or key size", "code": "bad_request"},
+                            status=400)  # fmt: skip
+    cost = measured(bits, model)
+    d = {"key_bits": bits, "model_name": model, "n_parties": n, "local_iterations": k}
+    return JsonResponse({
+        "expected_s": {p: round(v, 1) for p, v in expected_s(bits, model, n, k, cost).items()},
+        "default_s": default_windows(d, cost),
+        "ciphertexts": cost["ciphertexts"],
+        "params": cost["params"],
+    })  # fmt: skip
 
 
 def _group_for(request: HttpRequest, group_id: int) -> CooperativeGroup:

@@ -220,3 +220,47 @@ def test_the_outcome_and_the_demo_terminal_tell_penalties_extra_pay_and_the_urls
     assert snap["parties"][flaky.account.address]["label"] == "P2"
     assert snap["penalties"][0]["reason_label"] == "Penalty: invalid proof"
     assert snap["penalties"][0]["phase_label"] == "T1 gradient submission"
+
+
+@pytest.mark.django_db
+def test_blank_windows_are_derived_from_the_measured_cost_and_a_short_one_is_flagged(
+    client, make_user
+):
+    from frontend.costs import expected_s, measured
+    from training_app.models import CooperativeGroup
+
+    client.force_login(make_user())
+    base = {"name": "derived", "task": "digits", "model_name": "tiny", "key_bits": "512",
+            "n_parties": "3", "threshold": "2", "rounds": "2", "deposit": "40",
+            "partition": "iid", "local_iterations": "5"}  # fmt: skip
+    r = client.post("/groups/new/", base, follow=True)
+    assert r.status_code == 200 and "Shorter than what it costs" not in r.content.decode()
+    g = CooperativeGroup.objects.get(name="derived")
+    exp = expected_s(512, "tiny", 3, 5, measured(512, "tiny"))
+    for phase, s in exp.items():
+        assert g.deadlines[phase] / 1000 >= s, (phase, g.deadlines[phase], s)
+    assert g.key_bits == 512
+
+    # the paper's CNN at 1024 bits: thousands of ciphertexts, so 1 s for T5 is far too short
+    share_cost = expected_s(1024, "paper_cnn", 3, 5, measured(1024, "paper_cnn"))
+    assert share_cost["decryption_share"] > 1
+    r = client.post("/groups/new/", {**base, "name": "rushed", "share_seconds": "1",
+                                      "key_bits": "1024", "model_name": "paper_cnn"},
+                    follow=True)  # fmt: skip
+    text = r.content.decode()
+    assert (
+        "Shorter than what it costs on this machine" in text and "T5 decryption share (1 s" in text
+    )
+    assert CooperativeGroup.objects.get(name="rushed").deadlines["decryption_share"] == 1000
+
+    r = client.get(
+        "/groups/new/costs.json",
+        {"model_name": "tiny", "key_bits": "512", "n_parties": "3", "local_iterations": "5"},
+    )
+    body = r.json()
+    assert r.status_code == 200 and set(body["default_s"]) == set(exp)
+    assert all(body["default_s"][p] > body["expected_s"][p] for p in exp)
+    r = client.get("/groups/new/costs.json", {"model_name": "huge", "key_bits": "512"})
+    assert r.status_code == 400 and "message" in r.json()
+    r = client.get("/groups/new/costs.json", {"model_name": "tiny", "key_bits": "x"})
+    assert r.status_code == 400
