@@ -232,7 +232,7 @@ def test_blank_windows_are_derived_from_the_measured_cost_and_a_short_one_is_fla
     client.force_login(make_user())
     base = {"name": "derived", "task": "digits", "model_name": "tiny", "key_bits": "512",
             "n_parties": "3", "threshold": "2", "rounds": "2", "deposit": "40",
-            "partition": "iid", "local_iterations": "5"}  # fmt: skip
+            "partition": "iid", "local_iterations": "5", "strategy": "fedavg"}  # fmt: skip
     r = client.post("/groups/new/", base, follow=True)
     assert r.status_code == 200 and "Shorter than what it costs" not in r.content.decode()
     g = CooperativeGroup.objects.get(name="derived")
