@@ -34,6 +34,27 @@ import numpy as np
 from deepchain.crypto.serialize import CryptoFormatError, check_header, get_int
 
 
+# -- what Proof_PK bounds: the ONE derivation of the packing's proof slack ---------------------
+def proof_pk_range_bits(B: int, K: int, KAPPA: int) -> int:
+    """Per-ciphertext Proof_PK: z1 < 2^(B + K + KAPPA), which proves c encrypts M = M* mod n
+    for an integer |M*| < 2^(B + K + KAPPA) (honest M < 2^B; K-bit challenge, KAPPA bits of
+    statistical hiding; ring-Pedersen binding under strong RSA, proofs.py)."""
+    return B + K + KAPPA
+
+
+def batch_proof_range_bits(B: int, L: int, K: int, KAPPA: int) -> int:
+    """Batched Proof_PK over k <= 2^L ciphertexts with r = K binary rows: z1 < 2^T with
+    T = B + L + K + ceil(log2 K) + KAPPA (a row sum M^_i < 2^(B+L), the vector challenge
+    sum_i w_i M^_i < 2^(B+L+K+log2 r)); it proves |M*_j| < 2^(T+1) for every j."""
+    return B + L + K + (K - 1).bit_length() + KAPPA
+
+
+def proven_bound_bits(B: int, L: int, K: int, KAPPA: int) -> int:
+    """The bound either proof mode guarantees for every plaintext: |M*| < 2^(this). The batched
+    bound (T + 1) is the larger: L + ceil(log2 K) + 1 bits over the per-ciphertext one."""
+    return max(proof_pk_range_bits(B, K, KAPPA), batch_proof_range_bits(B, L, K, KAPPA) + 1)
+
+
 class SlotOverflowError(ValueError):
     """A decrypted slot lies outside the range an honest aggregate can produce."""
 
@@ -71,9 +92,10 @@ class PackingScheme:
 
     @property
     def proof_slack_bits(self) -> int:
-        """Bits a proven (possibly cheating) plaintext may exceed B by: K + KAPPA for the
-        per-ciphertext Proof_PK, plus L + ceil(log2 K) + 1 for the batched one."""
-        return self.K + self.KAPPA + self.batch_log + (self.K - 1).bit_length() + 1
+        """Bits a proven (possibly cheating) plaintext may exceed B by (proven_bound_bits - B):
+        K + KAPPA for the per-ciphertext Proof_PK, plus L + ceil(log2 K) + 1 for the batched
+        one; 194 at K = 128, KAPPA = 40, L = 18."""
+        return proven_bound_bits(0, self.batch_log, self.K, self.KAPPA)
 
     @property
     def slots_per_ciphertext(self) -> int:

@@ -39,6 +39,11 @@ import gmpy2
 from gmpy2 import mpz
 
 from deepchain.canonical import int_to_hex
+from deepchain.crypto.encoding import (
+    batch_proof_range_bits,
+    proof_pk_range_bits,
+    proven_bound_bits,
+)
 from deepchain.crypto.paillier import (
     ALPHA_BITS,
     K_BITS,
@@ -241,7 +246,7 @@ def pk_challenge(
 
 
 def _pk_check_bound(pk: Any, B: int) -> int:
-    total = B + K_BITS + KAPPA
+    total = proof_pk_range_bits(B, K_BITS, KAPPA)
     if B < 1 or total >= pk.n.bit_length() - 1:
         raise ValueError(f"Proof_PK needs B + K + KAPPA < |n| - 1 (B={B})")
     return total
@@ -476,15 +481,6 @@ BATCH_R = K_BITS  # binary repetitions r: soundness 2^-r against a bad ciphertex
 LOG_R = (BATCH_R - 1).bit_length()  # ceil(log2 r) = 7
 
 
-def batch_slack_bits(L: int) -> int:
-    """Extra bits the batched proof's bound has over the per-ciphertext one: L + log2 r + 1.
-
-    Per ciphertext Proof_PK proves |M*| < 2^(B + K + KAPPA); the batched proof proves
-    |M*_j| < 2^(B + K + KAPPA + L + log2 r + 1) for every j (see prove_update).
-    """
-    return L + LOG_R + 1
-
-
 def _batch_params(pk: ThresholdPublicKey, scheme: Any) -> tuple[int, int, int]:
     """(B, L, T): plaintext bound bits, log2 of the most ciphertexts, z1 range bits.
 
@@ -494,8 +490,8 @@ def _batch_params(pk: ThresholdPublicKey, scheme: Any) -> tuple[int, int, int]:
     if scheme.n_bits != pk.n.bit_length():
         raise ValueError("packing scheme was made for a different key size")
     B, L = scheme.plaintext_bits, scheme.batch_log
-    T = B + L + K_BITS + LOG_R + KAPPA
-    if B < 1 or T + 1 + scheme.log_n_max > pk.n.bit_length() - 2:
+    T = batch_proof_range_bits(B, L, K_BITS, KAPPA)
+    if B < 1 or proven_bound_bits(B, L, K_BITS, KAPPA) + scheme.log_n_max > pk.n.bit_length() - 2:
         raise ValueError("batched Proof_PK: the packing leaves too few free bits")
     return B, L, T
 
