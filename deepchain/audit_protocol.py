@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 from gmpy2 import mpz
 
-from deepchain.audit import AuditContext, AuditReport, audit_ledger
+from deepchain.audit import AuditContext, AuditReport, audit_ledger, report_from
 from deepchain.blobs import BlobError, BlobStore, blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.duplicates import Gradient, check_history, ciphertext_digest
@@ -971,15 +971,16 @@ def audit_with_protocol(
     final: bool = True,
 ) -> tuple[AuditReport, ProtocolAuditor]:
     """``audit_ledger`` with the protocol checks plugged in, then (``final``: nothing is
-    pending any more) the end-of-chain checks. The report names the first bad block/tx; its
-    counts carry the protocol costs."""
+    pending any more) the end-of-chain checks. The report lists every problem; its counts
+    carry the protocol costs."""
     aud = ProtocolAuditor(blobs, processes)
     report = audit_ledger(doc, blobs, [aud], genesis_hash=genesis_hash)
-    if report.ok and final:
+    if final:
         left = aud.finish()
         if left:
-            f = left[0]
-            report = AuditReport(False, {"block": f.height, "tx": f.tx},
-                                 f"[{f.check}] {f.reason}", counts=report.counts)  # fmt: skip
+            found = [{**f.to_dict(), "row": None} for f in left]
+            report = report_from(report.problems + found, balances=report.balances,
+                                 counts=report.counts, tip_hash=report.tip_hash,
+                                 genesis_hash=report.genesis_hash)  # fmt: skip
     report.counts["protocol"] = aud.cost_summary()
     return report, aud

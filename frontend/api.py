@@ -9,10 +9,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from deepchain_web.fields import StrictCharField
+from deepchain_web.throttling import TokenThrottle, WriteThrottle
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -32,10 +32,6 @@ MeResponse = inline_serializer(
 )
 
 
-class LoginThrottle(AnonRateThrottle):
-    rate = "30/min"
-
-
 class TokenView(APIView):
     """POST username/password -> the user's API token (created on first use).
     DELETE (authenticated) revokes the caller's token."""
@@ -44,7 +40,7 @@ class TokenView(APIView):
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
 
     def get_throttles(self):
-        return [LoginThrottle()] if self.request.method == "POST" else []
+        return [TokenThrottle()] if self.request.method == "POST" else [WriteThrottle()]
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponse}, auth=[])
     def post(self, request):

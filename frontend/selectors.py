@@ -31,7 +31,9 @@ PHASES = [
 def _party_label(membership) -> str:
     if membership is None:
         return "collaborative"
-    return f"P{membership.party_index}" if membership.party_index else membership.user.username
+    if membership.party_index:
+        return f"P{membership.party_index}"
+    return membership.account.address[:12]  # pseudonymous: never the username
 
 
 def _money_tx(tx: Transaction, party_of: dict[str, str] | None = None) -> dict[str, Any]:
@@ -163,11 +165,14 @@ def dashboard_snapshot(group: CooperativeGroup) -> dict[str, Any]:
 
 
 # -- the group page and the wallet ------------------------------------------------------------
-def member_rows(members) -> list[dict[str, Any]]:
-    """Each member with its agent's status (training_app.presence)."""
+def member_rows(members, viewer=None) -> list[dict[str, Any]]:
+    """Each member with its agent's status (training_app.presence) and its username only if
+    ``viewer`` may see it (the member themself, staff: ``shown_username``)."""
     from training_app.presence import agent_status
+    from training_app.selectors import shown_username
 
-    return [{"m": m, "agent": agent_status(m)} for m in members]
+    return [{"m": m, "agent": agent_status(m), "username": shown_username(viewer, m.user)}
+            for m in members]  # fmt: skip
 
 
 def is_custodial(account) -> bool:

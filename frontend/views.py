@@ -23,6 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from deepchain_web.api_errors import DomainError
 from ledger_app.models import Account, Asset, Block, Transaction
+from training_app import selectors as training_selectors
 from training_app.models import CooperativeGroup, Membership
 
 from . import selectors
@@ -224,7 +225,8 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
     api_url = request.build_absolute_uri("/").rstrip("/")
     ctx = {
         "group": group,
-        "members": selectors.member_rows(members),
+        "members": selectors.member_rows(members, user),
+        "initiator_name": training_selectors.shown_username(user, group.initiator),
         "me": me,
         "account": account,
         "custodial": selectors.is_custodial(account),
@@ -506,7 +508,10 @@ def block_detail(request: HttpRequest, height: int) -> HttpResponse:
 
 def tx_detail(request: HttpRequest, tx_hash: str) -> HttpResponse:
     tx = get_object_or_404(Transaction, tx_hash=tx_hash)
-    payload = json.dumps(tx.payload, indent=2, sort_keys=True)
+    from ledger_app.selectors import signed_fields
+
+    signed = signed_fields(tx)  # what was signed, not the indexed column beside it
+    payload = json.dumps(signed.get("payload", tx.payload), indent=2, sort_keys=True)
     return render(
         request,
         "frontend/explorer/tx.html",

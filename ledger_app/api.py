@@ -21,6 +21,9 @@ from ledger_app.models import Account, Block, LedgerEntry, Transaction
 
 
 class TransactionSerializer(serializers.ModelSerializer):
+    """A transaction as signed: kind, sender, nonce, group, round, phase and payload come
+    from its canonical bytes (``raw``), not from the indexed columns beside them."""
+
     block_height = serializers.IntegerField(source="block.height", allow_null=True, default=None)
     group = serializers.CharField(source="group_ref")
 
@@ -28,6 +31,11 @@ class TransactionSerializer(serializers.ModelSerializer):
         model = Transaction
         fields = ["tx_hash", "kind", "sender", "nonce", "group", "round", "phase", "payload",
                   "status", "reason", "block_height", "index_in_block", "created_at"]  # fmt: skip
+
+    def to_representation(self, instance: Transaction) -> dict:
+        data = super().to_representation(instance)
+        data.update(selectors.signed_fields(instance))
+        return data
 
 
 class BlockSerializer(serializers.ModelSerializer):
@@ -170,7 +178,8 @@ class Status(APIView):
 
 
 class Verify(APIView):
-    """Re-verify the whole chain now (audit verdict, first bad block/transaction and why)."""
+    """Re-verify the whole chain and every served copy now: the verdict and every problem
+    found, each naming its block, transaction or row."""
 
     @extend_schema(
         responses=inline_serializer(
@@ -179,6 +188,10 @@ class Verify(APIView):
                 "ok": serializers.BooleanField(),
                 "reason": serializers.CharField(),
                 "first_bad": serializers.JSONField(allow_null=True),
+                "problems": serializers.ListField(
+                    child=serializers.DictField(),
+                    help_text="every failed check: block, tx, row, check, reason",
+                ),
                 "verdict": serializers.CharField(),
                 "report": serializers.JSONField(allow_null=True),
             },

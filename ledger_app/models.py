@@ -19,7 +19,8 @@ class Account(models.Model):
         PARTY = "party"  # a participant (browser user or party agent)
         WORKER = "worker"  # a worker node keeping the ledger
         AUTHORITY = "authority"  # the contracts / clock identity allowed to move escrow money
-        TREASURY = "treasury"  # genesis allocation; pays faucet grants and worker fees
+        TREASURY = "treasury"  # genesis allocation; funds the faucet, pays worker fees
+        FAUCET = "faucet"  # pays sign-up grants (its own limit), topped up by the treasury
         ESCROW = "escrow"  # "escrow:<group>": deposits held by a group's contracts
         POOL = "pool"  # "pool:<group>": penalties awaiting redistribution
 
@@ -227,4 +228,20 @@ class ConsensusVote(models.Model):
             models.UniqueConstraint(
                 fields=["attempt", "node", "block_hash"], name="one_verdict_per_node_block"
             )
+        ]
+
+
+class RefusalTally(models.Model):
+    """Refusals of one sender in one window beyond its on-chain budget: one row per (sender,
+    window), counted, so a client cannot grow the chain (or this table) per request."""
+
+    sender = models.CharField(max_length=80)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)  # every refusal in the window
+    recorded = models.PositiveIntegerField(default=0)  # of which recorded on chain
+    last_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "window_start"], name="one_tally_per_window")
         ]

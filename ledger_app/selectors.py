@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Sum
 
-from deepchain.audit import AuditReport, audit_ledger
+from deepchain.audit import AuditReport, audit_ledger, describe
 from deepchain.audit import export_ledger as core_export
 from deepchain.canonical import canonical_json
 from deepchain.ledger.blocks import Block as CoreBlock
 from deepchain.ledger.blocks import genesis_params, merkle_root
-from deepchain.ledger.state import LedgerState
 from deepchain.ledger.transactions import Transaction as CoreTx
 from deepchain.ledger.transactions import TxFormatError
-from ledger_app.models import Account, Block, ConsensusAttempt, ConsensusEvent, Transaction
+from ledger_app.models import (
+    Account,
+    Block,
+    ConsensusAttempt,
+    ConsensusEvent,
+    LedgerEntry,
+    Transaction,
+)
 
 
 def balance(address: str) -> int:
@@ -75,8 +81,52 @@ def _export_block(row: Block) -> object:
     return doc
 
 
+def signed_fields(tx: Transaction) -> dict:
+    """kind, sender, nonce, group, round, phase and payload of a stored transaction as its
+    canonical bytes say (what the API and explorer show); {} if ``raw`` does not decode."""
+    doc = _parse(tx.raw)
+    if not isinstance(doc, dict) or not isinstance(doc.get("payload"), dict):
+        return {}
+    out = {k: doc.get(k) for k in ("kind", "sender", "nonce", "round", "payload")}
+    out["group"] = doc.get("group") or ""
+    out["phase"] = doc.get("phase") or ""
+    return out
+
+
+def served_copies() -> dict:
+    """Every column the platform serves beside the canonical bytes (deepchain.audit_served):
+    block headers, transactions, wallet histories (LedgerEntry), balances and nonces."""
+    heights = dict(Block.objects.values_list("id", "height"))
+    return {
+        "blocks": [
+            {"height": b.height, "block_hash": b.block_hash, "prev_hash": b.prev_hash,
+             "merkle_root": b.merkle_root, "timestamp_ms": b.timestamp_ms, "leader": b.leader,
+             "consensus_round": b.consensus_round, "tx_count": b.tx_count}
+            for b in Block.objects.order_by("height")
+        ],
+        "transactions": [
+            {"tx_hash": t.tx_hash, "kind": t.kind, "sender": t.sender, "nonce": t.nonce,
+             "group": t.group_ref, "round": t.round, "phase": t.phase, "payload": t.payload,
+             "status": t.status, "reason": t.reason, "block": heights.get(t.block_id),
+             "index": t.index_in_block}
+            for t in Transaction.objects.order_by("id")
+        ],
+        "entries": [
+            {"id": e["id"], "account": e["account__address"], "delta": e["delta"],
+             "balance_after": e["balance_after"], "tx": e["transaction__tx_hash"]}
+            for e in LedgerEntry.objects.order_by("id").values(
+                "id", "account__address", "delta", "balance_after", "transaction__tx_hash")
+        ],
+        "accounts": [
+            {"address": a, "balance": b, "nonce": n}
+            for a, b, n in Account.objects.order_by("id").values_list("address", "balance", "nonce")
+        ],
+    }  # fmt: skip
+
+
 def export_ledger() -> dict:
-    """The audit document ``python -m deepchain.audit`` reads (deepchain.audit format)."""
+    """The audit document ``python -m deepchain.audit`` reads (deepchain.audit format): the
+    chain, the pending mempool in admission order, and the copies the platform serves."""
     rows = list(Block.objects.order_by("height"))
     if not rows:
         return {"version": 1, "genesis": None, "blocks": []}
@@ -84,6 +134,13 @@ def export_ledger() -> dict:
     doc = core_export([genesis])
     doc["genesis"] = _export_block(rows[0])
     doc["blocks"] = [_export_block(r) for r in rows[1:]]
+    doc["pending"] = [
+        _parse(raw)
+        for raw in Transaction.objects.filter(status=Transaction.Status.PENDING)
+        .order_by("id")
+        .values_list("raw", flat=True)
+    ]
+    doc["served"] = served_copies()
     return doc
 
 
@@ -93,60 +150,90 @@ class ChainVerdict:
     reason: str
     first_bad: dict | None
     report: AuditReport | None
+    problems: list[dict] = field(default_factory=list)
 
     def verdict(self) -> str:
         if self.ok and self.report is not None:
-            return self.report.verdict() + "; balances match the Account table"
+            return self.report.verdict() + "; balances and wallet histories match the chain"
         where = ""
         if self.first_bad:
             where = f" at block {self.first_bad.get('block')}"
             if self.first_bad.get("tx"):
                 where += f", tx {self.first_bad['tx']}"
-        return f"FAIL{where}: {self.reason}"
+        head = f"FAIL{where}: {self.reason}"
+        if len(self.problems) <= 1:
+            return head
+        return "\n".join([f"{head} ({len(self.problems)} problems)"]
+                         + [f"  - {describe(p)}" for p in self.problems])  # fmt: skip
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "reason": self.reason, "first_bad": self.first_bad,
-                "verdict": self.verdict(),
+                "problems": self.problems, "verdict": self.verdict(),
                 "report": self.report.to_dict() if self.report else None}  # fmt: skip
 
 
-def _bad(reason: str, block: int | None, tx: str | None, report=None) -> ChainVerdict:
-    return ChainVerdict(False, reason, {"block": block, "tx": tx}, report)
+def _stored_bytes_problems(rows: list[Block]) -> list[dict]:
+    """Stored bytes vs indexed rows: each Block.raw canonical, hashing to its row, and each
+    Transaction.raw equal to the block's copy. One problem per bad block or transaction."""
+    out: list[dict] = []
 
+    def bad(reason: str, block: int | None, tx: str | None = None, row: str | None = None):
+        out.append({"block": block, "tx": tx, "row": row, "check": "stored", "reason": reason})
 
-def verify_chain(*, protocol: bool = True, processes: int | None = None) -> ChainVerdict:
-    """Re-verify everything: stored bytes vs indexed columns, then the core audit (hash links,
-    Merkle roots, leader eligibility and signature, quorum, vote and tx signatures, nonces,
-    supply) with, unless ``protocol`` is False, the protocol checks of
-    ``deepchain.audit_protocol`` against the blob store settings.DEEPCHAIN_BLOBS (every
-    Proof_PK, VERIFY verdict, aggregate, Proof_CD, published result and settlement; proofs in
-    ``processes`` processes, default settings.DEEPCHAIN_AUDIT_PROCESSES or 1), then balances
-    re-derived from the chain (+ the pending mempool, in order) vs the Account table. Names
-    the first bad block/transaction and why."""
-    rows = list(Block.objects.order_by("height"))
-    if not rows:
-        return _bad("no genesis block", None, None)
     for row in rows:
+        where = f"block:{row.height}"
         doc = _parse(row.raw)
         if not isinstance(doc, dict) or canonical_json(doc).decode() != row.raw:
-            return _bad("Block.raw is not canonical JSON (edited bytes)", row.height, None)
+            bad("Block.raw is not canonical JSON (edited bytes)", row.height, row=where)
+            continue
         try:
             b = CoreBlock.from_dict(doc)
         except (TxFormatError, TypeError, ValueError) as exc:
-            return _bad(f"Block.raw malformed: {exc}", row.height, None)
+            bad(f"Block.raw malformed: {exc}", row.height, row=where)
+            continue
         sigs = [b.leader_signature] + [v.signature for v in b.votes]
         if any(sig != sig.lower() for sig in sigs):  # the core accepts upper-case hex here
-            return _bad("Block.raw signature not in canonical lower-case hex", row.height, None)
+            bad("Block.raw signature not in canonical lower-case hex", row.height, row=where)
         if b.block_hash != row.block_hash or b.height != row.height:
-            return _bad("Block.raw does not hash to the stored block hash", row.height, None)
+            bad("Block.raw does not hash to the stored block hash", row.height, row=where)
         stored = list(row.transactions.order_by("index_in_block"))
         if [t.tx_hash for t in stored] != b.tx_hashes():
-            return _bad("transactions table disagrees with the block body", row.height, None)
+            bad("transactions table disagrees with the block body", row.height, row=where)
+            continue
         for t, core in zip(stored, b.transactions, strict=True):
             tdoc = _parse(t.raw)
             if tdoc != core.to_dict() or t.raw != canonical_json(core.to_dict()).decode():
-                return _bad("Transaction.raw differs from the block's copy (edited bytes)",
-                            row.height, t.tx_hash)  # fmt: skip
+                bad("Transaction.raw differs from the block's copy (edited bytes)", row.height,
+                    t.tx_hash, f"transaction:{t.tx_hash}")  # fmt: skip
+    for t in Transaction.objects.filter(status=Transaction.Status.PENDING).order_by("id"):
+        try:
+            tx = CoreTx.from_dict(json.loads(t.raw))
+        except (TxFormatError, ValueError, TypeError) as exc:
+            bad(f"pending Transaction.raw malformed: {exc}", None, t.tx_hash,
+                f"transaction:{t.tx_hash}")  # fmt: skip
+            continue
+        if tx.tx_hash != t.tx_hash:
+            bad("pending Transaction.raw does not hash to its tx_hash", None, t.tx_hash,
+                f"transaction:{t.tx_hash}")  # fmt: skip
+    return out
+
+
+def verify_chain(*, protocol: bool = True, processes: int | None = None) -> ChainVerdict:
+    """Re-verify everything and report every problem, each naming its block, transaction or
+    row: stored bytes vs indexed rows, then the core audit (hash links, Merkle roots, leader
+    eligibility and signature, quorum, vote and tx signatures, nonces, supply) with, unless
+    ``protocol`` is False, the protocol checks of ``deepchain.audit_protocol`` against the
+    blob store settings.DEEPCHAIN_BLOBS (every Proof_PK, VERIFY verdict, aggregate, Proof_CD,
+    published result and settlement; proofs in ``processes`` processes, default
+    settings.DEEPCHAIN_AUDIT_PROCESSES or 1), then every served copy (transaction columns,
+    block headers, wallet histories, balances and nonces) against the chain plus the pending
+    mempool replayed in order (``deepchain.audit_served``)."""
+    rows = list(Block.objects.order_by("height"))
+    if not rows:
+        return ChainVerdict(False, "no genesis block", {"block": None, "tx": None}, None,
+                            [{"block": None, "tx": None, "row": None, "check": "ledger",
+                              "reason": "no genesis block"}])  # fmt: skip
+    stored = _stored_bytes_problems(rows)
     if protocol:
         from deepchain.audit_protocol import audit_with_protocol
         from ledger_app.services import blob_store
@@ -157,37 +244,12 @@ def verify_chain(*, protocol: bool = True, processes: int | None = None) -> Chai
         report, _ = audit_with_protocol(export_ledger(), blob_store(), processes=procs, final=final)
     else:
         report = audit_ledger(export_ledger())
-    if not report.ok:
-        fb = report.first_bad or {}
-        return _bad(report.reason, fb.get("block"), fb.get("tx"), report)
-    # balances: chain state + pending transactions (in id order) == Account table
-    genesis = CoreBlock.from_dict(json.loads(rows[0].raw))
-    g = genesis_params(genesis)
-    st = LedgerState(dict(report.balances), {}, report.counts.get("supply", 0), set(g.authorities))
-    nonces: dict[str, int] = {}
-    for row in rows[1:]:
-        for tx in CoreBlock.from_dict(json.loads(row.raw)).transactions:
-            nonces[tx.sender] = tx.nonce
-    st.nonces = nonces
-    for t in Transaction.objects.filter(status=Transaction.Status.PENDING).order_by("id"):
-        try:
-            tx = CoreTx.from_dict(json.loads(t.raw))
-        except (TxFormatError, ValueError) as exc:
-            return _bad(f"pending Transaction.raw malformed: {exc}", None, t.tx_hash, report)
-        if tx.tx_hash != t.tx_hash:
-            return _bad("pending Transaction.raw does not hash to its tx_hash", None, t.tx_hash,
-                        report)  # fmt: skip
-        why = st.try_apply(tx)
-        if why:
-            return _bad(f"pending transaction invalid on replay: {why}", None, t.tx_hash, report)
-    db = {a: b for a, b in Account.objects.values_list("address", "balance") if b}
-    derived = {a: b for a, b in st.balances.items() if b}
-    if db != derived:
-        diff = sorted(set(db) ^ set(derived) | {a for a in db if derived.get(a) != db[a]})
-        a = diff[0]
-        return _bad(f"balance of {a[:24]}: database {db.get(a, 0)}, chain {derived.get(a, 0)}",
-                    None, None, report)  # fmt: skip
-    return ChainVerdict(True, "ok", None, report)
+    problems = stored + report.problems
+    if not problems:
+        return ChainVerdict(True, "ok", None, report, [])
+    p = problems[0]
+    return ChainVerdict(False, p["reason"], {"block": p.get("block"), "tx": p.get("tx")}, report,
+                        problems)  # fmt: skip
 
 
 def chain_status(limit: int = 10) -> dict:

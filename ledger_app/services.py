@@ -10,6 +10,7 @@ Private keys live in keystore files (settings.DEEPCHAIN_KEYSTORE), never in the 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import time
 from collections.abc import Callable
@@ -37,7 +38,8 @@ from deepchain.ledger.transactions import (
 from deepchain.ledger.transactions import Transaction as CoreTx
 from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish_to_address
-from ledger_app.models import Account, Block, LedgerEntry, Transaction, WorkerNode
+from deepchain_web.throttling import rate as throttle_rate
+from ledger_app.models import Account, Block, LedgerEntry, RefusalTally, Transaction, WorkerNode
 
 DEFAULT_GRANT = int(getattr(settings, "DEEPCHAIN_DEFAULT_GRANT", 10_000))
 MONEY_KINDS = frozenset({TxKind.TRANSFER, TxKind.DEPOSIT, TxKind.PAYOUT, TxKind.PENALTY})
@@ -76,8 +78,13 @@ def authority_identity() -> Identity:
 
 
 def treasury_identity() -> Identity:
-    """The treasury (keystore ``treasury.json``): holds the genesis supply, pays grants."""
+    """The treasury (keystore ``treasury.json``): holds the genesis supply, funds the faucet."""
     return _cached_identity(str(keystore_path("treasury.json")))
+
+
+def faucet_identity() -> Identity:
+    """The faucet (keystore ``faucet.json``): pays sign-up grants, within its own limit."""
+    return _cached_identity(str(keystore_path("faucet.json")))
 
 
 def node_identity(name: str) -> Identity:
@@ -209,12 +216,46 @@ def append_block(*, block: CoreBlock) -> Block:
 
 
 # -- accounts ---------------------------------------------------------------------------------
+FAUCET_GRANT = "faucet grant"
+
+
+def _faucet_account() -> Account:
+    ident = faucet_identity()
+    acct, _ = Account.objects.get_or_create(
+        address=ident.address,
+        defaults={"kind": Account.Kind.FAUCET, "box_pk": ident.public.box_pk, "label": "faucet"},
+    )
+    return acct
+
+
 def _grant(acct: Account, grant: int) -> None:
-    if grant > 0:
-        t = Account.objects.get(kind=Account.Kind.TREASURY)
+    """Pay the sign-up grant from the faucet: at most DEEPCHAIN_RATES["faucet"] grants in any
+    window of its length (counted exactly, under the faucet's row lock); the treasury tops the
+    faucet up by DEEPCHAIN_FAUCET_REFILL (signed transfers) when it cannot pay. Beyond the
+    limit: DomainError 429 (the caller's transaction, e.g. the sign-up, rolls back)."""
+    if grant <= 0:
+        return
+    faucet = _faucet_account()
+    limit = throttle_rate("faucet")
+    with transaction.atomic():
+        f = Account.objects.select_for_update().get(pk=faucet.pk)
+        since = timezone.now() - datetime.timedelta(seconds=limit.period_s)
+        paid = LedgerEntry.objects.filter(
+            account=f, delta__lt=0, reason=FAUCET_GRANT, created_at__gte=since
+        ).count()
+        if paid >= limit.count:
+            raise DomainError("the faucet has paid all the grants it may for now: try again later",
+                              code="faucet_limit", status_code=429)  # fmt: skip
+        if f.balance < grant:
+            t = Account.objects.get(kind=Account.Kind.TREASURY)
+            move_money(
+                source=t.address, destination=f.address, kind=TxKind.TRANSFER,
+                amount=max(grant, int(settings.DEEPCHAIN_FAUCET_REFILL)), reason="faucet refill",
+                signer=treasury_identity(),
+            )  # fmt: skip
         move_money(
-            source=t.address, destination=acct.address, amount=grant, kind=TxKind.TRANSFER,
-            reason="faucet grant", signer=treasury_identity(),
+            source=f.address, destination=acct.address, amount=grant, kind=TxKind.TRANSFER,
+            reason=FAUCET_GRANT, signer=faucet_identity(),
         )  # fmt: skip
 
 
@@ -390,8 +431,31 @@ def _commit(
 
 def _refuse(exc: _Refused, summary: dict) -> DomainError:
     record_rejection(tx_dict_or_summary=exc.tx if exc.tx is not None else summary,
-                     reason=exc.reason)  # fmt: skip
+                     reason=exc.reason, budgeted=True)  # fmt: skip
     return DomainError(exc.reason, code=exc.code)
+
+
+def _within_refusal_budget(sender: str, reason: str) -> bool:
+    """Count a refusal of ``sender``; True while the sender's window still has on-chain
+    records left (DEEPCHAIN_RATES["rejection"] per fixed window), False beyond: then the
+    refusal is only counted in the window's RefusalTally row."""
+    r = throttle_rate("rejection")
+    epoch = int(time.time()) // r.period_s * r.period_s
+    start = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                RefusalTally.objects.get_or_create(sender=sender[:80], window_start=start)
+        except IntegrityError:  # created concurrently: it exists now
+            pass
+        tally = RefusalTally.objects.select_for_update().get(sender=sender[:80], window_start=start)
+        tally.count += 1
+        tally.last_reason = reason[:500]
+        ok = tally.recorded < r.count
+        if ok:
+            tally.recorded += 1
+        tally.save(update_fields=["count", "recorded", "last_reason"])
+    return ok
 
 
 def move_money(
@@ -509,10 +573,18 @@ def submit_signed_transaction(*, tx: CoreTx) -> Transaction:
         raise _refuse(exc, summary) from None
 
 
-def record_rejection(*, tx_dict_or_summary, reason: str) -> Transaction | None:
+def record_rejection(
+    *, tx_dict_or_summary, reason: str, budgeted: bool = False
+) -> Transaction | None:
     """Record a refused transaction: the refused tx itself (status=rejected, with reason) if
     it is a signed transaction not yet stored, and a REJECTION transaction signed by the
-    authority (pending, so it goes on chain). Returns the stored rejected row (or None)."""
+    authority (pending, so it goes on chain). Returns the stored rejected row (or None).
+
+    ``budgeted`` (refusals a client can trigger at will: bad transfers, bad signatures, ...):
+    at most DEEPCHAIN_RATES["rejection"] refusals per sender and window are recorded so;
+    beyond, the window's RefusalTally row of the sender only counts them (nothing stored
+    per request). Protocol refusals (a late gradient, ...) are always recorded: the auditor
+    reads them, and the protocol bounds them (one submission per party and phase)."""
     tx: CoreTx | None = None
     if isinstance(tx_dict_or_summary, CoreTx):
         tx = tx_dict_or_summary
@@ -522,6 +594,10 @@ def record_rejection(*, tx_dict_or_summary, reason: str) -> Transaction | None:
         except TxFormatError:
             tx = None
     summary = tx.to_dict() if tx is not None else dict(tx_dict_or_summary or {})
+    if budgeted:
+        sender = tx.sender if tx is not None else str(summary.get("sender", ""))
+        if not _within_refusal_budget(sender, reason):
+            return None
     stored = None
     auth = authority_identity()
     with transaction.atomic():

@@ -191,10 +191,11 @@ class GroupDetailView(APIView):
     @extend_schema(
         responses=OpenApiTypes.OBJECT,
         description="The dashboard snapshot: round, phase, deadlines, submissions, penalties, "
-        "payouts and accuracy curves.",
+        "payouts and accuracy curves. Members by address and party index; a member's "
+        "username only for that member and staff (null otherwise).",
     )
     def get(self, request, group_id: int):
-        return Response(selectors.group_snapshot(_group(request, group_id)))
+        return Response(selectors.group_snapshot(_group(request, group_id), request.user))
 
 
 class JoinSerializer(serializers.Serializer):

@@ -79,8 +79,19 @@ def _countdowns(r: Round, now: int) -> dict[str, int]:
     }
 
 
-def group_snapshot(group) -> dict[str, Any]:
-    """Everything the dashboard shows (and re-sends on reconnect)."""
+def shown_username(viewer, user) -> str | None:
+    """Pseudonymity: a member's username is shown only to that user and to staff; everyone
+    else knows members by on-chain address and party index."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False) or user is None:
+        return None
+    if viewer.pk == user.pk or viewer.is_staff:
+        return user.get_username()
+    return None
+
+
+def group_snapshot(group, viewer=None) -> dict[str, Any]:
+    """Everything the dashboard shows (and re-sends on reconnect). Members appear by address
+    and party index; ``user`` is their username only for ``viewer`` themself or staff."""
     now = int(time.time() * 1000)
     members = list(group.members.select_related("account", "user").order_by("party_index", "id"))
     r = current_round(group)
@@ -119,7 +130,8 @@ def group_snapshot(group) -> dict[str, Any]:
             "partition": group.partition, "deposit": group.deposit, "key_bits": group.key_bits,
         },
         "members": [
-            {"index": m.party_index, "party": m.account.address, "user": m.user.username,
+            {"index": m.party_index, "party": m.account.address,
+             "user": shown_username(viewer, m.user),
              "status": m.status, "simulated": m.simulated, "behaviour": m.behaviour,
              "stake": m.stake_remaining, "agent": presence.agent_status(m)}
             for m in members

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "deepchain_web.throttling.PageThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -167,6 +168,28 @@ DEEPCHAIN_PAGE_BODY_BYTES = 1024 * 1024  # page forms (the asset upload is at mo
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((DEEPCHAIN_MAX_BLOB + 2) // 3) + DEEPCHAIN_ENVELOPE_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPCHAIN_PAGE_BODY_BYTES
 
+# --- Throttles (deepchain_web.throttling) ------------------------------------------------
+# Reverse proxies in front of the platform that append the client to X-Forwarded-For; 0:
+# the client address is REMOTE_ADDR and X-Forwarded-For is ignored.
+DEEPCHAIN_TRUSTED_PROXIES = int(os.environ.get("DEEPCHAIN_TRUSTED_PROXIES", "0"))
+DEEPCHAIN_THROTTLE_SCALE = int(os.environ.get("DEEPCHAIN_THROTTLE_SCALE", "1"))
+DEEPCHAIN_RATES = {
+    "login": "10/minute",  # log-in page and token endpoint: per address and per username
+    "signup": "5/hour",  # per address
+    "write": "120/minute",  # every write (API and pages): per user and per address
+    "faucet": "200/hour",  # sign-up grants the faucet pays, platform-wide
+    "rejection": "20/minute",  # on-chain REJECTION records per refused sender; then tallied
+}
+# The faucet account pays sign-up grants; the treasury tops it up by this much when low.
+DEEPCHAIN_FAUCET_REFILL = int(os.environ.get("DEEPCHAIN_FAUCET_REFILL", str(10**8)))
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "deepchain",
+    }
+}
+
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -179,6 +202,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "deepchain_web.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["deepchain_web.throttling.WriteThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DeepChain API",

@@ -11,3 +11,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test run, so concurrent runs on one machine don't share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEEPCHAIN_KEY_BITS = 512
+# Throttles: x100 unless a test sets DEEPCHAIN_THROTTLE_SCALE = 1 (tests/web/test_throttles.py),
+# so suites that log in or write often never meet them; per-process counters.
+DEEPCHAIN_THROTTLE_SCALE = int(os.environ.get("DEEPCHAIN_THROTTLE_SCALE", "100"))
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -205,3 +205,83 @@ def test_the_admin_is_read_only_even_for_superusers_and_verifies_the_chain(
     perms = set(Group.objects.get(name="auditor").permissions.values_list("codename", flat=True))
     assert {"view_block", "view_transaction", "view_cooperativegroup"} <= perms
     assert not any(p.startswith(("add_", "change_", "delete_")) for p in perms)
+
+
+# -- served copies: what the API and explorer show is what is audited -----------------------
+def _sql(statement: str, params: list) -> None:
+    with connection.cursor() as cur:
+        cur.execute(statement, params)
+
+
+def _both_audits(tmp_path) -> tuple[str, str]:
+    """(audit_chain's output, the offline auditor's output on audit_chain's export); both
+    must fail with exit status 1."""
+    import io
+
+    export = tmp_path / "ledger.json"
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exc:
+        call_command("audit_chain", export=str(export), stdout=out)
+    assert exc.value.code == 1
+    offline = subprocess.run([sys.executable, "-m", "deepchain.audit", str(export)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert offline.returncode == 1, offline.stdout + offline.stderr
+    return out.getvalue(), offline.stdout
+
+
+def _transfer_row() -> Transaction:
+    return Transaction.objects.filter(block__height=1, kind="transfer").first()
+
+
+def test_a_raw_sql_edit_of_a_payload_column_is_named_and_not_served(built_chain, tmp_path):
+    tx = _transfer_row()
+    signed = json.loads(tx.raw)["payload"]
+    _sql("UPDATE ledger_app_transaction SET payload = %s WHERE id = %s",
+         [json.dumps({**signed, "amount": 999_999}), tx.pk])  # fmt: skip
+    for out in _both_audits(tmp_path):
+        assert tx.tx_hash in out and "payload" in out, out
+    # the API shows what was signed, not the edited column
+    client = APIClient()
+    client.force_authenticate(built_chain[0].user)
+    shown = client.get(f"/api/ledger/{tx.tx_hash}/").json()["object"]["payload"]
+    assert shown == signed and shown["amount"] != 999_999
+
+
+def test_a_raw_sql_edit_of_a_wallet_entry_is_named(built_chain, tmp_path):
+    from ledger_app.models import LedgerEntry
+
+    entry = LedgerEntry.objects.filter(transaction=_transfer_row(), delta__gt=0).first()
+    _sql("UPDATE ledger_app_ledgerentry SET delta = delta + 5 WHERE id = %s", [entry.pk])
+    for out in _both_audits(tmp_path):
+        assert f"ledger_entry:{entry.pk}" in out, out
+
+
+def test_a_raw_sql_edit_of_a_balance_is_named_with_the_protocol_checks_on(built_chain, tmp_path):
+    a = built_chain[0]
+    _sql("UPDATE ledger_app_account SET balance = balance + 1000 WHERE id = %s", [a.pk])
+    for out in _both_audits(tmp_path):
+        assert f"account:{a.address}" in out and "balance" in out, out
+
+
+def test_two_edits_at_once_are_both_named(built_chain, tmp_path):
+    tx, b = _transfer_row(), built_chain[1]
+    signed = json.loads(tx.raw)["payload"]
+    _sql("UPDATE ledger_app_transaction SET payload = %s WHERE id = %s",
+         [json.dumps({**signed, "reason": "edited"}), tx.pk])  # fmt: skip
+    _sql("UPDATE ledger_app_account SET balance = balance + 3 WHERE id = %s", [b.pk])
+    for out in _both_audits(tmp_path):
+        assert tx.tx_hash in out and f"account:{b.address}" in out, out
+        assert "2 problems" in out or "problems)" in out, out
+    verdict = selectors.verify_chain().to_dict()
+    rows = {p["row"] for p in verdict["problems"]}
+    assert {f"transaction:{tx.tx_hash}", f"account:{b.address}"} <= rows, verdict["problems"]
+
+
+def test_two_tampered_blocks_are_both_named(built_chain, tmp_path):
+    one, two = Block.objects.get(height=1), Block.objects.get(height=2)
+    _set_raw("ledger_app_block", one.pk, one.raw.replace('"amount":25', '"amount":26'))
+    _set_raw("ledger_app_block", two.pk, two.raw.replace('"amount":7', '"amount":9'))
+    report = audit_ledger(selectors.export_ledger())
+    assert {p["block"] for p in report.problems} >= {1, 2}, report.problems
+    verdict = selectors.verify_chain()
+    assert {p["block"] for p in verdict.problems} >= {1, 2}, verdict.problems
