@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (authenticated)."""
+"""ASGI entry point: HTTP through Django, websockets through Channels (exact origin check,
+authenticated)."""
 
 import os
 
@@ -9,15 +10,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from deepchain_web.routing import websocket_urlpatterns  # noqa: E402
+from deepchain_web.ws_origin import ExactOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": ExactOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

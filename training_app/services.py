@@ -271,7 +271,7 @@ def apply_to_group(
         if not created and m.status == Membership.Status.REJECTED:
             raise DomainError("your application was rejected", code="rejected")
         if created:
-            publish(g.id, "member_applied", party=acct.address, user=user.username)
+            publish(g.id, "member_applied", party=acct.address)  # pseudonymous: no username
     return m
 
 
@@ -356,7 +356,7 @@ def start_group(*, group, by, api_url: str | None = None) -> CooperativeGroup:
             )
         offline = presence.offline_members(g)
         if offline:
-            who = ", ".join(f"P{m.party_index} ({m.user.username})" for m in offline)
+            who = ", ".join(f"P{m.party_index} ({m.account.address[:12]})" for m in offline)
             raise DomainError(
                 f"not every party agent is online: {who}. Each party runs its agent (the "
                 "command is on the group page) before the group can start, so nobody is "

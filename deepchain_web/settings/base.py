@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "deepchain_web.csp.ContentSecurityPolicyMiddleware",
     "deepchain_web.request_guard.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,6 +174,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPCHAIN_PAGE_BODY_BYTES
 # the client address is REMOTE_ADDR and X-Forwarded-For is ignored.
 DEEPCHAIN_TRUSTED_PROXIES = int(os.environ.get("DEEPCHAIN_TRUSTED_PROXIES", "0"))
 DEEPCHAIN_THROTTLE_SCALE = int(os.environ.get("DEEPCHAIN_THROTTLE_SCALE", "1"))
+# Websocket origins accepted besides the platform's own (deepchain_web.ws_origin), e.g.
+# "https://deepchain.example:8443"; scheme, host and port must match exactly.
+DEEPCHAIN_WS_ORIGINS = env_list("DEEPCHAIN_WS_ORIGINS", "")
 DEEPCHAIN_RATES = {
     "login": "10/minute",  # log-in page and token endpoint: per address and per username
     "signup": "5/hour",  # per address

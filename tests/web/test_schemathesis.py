@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 import schemathesis
@@ -72,7 +73,8 @@ EXAMPLES = 10  # per operation and phase: ~40 s for the whole API
 # OpenAPI schema cannot express for free-form objects, so the fuzzer sends none.
 CLI_FLAGS = ["--checks", "all", "--max-examples", str(EXAMPLES), "--workers", "1",
              "--seed", "15", "--no-shrink", "--exclude-method", "DELETE",
-             "--generation-allow-x00", "false", "--request-timeout", "60"]  # fmt: skip
+             "--generation-allow-x00", "false", "--request-timeout", "60",
+             "--wait-for-schema", "120"]  # fmt: skip
 
 
 @pytest.mark.django_db(transaction=True)
@@ -86,6 +88,8 @@ def test_every_check_passes_against_the_running_asgi_server(make_user, test_db_n
     env = services.child_env(test_db_name, DEEPCHAIN_THROTTLE_SCALE="1000")
     server = services.start_daphne(env, port)
     try:
+        # the first schema generation is slow on a loaded machine: warm it up untimed
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/schema/", timeout=300).read()
         run = subprocess.run(
             [sys.executable, "-m", "schemathesis.cli", "run",
              f"http://127.0.0.1:{port}/api/schema/", *CLI_FLAGS,

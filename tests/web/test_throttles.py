@@ -50,9 +50,9 @@ def test_the_token_throttle_holds_under_a_rotating_x_forwarded_for(rates, make_u
 def test_the_token_throttle_keys_on_the_username_across_addresses(rates, make_user):
     make_user("target")
     codes = [
-        APIClient(REMOTE_ADDR=f"10.0.0.{i}").post(
-            "/api/auth/token/", {"username": "target", "password": "x"}, format="json"
-        ).status_code
+        APIClient(REMOTE_ADDR=f"10.0.0.{i}")
+        .post("/api/auth/token/", {"username": "target", "password": "x"}, format="json")
+        .status_code
         for i in range(12)
     ]
     assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}, codes
@@ -95,8 +95,9 @@ def test_sign_up_is_throttled_per_address(rates):
     client = Client(REMOTE_ADDR="10.1.1.1")
     codes = []
     for i in range(5):
-        r = client.post("/accounts/signup/", {"username": f"newbie{i}",
-                        "password1": "pw-Deep-Chain-1", "password2": "pw-Deep-Chain-1"})  # fmt: skip
+        pw = "pw-Deep-Chain-1"
+        form = {"username": f"newbie{i}", "password1": pw, "password2": pw}
+        r = client.post("/accounts/signup/", form)
         codes.append(r.status_code)
         client.logout()
     assert codes[:3] == [302] * 3 and set(codes[3:]) == {429}, codes
