@@ -78,7 +78,7 @@ def _form(**extra) -> dict:
     return {
         "name": "form group", "task": "MNIST", "model_name": "tiny", "n_parties": 2,
         "threshold": 2, "rounds": 1, "deposit": 10, "partition": "dirichlet",
-        "local_iterations": 5, "phase_seconds": 30, **extra,
+        "local_iterations": 5, "phase_seconds": 30, "key_bits": 512, **extra,
     }  # fmt: skip
 
 
