@@ -329,7 +329,8 @@ class PartyAgent:
         """
         reg = self.api.get("agents/register/")
         acct = reg.get("account")
-        if acct is None:
+        # first run; or the user's browser (custodial) wallet, which moves to these keys
+        if acct is None or (acct["address"] != self.identity.address and acct.get("custodial")):
             ident = self.identity
             msg = registration_message(reg["user"], ident.address, ident.public.box_pk)
             acct = self.api.post(

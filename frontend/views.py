@@ -256,7 +256,11 @@ def group_status_json(request: HttpRequest, group_id: int) -> JsonResponse:
         "status_reason": group.status_reason,
         "all_online": bool(rows) and all(r["agent"]["online"] for r in rows
                                          if r["m"].status == "active"),
-        "members": [{"id": r["m"].id, "agent": r["agent"]} for r in rows],
+        "members": [{"id": r["m"].id, "agent": r["agent"], "index": r["m"].party_index,
+                     "user": r["m"].user.username, "address": r["m"].account.address,
+                     "data_size": r["m"].data_size, "status": r["m"].status,
+                     "simulated": r["m"].simulated, "behaviour": r["m"].behaviour}
+                    for r in rows],
     })  # fmt: skip
 
 

@@ -1,35 +1,44 @@
-"""Browser test (Playwright + Debian's chromium) against the real Daphne server and a real
-Celery worker: sign up, log in, create a group, join with a deposit, watch the dashboard update
-over the websocket while a short round runs (one document throughout: no reload, no
-navigation), see the absent parties' penalties, the collaborative model's accuracy and loss
-points on the Chart.js charts and the honest party's payouts, and open the admin as an auditor
-without write controls. Screenshots of the dashboard, group page and admin go to
-test-artifacts/ (gitignored).
+"""Browser acceptance (Playwright + Debian's chromium, never downloaded) against the real Daphne
+server, a real Celery worker and REAL party agent processes (``python -m deepchain.party``),
+512-bit keys and the ``tiny`` model:
+
+- a visitor, not signed in, watches the public demo group live: its dashboard shows the
+  misbehaving party's penalty, the honest parties' extra pay and the outcome summary, and the
+  explorer, a block and a transaction open without an account;
+- two new users take part from the browser: the first creates a group (the form derives its
+  windows from the measured cost), each copies the agent command from the group page (copy
+  button, clipboard), two real CLI agents started with it join and come online on the page;
+  Start is refused while an agent is offline and accepted once it is back; the round runs and
+  the outcome card appears on the dashboard without any reload; the wallet labels every line;
+  an auditor sees the admin without write controls;
+- a group the initiator aborts shows "aborted", and the wallet shows the stake coming back.
+
+Screenshots at 1366 px go to test-artifacts/ (gitignored).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import shlex
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+VIEWPORT = {"width": 1366, "height": 900}
 PASSWORD = "pw-Deep-Chain-1"
 DEPOSIT = 100
-#: Deadlines are cumulative (T_tk = start + the windows up to k, in run order) and the absent
-#: parties make T1 and T5 run to their deadlines, so a round lasts about TRAINING + 7 * PHASE
-#: seconds. T1 is where the honest agent trains: generous for 2 busy cores; the rest are short
-#: (a phase closed late pushes the later deadlines back, Algorithm 1's updateTime).
-TRAINING_SECONDS = 30
-PHASE_SECONDS = 8
-WAIT_MS = 180_000
+WAIT_MS = 240_000
+ONLINE_3 = "document.querySelectorAll('#member-table .agent-state.online').length === 3"
+OFFLINE_1 = "document.querySelectorAll('#member-table .agent-state.offline').length === 1"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -39,12 +48,12 @@ pytestmark = [
 
 @pytest.fixture
 def browser(live_server_url, celery_worker, monkeypatch):
-    """Chromium (never downloaded). Playwright's sync API runs an event loop in this thread,
-    so the test's own ORM calls need DJANGO_ALLOW_ASYNC_UNSAFE (set after the servers started,
-    so they don't inherit it)."""
+    """Chromium. Playwright's sync API runs an event loop in this thread, so the test's own ORM
+    calls need DJANGO_ALLOW_ASYNC_UNSAFE (set after the servers started)."""
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -53,28 +62,21 @@ def browser(live_server_url, celery_worker, monkeypatch):
             b.close()
 
 
-def _sign_up(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/signup/")
-    page.fill("#id_username", username)
-    page.fill("#id_password1", PASSWORD)
-    page.fill("#id_password2", PASSWORD)
-    page.click("#signup-form button[type=submit]")
-    page.wait_for_url(f"{base}/accounts/profile/")
-    assert len(page.inner_text("#address")) == 64
+@pytest.fixture
+def clock(celery_worker):
+    """The beat's job in production: tick the protocol clock and consensus once a second."""
+    from deepchain_web.celery import app
 
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#nav-user")
+    c = _Clock(app)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.halt.set()
+        c.join(timeout=5)
 
 
 class _Clock(threading.Thread):
-    """The beat's job in production: tick the protocol clock and consensus on the worker,
-    once a second, until stopped."""
-
     def __init__(self, app) -> None:
         super().__init__(daemon=True)
         self.app, self.halt = app, threading.Event()
@@ -86,14 +88,34 @@ class _Clock(threading.Thread):
                 self.app.send_task("ledger_app.tasks.run_consensus")
 
 
-def _js_until(page, expression: str, what: str, timeout: int = WAIT_MS) -> None:
-    """Poll a JS predicate in the page (no reload); on timeout, fail saying what was awaited
+def _context(browser, base: str):
+    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.set_default_timeout(60_000)  # page loads on a loaded 2-core CI
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    return ctx
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _until(page, expression: str, what: str, timeout: int = WAIT_MS) -> None:
+    """Poll a JS predicate in the page (no reload); on timeout, fail naming what was awaited
     and leave a screenshot of where the page stood."""
     try:
         page.wait_for_function(expression, timeout=timeout, polling=500)
     except Exception as exc:
-        page.screenshot(path=str(ARTIFACTS / "dashboard-timeout.png"), full_page=True)
-        raise AssertionError(f"dashboard never showed {what}: {exc}") from exc
+        _shot(page, "timeout")
+        raise AssertionError(f"the page never showed {what}: {exc}") from exc
+
+
+def _sign_up(page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("#signup-form button[type=submit]")
+    page.wait_for_url(f"{base}/accounts/profile/")
 
 
 def _column(page, table: str, index: int) -> list[str]:
@@ -102,167 +124,269 @@ def _column(page, table: str, index: int) -> list[str]:
     )
 
 
-def _series(page, canvas: str, label: str) -> list[float]:
-    """The non-null points of one dataset, read from the live Chart.js instance."""
-    return page.evaluate(
-        """([canvas, label]) => {
-            const chart = window.Chart && window.Chart.getChart(canvas);
-            const ds = chart ? chart.data.datasets.find((d) => d.label === label) : null;
-            return ds ? ds.data.filter((v) => v !== null && v !== undefined) : [];
-        }""",
-        [canvas, label],
+def _mark(page) -> tuple[str, float]:
+    """Mark this document: a reload or a navigation would lose the marker."""
+    return page.evaluate("window.__marker = 'doc-' + Math.random()"), page.evaluate(
+        "performance.timeOrigin"
     )
 
 
+def _same_document(page, mark: tuple[str, float]) -> None:
+    assert page.evaluate("window.__marker") == mark[0]
+    assert page.evaluate("performance.timeOrigin") == mark[1]
+
+
+def _write_party_data(directory: Path, seed: int) -> None:
+    """A party's own data: a small MNIST subset as IDX files (never sent anywhere)."""
+    import numpy as np
+    from django.conf import settings
+
+    from deepchain.learning.data import read_idx, write_idx
+
+    src = Path(settings.DEEPCHAIN_MNIST_DIR)
+    images = read_idx(next(src.glob("t10k-images-idx3-ubyte*")))
+    labels = read_idx(next(src.glob("t10k-labels-idx1-ubyte*")))
+    idx = np.random.default_rng(seed).permutation(len(labels))[:400]
+    directory.mkdir(parents=True, exist_ok=True)
+    write_idx(directory / "train-images-idx3-ubyte", images[idx].astype(np.uint8))
+    write_idx(directory / "train-labels-idx1-ubyte", labels[idx].astype(np.uint8))
+
+
+def _start_agent(command: str, cwd: Path, name: str) -> subprocess.Popen:
+    """Run the command exactly as copied from the page (``python`` is this interpreter)."""
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "deepchain.party"], argv
+    argv[0] = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    log = open(ARTIFACTS / f"agent-{name}.log", "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen([*argv, "--poll", "0.5"], cwd=cwd, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _copied_command(page) -> str:
+    """Click the page's Copy button and read what it put on the clipboard."""
+    page.click("#copy-command")
+    page.wait_for_selector("#copy-command.copied")
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+# --- a visitor watches the public demo ------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
-def test_a_round_seen_live_in_the_browser(live_server_url, celery_worker, browser):
+def test_a_visitor_watches_the_public_demo_with_its_penalty_extra_pay_and_outcome(
+    live_server_url, celery_worker, browser, clock
+):
+    from django.contrib.auth import get_user_model
+
+    from frontend.management.commands.seed_demo import DEMO_BEHAVIOURS
+    from ledger_app.services import create_party_account
+    from training_app import services
+    from training_app.models import CooperativeGroup
+
+    base = live_server_url
+    users = []
+    for name in ("demo-alice", "demo-bob", "demo-carol", "demo-dave"):
+        u = get_user_model().objects.create_user(name, password=PASSWORD)
+        create_party_account(user=u)
+        users.append(u)
+    g = services.create_group(
+        initiator=users[0], name="Public demo", n_parties=4, threshold=2, rounds=1,
+        deposit=DEPOSIT, model_name="tiny", local_iterations=5, data_limit=2000,
+        deadlines={"T1": 120_000, "T2": 60_000, "T5": 120_000}, api_url=base, public=True,
+    )  # fmt: skip
+    for u, behaviour in zip(users, DEMO_BEHAVIOURS, strict=True):  # dave: invalid proof in round 1
+        services.join_group(group=g, user=u, data_size=500, simulated=True, behaviour=behaviour)
+    services.start_group(group=g, by=users[0], api_url=base)
+
+    page = _context(browser, base).new_page()
+    page.goto(f"{base}/")
+    page.click("#demo-link")  # the home page leads a newcomer to the demo
+    page.wait_for_selector("#dashboard")
+    assert page.url == f"{base}/groups/{g.id}/dashboard/"
+    assert page.inner_text("#you") == "watching as a visitor"
+    _until(
+        page,
+        "document.getElementById('dashboard').dataset.conn === 'live'"
+        " || document.getElementById('dashboard').dataset.conn === 'ended'",
+        "live",
+    )
+    mark = _mark(page)
+    _until(page, "!document.getElementById('outcome').hidden && "
+                 "document.getElementById('outcome').dataset.status === 'finished'",
+           "the outcome of the finished group")  # fmt: skip
+    _until(page, "document.querySelectorAll('#payouts tr').length > 0", "the payouts")
+    _same_document(page, mark)
+
+    penalties = _column(page, "penalties", 4)
+    assert any("invalid proof" in p.lower() for p in penalties), penalties
+    assert "P4" in _column(page, "penalties", 1)
+    reasons = _column(page, "payouts", 3)
+    assert any("extra pay" in r.lower() for r in reasons), reasons
+    rows = page.eval_on_selector_all(
+        "#outcome-parties tr", "rs => rs.map(r => [...r.children].map(c => c.textContent))"
+    )
+    by_party = {r[0].split(" ")[0]: r for r in rows}
+    assert by_party["P4"][2].startswith("-") and by_party["P1"][1].startswith("+"), rows
+    assert "%" in page.inner_text("#final-accuracy")
+    _until(page, "document.getElementById('dashboard').dataset.conn === 'ended'",
+           "the live dot going off")  # fmt: skip
+    assert "not live" in page.inner_text("#conn-text")
+    page.wait_for_timeout(1500)  # let the flash highlights fade
+    _shot(page, "visitor-demo-dashboard")
+
+    # the explorer, a block of this group and one of its transactions, still signed out
+    page.click("#blocks li a")
+    page.wait_for_selector("h1")
+    assert "/explorer/blocks/" in page.url
+    _shot(page, "visitor-block")
+    page.goto(f"{base}/explorer/")
+    assert page.locator("text=Log in").count() > 0  # still a visitor
+    _shot(page, "visitor-explorer")
+    page.locator("a[href^='/explorer/tx/']").first.click()
+    page.wait_for_selector("h1")
+    assert "/explorer/tx/" in page.url
+    assert CooperativeGroup.objects.get(pk=g.id).status == "finished"
+
+
+# --- two new users take part with their agents -----------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_two_new_users_take_part_with_agents_started_from_the_page(
+    live_server_url, celery_worker, browser, clock, tmp_path
+):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from deepchain_web.celery import app
     from ledger_app.services import create_party_account
-    from training_app import services as training
+    from training_app import services
     from training_app.models import CooperativeGroup
 
-    ARTIFACTS.mkdir(exist_ok=True)
     base = live_server_url
-    alice_ctx, bob_ctx = browser.new_context(), browser.new_context()
-    for ctx in (alice_ctx, bob_ctx):
-        ctx.set_default_timeout(60_000)  # page loads on a loaded 2-core CI
+    alice_ctx, bob_ctx = _context(browser, base), _context(browser, base)
     alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
 
-    # sign up, log out, log in again
+    # alice signs up and creates a group: the form explains each field and the risk
     _sign_up(alice, base, "alice")
-    alice.click("text=Log out")
-    alice.wait_for_selector("text=Log in")
-    _log_in(alice, base, "alice")
-
-    # create a group: N=3, t=1 (the one honest agent can decrypt), one round, tiny model.
-    # alice and bob are browser users who never submit: the absent parties the clock penalises.
     alice.goto(f"{base}/groups/new/")
     alice.fill("#id_name", "Digits co-op")
+    alice.select_option("#id_model_name", "tiny")
+    alice.select_option("#id_key_bits", "512")
     alice.fill("#id_n_parties", "3")
-    alice.fill("#id_threshold", "1")
+    alice.fill("#id_threshold", "2")
     alice.fill("#id_rounds", "1")
     alice.fill("#id_deposit", str(DEPOSIT))
-    alice.select_option("#id_model_name", "tiny")
     alice.fill("#id_local_iterations", "5")
-    alice.fill("#id_phase_seconds", str(PHASE_SECONDS))
-    alice.fill("#id_training_seconds", str(TRAINING_SECONDS))
+    _until(alice, "document.getElementById('group-form').dataset.costs === 'ready'",
+           "the measured cost", 120_000)  # fmt: skip
+    assert alice.inner_text("#risk-max") == f"{DEPOSIT} × (1 + 2 × 1) = {3 * DEPOSIT}"
+    assert int(alice.input_value("#id_share_seconds")) > 0  # derived from the measurement
+    alice.fill("#id_share_seconds", "90")
+    alice.fill("#id_training_seconds", "90")
+    alice.fill("#id_phase_seconds", "30")
+    _shot(alice, "create-form")
     alice.click("#group-form button[type=submit]")
     alice.wait_for_selector("#group-name")
-    assert alice.inner_text("#group-name") == "Digits co-op"
     group_url = alice.url
-    alice.fill("#id_data_size", "300")
-    alice.click("#join-form button[type=submit]")
-    alice.wait_for_selector("#my-status")
-
-    # a second user joins with a deposit; the wallet page shows the stake leave the balance
-    _sign_up(bob, base, "bob")
-    before = int(bob.inner_text("#balance"))
-    bob.goto(group_url)
-    bob.fill("#id_data_size", "300")
-    bob.click("#join-form button[type=submit]")
-    bob.wait_for_selector("#my-status")
-    assert "joined" in bob.inner_text(".messages")
-    assert bob.inner_text("#my-status") == "active"
-    bob.goto(f"{base}/wallet/")
-    assert int(bob.inner_text("#wallet-balance")) == before - DEPOSIT
-    assert f"-{DEPOSIT}" in _column(bob, "wallet-history tbody", 2)
-
-    # a third, simulated honest party (a party agent run by the Celery worker); its keystore
-    # lives under its account's fresh address, so a fixed name is safe across runs
     group = CooperativeGroup.objects.get(name="Digits co-op")
+    assert group.deadlines["decryption_share"] == 90_000
+
+    # the page shows what to run; with a token, the exact command, copied by the button
+    alice.click("#create-token")
+    alice.wait_for_selector("#copy-command")
+    alice_cmd = _copied_command(alice)
+    assert alice_cmd == alice.inner_text("#agent-command").strip()
+    assert f"--api {base} " in alice_cmd and f"--group {group.id} " in alice_cmd
+    assert "--data ./deepchain-alice/data --keystore ./deepchain-alice/keystore" in alice_cmd
+    _shot(alice, "group-onboarding")
+
+    _sign_up(bob, base, "bob")
+    bob.goto(group_url)
+    bob.click("#create-token")
+    bob.wait_for_selector("#copy-command")
+    bob_cmd = _copied_command(bob)
+    assert "--token " in bob_cmd and bob_cmd != alice_cmd
+
+    # a third party simulated by the platform (online by construction)
     carol = get_user_model().objects.create_user("carol", password=PASSWORD)
     create_party_account(user=carol)
-    training.join_group(group=group, user=carol, data_size=400, simulated=True)
+    services.join_group(group=group, user=carol, data_size=400, simulated=True)
 
-    # open the live dashboard and mark this document: any reload or navigation would lose it;
-    # record every frame the server pushes over the dashboard's websocket(s)
-    pushed: list[dict] = []
-
-    def on_socket(ws) -> None:
-        ws.on("framereceived", lambda data: pushed.append(json.loads(data)))
-
-    alice.on("websocket", on_socket)
-    alice.goto(f"{group_url}dashboard/")
-    _js_until(alice, "document.getElementById('dashboard').dataset.conn === 'live'", "live")
-    assert alice.inner_text("#round-no") == "0"
-    assert alice.locator("#penalties tr").count() == 0
-    navigations: list[str] = []
-    alice.on("framenavigated", lambda frame: navigations.append(frame.url))
-    marker = alice.evaluate("window.__marker = 'doc-' + Math.random()")
-    origin = alice.evaluate("performance.timeOrigin")
-    loads = alice.evaluate("performance.getEntriesByType('navigation').length")
-
-    # the initiator starts the group from the group page in another tab
-    starter = alice_ctx.new_page()
-    starter.goto(group_url)
-    starter.click("#start-group")
-    starter.wait_for_selector(".messages")
-    assert "starting" in starter.inner_text(".messages").lower(), starter.inner_text(".messages")
-
-    clock = _Clock(app)
-    clock.start()
+    # two real agents, each started with the command copied from its page
+    for name, seed in (("alice", 1), ("bob", 2)):
+        _write_party_data(tmp_path / f"deepchain-{name}" / "data", seed)
+    agents = {"alice": _start_agent(alice_cmd, tmp_path, "alice"),
+              "bob": _start_agent(bob_cmd, tmp_path, "bob")}  # fmt: skip
     try:
-        # the websocket pushes round 1, the absent parties' penalties, the collaborative
-        # model's accuracy and loss, the payouts and the end of the group
-        _js_until(alice, "document.getElementById('round-no').textContent === '1'", "round 1")
-        _js_until(alice, "document.querySelectorAll('#penalties tr').length >= 2", "penalties")
-        _js_until(
-            alice,
-            "document.getElementById('dash-status').textContent === 'finished'",
-            "the group finishing",
-        )
-        _js_until(
-            alice,
-            """(() => { const c = window.Chart && window.Chart.getChart('acc-chart');
-                 return !!c && c.data.datasets.some((d) => d.label === 'collaborative'
-                   && d.data.some((v) => v !== null)); })()""",
-            "an accuracy point",
-        )
-        _js_until(alice, "document.querySelectorAll('#payouts tr').length > 0", "a payout")
+        alice.goto(group_url)
+        mark = _mark(alice)
+        _until(alice, ONLINE_3, "every agent online (the page refreshes itself)")
+        _same_document(alice, mark)
+        _shot(alice, "group-agents-online")
+
+        # bob's agent stops: the page shows it offline and Start is refused, naming it
+        _stop(agents["bob"])
+        _until(alice, OFFLINE_1, "bob's agent offline", 90_000)
+        alice.click("#start-group")
+        alice.wait_for_selector(".messages")
+        refused = alice.inner_text(".messages")
+        assert "not every party agent is online" in refused and "(bob)" in refused, refused
+        assert alice.inner_text("#group-status") == "recruiting"
+        _shot(alice, "start-refused")
+
+        # bob starts it again with the same command: online again, Start accepted
+        agents["bob"] = _start_agent(bob_cmd, tmp_path, "bob")
+        _until(alice, ONLINE_3, "bob's agent online again")
+        alice.click("#start-group")
+        alice.wait_for_selector(".messages")
+        assert "starting" in alice.inner_text(".messages").lower(), alice.inner_text(".messages")
+
+        # the dashboard, one document throughout: the outcome card appears by itself
+        alice.click("#open-dashboard")
+        alice.wait_for_selector("#dashboard")
+        assert alice.inner_text("#you") in ("you are P1", "you are P2", "you are P3")
+        mark = _mark(alice)
+        _until(alice, "document.getElementById('round-no').textContent === '1'", "round 1")
+        _until(alice, "!document.getElementById('outcome').hidden && "
+                      "document.getElementById('outcome').dataset.status === 'finished'",
+               "the outcome card")  # fmt: skip
+        _same_document(alice, mark)
+        assert "%" in alice.inner_text("#final-accuracy")
+        assert alice.locator("#outcome-parties tr").count() == 3
+        assert alice.inner_text("#rounds-ok") == "1 of 1"
+        _until(alice, "document.getElementById('dashboard').dataset.conn === 'ended'",
+               "the live dot going off")  # fmt: skip
+        alice.wait_for_timeout(1500)
+        _shot(alice, "dashboard-outcome")
+        for name, proc in agents.items():  # the agents stop by themselves once it ended
+            assert proc.wait(timeout=120) == 0, (ARTIFACTS / f"agent-{name}.log").read_text()[
+                -2000:
+            ]
     finally:
-        clock.halt.set()
-        clock.join(timeout=5)
+        for proc in agents.values():
+            _stop(proc)
 
-    # all of it arrived over the socket into the same document
-    assert navigations == [], navigations
-    assert alice.evaluate("window.__marker") == marker
-    assert alice.evaluate("performance.timeOrigin") == origin
-    assert alice.evaluate("performance.getEntriesByType('navigation').length") == loads
-    assert int(alice.inner_text("#event-count")) > 0
-    pushed_penalties = [p for f in pushed if f.get("type") == "snapshot" for p in f["penalties"]]
-    assert {p["party"] for p in pushed_penalties} >= {"P1", "P2"}, "penalties not pushed"
-    assert any(f.get("type") == "snapshot" and f["payouts"] for f in pushed), "no payout pushed"
-
-    # the late (absent) parties P1 and P2 lose their deposit; the honest P3 does not
-    penalised = _column(alice, "penalties", 1)
-    assert {"P1", "P2"} <= set(penalised), penalised
-    assert "P3" not in penalised, penalised
-    assert all(a == str(DEPOSIT) for a in _column(alice, "penalties", 3))
-    # one accuracy point and one loss point for the collaborative model (round 1)
-    acc = _series(alice, "acc-chart", "collaborative")
-    loss = _series(alice, "loss-chart", "collaborative")
-    assert len(acc) == 1 and 0.0 <= acc[0] <= 1.0, acc
-    assert len(loss) == 1 and loss[0] > 0, loss
-    # the honest party is paid (its stake back, plus the pool of penalties)
-    paid_to = _column(alice, "payouts", 1)
-    assert "P3" in paid_to, paid_to
-    assert all(int(a) > 0 for a in _column(alice, "payouts", 2))
-    alice.wait_for_timeout(1500)  # let the flash highlights fade before the screenshot
-    alice.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-
-    starter.goto(group_url)
-    assert starter.inner_text("#group-status") == "finished"
-    starter.screenshot(path=str(ARTIFACTS / "group.png"), full_page=True)
+    # the wallet tells what happened to the money, line by line, with the group and phase
+    alice.goto(f"{base}/wallet/")
+    reasons = _column(alice, "wallet-history tbody", 1)
+    assert any("Stake locked" in r for r in reasons) and any("Stake returned" in r for r in reasons)
+    assert any("Deposit paid back" in r for r in reasons), reasons
+    places = _column(alice, "wallet-history tbody", 4)
+    assert any("Digits co-op · round 1 · T1 gradient submission" in p for p in places), places
+    _shot(alice, "wallet")
 
     # an auditor (staff + ``auditor`` group) sees the admin without write controls
     audrey = get_user_model().objects.create_user("audrey", password=PASSWORD, is_staff=True)
     audrey.groups.add(Group.objects.get_or_create(name="auditor")[0])
-    aud_ctx = browser.new_context()
-    aud_ctx.set_default_timeout(60_000)
-    aud = aud_ctx.new_page()
+    aud = _context(browser, base).new_page()
     aud.goto(f"{base}/admin/login/")
     aud.fill("#id_username", "audrey")
     aud.fill("#id_password", PASSWORD)
@@ -279,3 +403,44 @@ def test_a_round_seen_live_in_the_browser(live_server_url, celery_worker, browse
                         "input[name=_addanother]", "a.deletelink"):  # fmt: skip
             assert aud.locator(control).count() == 0, (path, control)
     aud.screenshot(path=str(ARTIFACTS / "admin-auditor.png"), full_page=True)
+
+
+# --- an aborted group ----------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_an_aborted_group_shows_aborted_and_the_stake_coming_back(live_server_url, browser):
+    base = live_server_url
+    page = _context(browser, base).new_page()
+    _sign_up(page, base, "dora")
+    before = int(page.inner_text("#balance"))
+    page.goto(f"{base}/groups/new/")
+    page.fill("#id_name", "Abandoned co-op")
+    page.select_option("#id_model_name", "tiny")
+    page.select_option("#id_key_bits", "512")
+    page.fill("#id_deposit", str(DEPOSIT))
+    for field in ("training_seconds", "share_seconds", "phase_seconds"):
+        page.fill(f"#id_{field}", "60")
+    page.click("#group-form button[type=submit]")
+    page.wait_for_selector("#group-name")
+    page.click("details.alt-join summary")
+    page.click("#join-form button[type=submit]")
+    page.wait_for_selector("#my-status")
+    page.goto(f"{base}/wallet/")
+    assert int(page.inner_text("#wallet-balance")) == before - DEPOSIT
+    page.go_back()
+    page.on("dialog", lambda d: d.accept())  # "Abort this group? ..."
+    page.fill("#abort-form input[name=reason]", "changed my mind")
+    page.click("#abort-group")
+    page.wait_for_selector(".messages")
+    assert page.inner_text("#group-status") == "aborted"
+    assert "aborted by the initiator: changed my mind" in page.inner_text("#group-reason")
+    assert "returned" in page.inner_text(".messages")
+    _shot(page, "group-aborted")
+    page.goto(f"{base}/wallet/")
+    assert int(page.inner_text("#wallet-balance")) == before
+    rows = page.eval_on_selector_all(
+        "#wallet-history tbody tr", "rs => rs.map(r => [...r.children].map(c => c.textContent))"
+    )
+    returned = [r for r in rows if "Stake returned" in r[1]]
+    assert returned and returned[0][2].strip() == f"+{DEPOSIT}", rows
+    assert "Abandoned co-op" in returned[0][4]
+    _shot(page, "wallet-refund")
