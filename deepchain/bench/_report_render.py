@@ -194,19 +194,21 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
     L.append("![encrypted](encrypted_training.png)")
     L.append("")
     L.append(
-        "| N | t | key | model | encrypted | plaintext twin | float FedAvg | centralized "
+        "| N | t | key | model | Q | encrypted | plaintext twin | float FedAvg | centralized "
         "| one party alone | gap to centralized | gain over alone | s/round (one machine) "
-        "| s/round (parallel) |"
+        "| s/round (parallel) | clock |"
     )
-    L.append("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for x in runs:
         enc, cen, one = x["encrypted_accuracy"], x["centralized_accuracy"], x["single_accuracy"]
         L.append(
             f"| {x['parties']} | {x['threshold']} | {x['key_bits']} | {x['config']['model']} "
-            f"| **{enc:.4f}** | {x['plaintext_twin_accuracy']:.4f} "
+            f"| {x.get('Q', '20 (before Q per model)')} | **{enc:.4f}** "
+            f"| {x['plaintext_twin_accuracy']:.4f} "
             f"| {x['plaintext_float_accuracy']:.4f} | {cen:.4f} | {one:.4f} "
             f"| {100 * (cen - enc):.2f} pts | {100 * (enc - one):+.2f} pts "
-            f"| {sum(x['mean_round_seconds'].values()):.0f} | {x['parallel_round_seconds']:.0f} |"
+            f"| {sum(x['mean_round_seconds'].values()):.0f} | {x['parallel_round_seconds']:.0f} "
+            f"| {x.get('clock', 'wall time')} |"
         )
     L.append("")
     L.append(
@@ -311,6 +313,33 @@ def _machine(r: dict[str, Any], extra: str = "") -> str:
     )
 
 
+def _packing_note(r: dict[str, Any]) -> list[str]:
+    """A warning when the run's packing is not the one the platform uses now."""
+    from deepchain.crypto.packing import PLATFORM_PACKING
+    from deepchain.learning.models import PRESETS
+
+    k, cfg = r["key"], r["config"]
+    model = PRESETS[cfg["preset"]].with_(**cfg.get("preset_overrides", {})).model
+    now = PLATFORM_PACKING.scheme(k["bits"], model)
+    if (k.get("Q"), k.get("N"), k.get("slots_per_ciphertext")) == (
+        now.Q,
+        now.N_max,
+        now.slots_per_ciphertext,
+    ):
+        return []
+    return [
+        f"**Measured at an earlier packing**: sections 1-4 used Q = {k.get('Q')} with "
+        f"{k.get('slots_per_ciphertext')} slots per ciphertext for up to {k.get('N')} parties; "
+        f"the platform now packs {model} updates with Q = {now.Q} ({now.slots_per_ciphertext} "
+        f"slots, N_max = {now.N_max}, `crypto.packing.PLATFORM_PACKING`). Their figures are "
+        "not the platform's: regenerate with `python -m deepchain.bench report`. Figures "
+        "measured at the platform's packing: [bench_crypto.log](bench_crypto.log), "
+        "[packing.log](packing.log) and the encrypted runs of section 3b whose Q column "
+        "matches.",
+        "",
+    ]
+
+
 def readme(r: dict[str, Any], plots: list[str]) -> str:
     """The report's README.md (Markdown) from the results dict."""
     c, a, rd, cs = r["crypto"], r["accuracy"], r["round"], r["consensus"]
@@ -334,6 +363,7 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
         "only the paper's own reported figures are quoted (Weng et al., DeepChain, section 5)."
     )
     L.append("")
+    L.extend(_packing_note(r))
     L.append("## Headline")
     L.append("")
     big = c["throughput"][-1]

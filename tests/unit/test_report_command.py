@@ -127,7 +127,7 @@ def test_render_only_adds_the_encrypted_runs_saved_beside_the_report(
     assert report.main(["--render-only", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "### 3b. Encrypted training end to end" in text
-    assert f"| 2 | 2 | 512 | tiny | **{run['encrypted_accuracy']:.4f}** |" in text
+    assert f"| 2 | 2 | 512 | tiny | {run['Q']} | **{run['encrypted_accuracy']:.4f}** |" in text
     assert f"| {100 * study['gap_mean']:.2f} +- {100 * study['gap_std']:.2f} (" in text
     assert f"| {study['targets_met']}/2 seeds |" in text
     assert (tmp_path / "encrypted_training.png").read_bytes()[:4] == b"\x89PNG"
