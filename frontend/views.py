@@ -156,6 +156,8 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 deadlines=form.deadlines(derived),
                 key_bits=d["key_bits"],
                 strategy=d["strategy_obj"],
+                min_contributors=d["min_contributors"],
+                simulated=d["simulated"],
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
