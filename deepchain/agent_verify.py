@@ -46,6 +46,7 @@ __all__ = [
     "VerifiedAggregate",
     "chain_group",
     "check_api_copy",
+    "recompute_aggregate",
     "verify_round_aggregate",
 ]
 
@@ -193,6 +194,43 @@ def _accepted(
     return grads, verdicts
 
 
+def recompute_aggregate(
+    pk: ThresholdPublicKey,
+    served: bytes,
+    aggregate_blob: str,
+    updates: list[tuple[str, str, bytes]],
+) -> EncryptedUpdate:
+    """The decryptor's own Algorithm 2: ``served`` must hash to ``aggregate_blob`` (the
+    AGGREGATE's) and equal, ciphertext by ciphertext, prod_j C(dW_j) mod n^2 over ``updates``
+    = [(party, blob hash on its GRADIENT, blob bytes)], each re-hashed here. Returns the
+    aggregate; raises :class:`Refusal` on any difference."""
+    h = blob_hash(served)
+    if h != aggregate_blob:
+        raise Refusal(f"the aggregate served ({h[:16]}) is not the one on chain "
+                      f"({aggregate_blob[:16]})")  # fmt: skip
+    try:
+        agg = EncryptedUpdate.from_bytes(served, pk)
+    except ValueError as exc:
+        raise Refusal(f"the aggregate is malformed: {exc}") from None
+    n2 = mpz(pk.n2)
+    prod = [mpz(1)] * len(agg.ciphertexts)
+    for party, ref, data in updates:
+        if blob_hash(data) != ref:
+            raise Refusal(f"the update blob of {party[:16]} does not hash to its GRADIENT's")
+        try:
+            upd = EncryptedUpdate.from_bytes(data, pk)
+        except ValueError as exc:
+            raise Refusal(f"the update of {party[:16]} is malformed: {exc}") from None
+        if len(upd.ciphertexts) != len(prod) or upd.length != agg.length:
+            raise Refusal(f"the update of {party[:16]} and the aggregate differ in length")
+        prod = [a * mpz(c) % n2 for a, c in zip(prod, upd.ciphertexts, strict=True)]
+    bad = [j for j, (a, c) in enumerate(zip(prod, agg.ciphertexts, strict=True)) if a != c]
+    if bad:
+        raise Refusal(f"{len(bad)} of {len(prod)} aggregate ciphertexts (first: {bad[0]}) are not "
+                      f"the product of the {len(updates)} accepted updates")  # fmt: skip
+    return agg
+
+
 def verify_round_aggregate(
     chain: ChainClient,
     group: ChainGroup,
@@ -234,35 +272,15 @@ def verify_round_aggregate(
     if len(accepted) < group.min_contributors:
         raise Refusal(f"only {len(accepted)} accepted updates, fewer than min_contributors "
                       f"= {group.min_contributors}: decrypting could reveal an update")  # fmt: skip
-    h = blob_hash(served)
-    if h != agg_tx.payload.get("aggregate_blob"):
-        raise Refusal(f"the aggregate served ({h[:16]}) is not the one on chain "
-                      f"({str(agg_tx.payload.get('aggregate_blob'))[:16]})")  # fmt: skip
-    try:
-        agg = EncryptedUpdate.from_bytes(served, pk)
-    except ValueError as exc:
-        raise Refusal(f"the aggregate is malformed: {exc}") from None
-    n2 = mpz(pk.n2)
-    prod = [mpz(1)] * len(agg.ciphertexts)
+    updates = []
     for g in accepted:
-        ref = g.payload.get("update_blob")
+        ref = str(g.payload.get("update_blob"))
         try:
-            data = fetch_blob(str(ref))
+            updates.append((g.sender, ref, fetch_blob(ref)))
         except Exception as exc:  # the platform withholds an accepted update: no decryption
             raise Refusal(f"the update of {g.sender[:16]} is not available: {exc}") from None
-        if blob_hash(data) != ref:
-            raise Refusal(f"the update blob of {g.sender[:16]} does not hash to its GRADIENT's")
-        try:
-            upd = EncryptedUpdate.from_bytes(data, pk)
-        except ValueError as exc:
-            raise Refusal(f"the update of {g.sender[:16]} is malformed: {exc}") from None
-        if len(upd.ciphertexts) != len(prod) or upd.length != agg.length:
-            raise Refusal(f"the update of {g.sender[:16]} and the aggregate differ in length")
-        prod = [a * mpz(c) % n2 for a, c in zip(prod, upd.ciphertexts, strict=True)]
-    bad = [j for j, (a, c) in enumerate(zip(prod, agg.ciphertexts, strict=True)) if a != c]
-    if bad:
-        raise Refusal(f"{len(bad)} of {len(prod)} aggregate ciphertexts (first: {bad[0]}) are not "
-                      f"the product of the {len(accepted)} accepted updates")  # fmt: skip
+    agg = recompute_aggregate(pk, served, str(agg_tx.payload.get("aggregate_blob")), updates)
+    h = blob_hash(served)
     return VerifiedAggregate(
         ciphertexts=list(agg.ciphertexts), length=agg.length, n_accepted=len(accepted),
         aggregate_blob=h, inputs=tuple(sorted(want)), seconds=time.perf_counter() - t0,

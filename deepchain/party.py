@@ -670,8 +670,10 @@ class PartyAgent:
         })  # fmt: skip
         return outcome
 
-    def refuse(self, r: int, reason: str, aggregate_blob: str) -> str:
-        """Sign and post a DECRYPTION_REFUSAL of round ``r``'s aggregate, with the reason."""
+    def refuse(self, r: int, reason: str, served_hash: str) -> str:
+        """Sign and post a DECRYPTION_REFUSAL of round ``r``'s aggregate, with the reason and
+        the SHA-256 of what the platform served (``served_aggregate``: not a blob reference,
+        a forged aggregate need not be in the platform's store)."""
         cg = self._require_verified()[0]
         g = self.cfg.group
         log.warning("round %s: refusing to decrypt: %s", r, reason)
@@ -680,7 +682,7 @@ class PartyAgent:
             self.identity,
             TxKind.DECRYPTION_REFUSAL,
             int(st["me"]["next_nonce"]),
-            {"reason": reason[:300], "aggregate_blob": aggregate_blob},
+            {"reason": reason[:300], "served_aggregate": served_hash},
             group=cg.address,
             round=r,
             phase="decryption_share",
