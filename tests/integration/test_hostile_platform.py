@@ -282,7 +282,8 @@ def _run_hostile_round(url: str, tmp_path: Path, variant: str) -> None:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         g.refresh_from_db()
-        if g.status != CooperativeGroup.Status.RUNNING:
+        if g.status in (CooperativeGroup.Status.FINISHED, CooperativeGroup.Status.ABORTED,
+                        CooperativeGroup.Status.FAILED):  # fmt: skip
             break
         for a in agents:
             a.step()
