@@ -5,9 +5,9 @@ platform's word:
 
 - :func:`chain_group` / :func:`check_api_copy`: the group is what its GROUP_CREATE (Tran_co,
   signed by a genesis authority) says: PK_model by fingerprint, N, t, the party list (and my
-  index in it), the packing, the deposit, the deadlines, ``min_contributors`` and the
-  ``simulated`` flag; the sealed key share the API hands me is the one committed on chain.
-  Any API copy that differs is refused with :class:`ConfigMismatch`.
+  index in it), the packing, the deposit, the deadlines, ``min_contributors``, the
+  ``simulated`` flag and the aggregation strategy; the sealed key share the API hands me is the
+  one committed on chain. Any API copy that differs is refused with :class:`ConfigMismatch`.
 - :func:`verify_round_aggregate` (paper Algorithm 2, checked by the decryptor): the round's
   accepted updates are exactly the GRADIENT transactions of the group's parties whose VERIFY
   (by an authority) says ok; the AGGREGATE transaction (by a genesis worker) names exactly
@@ -83,6 +83,7 @@ class ChainGroup:
     commitments: tuple[str, ...]
     min_contributors: int
     simulated: bool
+    strategy: dict[str, Any] | None = None  # how W_r follows from the aggregates, if recorded
 
     @classmethod
     def from_tx(cls, tx: Transaction) -> ChainGroup:
@@ -93,7 +94,7 @@ class ChainGroup:
             parties=tuple(p["parties"]), packing=dict(p["packing"]), deposit=int(p["deposit"]),
             deadlines=dict(p.get("deadlines") or {}), commitments=tuple(p.get("commitments", ())),
             min_contributors=int(p.get("min_contributors", MIN_CONTRIBUTORS)),
-            simulated=bool(p.get("simulated", False)),
+            simulated=bool(p.get("simulated", False)), strategy=p.get("strategy"),
         )  # fmt: skip
 
     def index_of(self, address: str) -> int:
@@ -147,6 +148,7 @@ def check_api_copy(
         "min_contributors": group.min_contributors,
         "simulated": group.simulated,
         "deadlines": group.deadlines,
+        **({} if group.strategy is None else {"strategy": group.strategy}),
     }
     for key, want in checks.items():
         if key in info and canonical_json(info[key]) != canonical_json(want):

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("training_app", "0003_group_end_states_public_agent_heartbeat"),
+        ("training_app", "0004_cooperativegroup_strategy"),
     ]
 
     operations = [
