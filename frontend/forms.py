@@ -73,7 +73,8 @@ class GroupCreateForm(forms.Form):
         help_text="Each round: train, encrypt, aggregate, decrypt together.",
     )  # fmt: skip
     min_contributors = forms.IntegerField(
-        min_value=3, max_value=16, initial=3, label="Minimum contributors per round",
+        min_value=3, max_value=16, initial=3, required=False,
+        label="Minimum contributors per round",
         help_text="A round with fewer accepted updates closes without any decryption.",
     )  # fmt: skip
     simulated = forms.BooleanField(

@@ -22,7 +22,12 @@ from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain.learning.strategies import STRATEGIES, Strategy, StrategyError
 from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
-from deepchain_web.fields import StrictCharField, StrictFloatField, StrictIntegerField
+from deepchain_web.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 from deepchain_web.limits import INT32_MAX, INT64_MAX, MAX_PHASE_MS, base64_len, max_blob
 from ledger_app.services import authority_identity, blob_store
 from training_app import presence, selectors, services
@@ -131,6 +136,11 @@ class GroupCreateSerializer(serializers.Serializer):
     min_contributors = StrictIntegerField(
         min_value=MIN_CONTRIBUTORS, max_value=16, default=MIN_CONTRIBUTORS,
         help_text="no round with fewer accepted updates is decrypted (at least 3)",
+    )  # fmt: skip
+    simulated = StrictBooleanField(
+        default=False,
+        help_text="the platform runs (and holds the keys of) this group's parties: a demo; "
+        "a real group (false) takes only party agents that hold their own keys",
     )  # fmt: skip
     threshold = StrictIntegerField(min_value=1, max_value=16)
     rounds = StrictIntegerField(min_value=1, max_value=1000)
