@@ -26,3 +26,19 @@ def beat() -> None:
     """One beat: close every due phase, keep consensus going."""
     services.close_due_phases()
     drive_consensus()
+
+
+def settle_chain(timeout: float = 180) -> None:
+    """Drive consensus until every transaction is final and no consensus round is open, so a
+    check that reads the blocks and then the mempool sees one consistent ledger."""
+    from ledger_app.models import ConsensusAttempt, Transaction
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pending = Transaction.objects.filter(status=Transaction.Status.PENDING).exists()
+        busy = ConsensusAttempt.objects.filter(status=ConsensusAttempt.Status.OPEN).exists()
+        if not pending and not busy:
+            return
+        drive_consensus()
+        time.sleep(0.5)
+    raise AssertionError("the chain did not settle: transactions still pending")

@@ -50,7 +50,7 @@ from training_app import services
 from training_app.datasets import write_party_data
 from training_app.models import CooperativeGroup, Round, Submission
 
-from .beat import beat, drive_consensus
+from .beat import beat, drive_consensus, settle_chain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -311,6 +311,7 @@ def _run_hostile_round(url: str, tmp_path: Path, variant: str) -> None:
     # refusing cost nothing: every deposit and the stake came back; the chain audits clean
     assert [Account.objects.get(user=u).balance for u, _t in people] == grants
     assert ledger_selectors.balance(f"escrow:{g.address}") == 0
+    settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()
 

@@ -30,6 +30,7 @@ from training_app.models import CooperativeGroup, Membership, Metric, Round, Sub
 from training_app.tasks import agent_dir
 
 from .beat import beat as protocol_beat
+from .beat import settle_chain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,5 +170,6 @@ def test_the_party_cli_registers_joins_and_trains_to_completion(
     assert ledger_selectors.balance(f"escrow:{g.address}") == 0
     total, supply = ledger_selectors.total_supply_check()
     assert total == supply
+    settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()

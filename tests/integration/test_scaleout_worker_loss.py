@@ -29,6 +29,7 @@ from training_app import services
 from training_app.models import CooperativeGroup, Round, Submission
 
 from .beat import beat as protocol_beat
+from .beat import settle_chain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -179,6 +180,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
         assert ledger_selectors.balance(f"escrow:{g.address}") == 0
         total_after, supply_after = ledger_selectors.total_supply_check()
         assert total_after == supply_after == supply and total_before == supply
+        settle_chain()
         verdict = ledger_selectors.verify_chain()
         assert verdict.ok, verdict.verdict()
     finally:

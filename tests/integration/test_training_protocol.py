@@ -29,7 +29,7 @@ from training_app.models import CooperativeGroup, Metric, Round, Submission
 from training_app.tasks import agent_dir
 
 from .beat import beat as protocol_beat
-from .beat import drive_consensus
+from .beat import drive_consensus, settle_chain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,6 +136,7 @@ def test_four_parties_train_three_encrypted_rounds(celery_worker, live_server_ur
     assert ledger_selectors.balance(f"pool:{g.address}") == 0
     total, supply = ledger_selectors.total_supply_check()
     assert total == supply
+    settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()
 
@@ -200,6 +201,7 @@ def test_late_and_silent_parties_are_penalised_and_the_round_decrypts_with_t(
     for u, a in zip(users, addrs, strict=True):
         assert _balance(u) == GRANT + expected.parties[a], (u.username, expected.parties)
     assert expected.parties[addrs[4]] == -DEPOSIT and sum(w.values()) == Fraction(1)
+    settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()
 
@@ -234,5 +236,6 @@ def test_two_accepted_updates_of_four_decrypt_nothing_and_the_round_says_why(
     done = snap["rounds_done"][0]
     assert done["reason"] == r.status_reason and snap["group"]["min_contributors"] == 3
     assert group_snapshot(g)["rounds_done"][0]["reason"] == r.status_reason
+    settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()
