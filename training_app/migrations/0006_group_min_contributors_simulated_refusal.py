@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("training_app", "0004_cooperativegroup_strategy"),
+        ("training_app", "0005_seen_ciphertext"),
     ]
 
     operations = [
