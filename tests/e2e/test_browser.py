@@ -89,8 +89,7 @@ class _Clock(threading.Thread):
 
 
 def _context(browser, base: str):
-    # the pages run under CSP self-only; the test's own JS predicates need eval
-    ctx = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+    ctx = browser.new_context(viewport=VIEWPORT)
     ctx.set_default_timeout(60_000)  # page loads on a loaded 2-core CI
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     return ctx
