@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from deepchain.crypto.dkg.params import DKGParams
 from deepchain.crypto.dkg.party import CeremonyError, DKGParty, InconsistentMessage, PartyStalled
 from deepchain.crypto.dkg.wire import Message
 from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey
+from deepchain.procpool import pool_context
 
 
 @dataclass
@@ -204,11 +204,14 @@ def _raise(err: tuple) -> None:
 
 
 class ProcessParty:
-    """A DKGParty in its own OS process (fork): the driver sees only the bytes it sends and
-    receives, as a remote party's would be; ``run_ceremony`` runs the parties in parallel."""
+    """A DKGParty in its own OS process: the driver sees only the bytes it sends and
+    receives, as a remote party's would be; ``run_ceremony`` runs the parties in parallel.
+
+    The child starts from a clean forkserver (never ``fork``: see ``deepchain.procpool``),
+    so ``cls`` must be importable by name."""
 
     def __init__(self, i: int, params: DKGParams, cls: type[DKGParty] = DKGParty) -> None:
-        ctx = multiprocessing.get_context("fork")
+        ctx = pool_context()
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, i, params, cls), daemon=True)
         self._proc.start()
