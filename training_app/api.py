@@ -1,7 +1,8 @@
 """REST endpoints of collaborative training (mounted at /api/): what party agents call.
 
 Token or session auth. A party acts only for itself (its active membership; 403 otherwise);
-binary payloads travel base64-encoded in JSON; refusals come back as 400 ``{"message", "code"}``.
+binary payloads travel base64-encoded in JSON. Errors are ``{"message", "code"}``: 400 for a
+request outside the schema, 409 for a well-formed one that a protocol or business rule refuses.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import binascii
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 
 from deepchain.incentives.clock import Phase
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
-from deepchain.learning.strategies import STRATEGIES, Strategy, StrategyError
+from deepchain.learning.strategies import STRATEGIES
 from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import StrictCharField, StrictFloatField, StrictIntegerField
@@ -147,14 +148,12 @@ class GroupCreateSerializer(serializers.Serializer):
     tau = _range_field("tau", "adaptivity tau (fedadam, fedyogi)")
     prox_mu = _range_field("mu", "FedProx proximal coefficient mu (0: plain local SGD)")
 
-    def validate(self, attrs: dict) -> dict:
-        values = {k: attrs.pop(k, None) for k in ("server_lr", "beta1", "beta2", "tau")}
-        values["mu"] = attrs.pop("prox_mu", None)
-        try:
-            attrs["strategy"] = Strategy.from_options(attrs.pop("strategy"), **values)
-        except StrategyError as exc:
-            raise serializers.ValidationError({"strategy": str(exc)}) from None
-        return attrs
+
+GROUP_RULES = (
+    "Each field is checked against its range here (400). Rules across fields are the "
+    "protocol's and answer 409 with the reason: the threshold t must not exceed N, and "
+    "fedavg has no server learning rate (server_lr only with fedavgm, fedadam or fedyogi)."
+)
 
 
 class GroupSummarySerializer(serializers.ModelSerializer):
@@ -170,11 +169,23 @@ class GroupListView(APIView):
         qs = selectors.visible_groups(request.user).order_by("-id")[:200]
         return Response(GroupSummarySerializer(qs, many=True).data)
 
-    @extend_schema(request=GroupCreateSerializer, responses={201: GroupSummarySerializer})
+    @extend_schema(
+        request=GroupCreateSerializer,
+        responses={
+            201: GroupSummarySerializer,
+            409: OpenApiResponse(description="A rule across fields refuses the settings "
+                                 "(t > N; server_lr with fedavg): message says which"),
+        },
+        description=GROUP_RULES,
+    )  # fmt: skip
     def post(self, request):
         ser = GroupCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        g = services.create_group(initiator=request.user, **ser.validated_data)
+        d = dict(ser.validated_data)
+        options = {k: d.pop(k, None) for k in ("server_lr", "beta1", "beta2", "tau")}
+        options["mu"] = d.pop("prox_mu", None)
+        d["strategy"] = services.strategy_from_options(d.pop("strategy"), **options)
+        g = services.create_group(initiator=request.user, **d)
         return Response(GroupSummarySerializer(g).data, status=201)
 
 

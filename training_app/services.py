@@ -487,7 +487,7 @@ def strategy_of(g: CooperativeGroup) -> Strategy:
 
 
 def strategy_from_options(name: str, **values: Any) -> Strategy:
-    """A validated strategy from user input; DomainError (400) with the reason otherwise."""
+    """A validated strategy from user input; DomainError (409) with the reason otherwise."""
     try:
         return Strategy.from_options(name, **values)
     except StrategyError as exc:

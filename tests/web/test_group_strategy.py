@@ -54,21 +54,23 @@ def test_a_group_created_without_a_strategy_runs_fedavg(make_user, make_group):
 
 
 @pytest.mark.parametrize(
-    "extra, field",
+    "extra, field, status",
     [
-        ({"strategy": "scaffold"}, "strategy"),
-        ({"strategy": "fedadam", "beta1": 1.5}, "beta1"),
-        ({"strategy": "fedyogi", "tau": 0}, "tau"),
-        ({"strategy": "fedavgm", "server_lr": -1}, "server_lr"),
-        ({"strategy": "fedavg", "prox_mu": "lots"}, "prox_mu"),
-        ({"strategy": "fedavg", "server_lr": 0.5}, "strategy"),
+        ({"strategy": "scaffold"}, "strategy", 400),
+        ({"strategy": "fedadam", "beta1": 1.5}, "beta1", 400),
+        ({"strategy": "fedyogi", "tau": 0}, "tau", 400),
+        ({"strategy": "fedavgm", "server_lr": -1}, "server_lr", 400),
+        ({"strategy": "fedavg", "prox_mu": "lots"}, "prox_mu", 400),
+        # within every field's range, refused by a rule across fields
+        ({"strategy": "fedavg", "server_lr": 0.5}, "strategy", 409),
+        ({"threshold": 3}, "threshold", 409),
     ],
 )
-def test_the_api_refuses_a_bad_strategy_with_a_json_4xx(make_user, extra, field):
+def test_a_field_out_of_range_is_400_a_rule_across_fields_409(make_user, extra, field, status):
     from training_app.models import CooperativeGroup
 
     res = _api(make_user()).post("/api/groups/", {**BASE, **extra}, format="json")
-    assert res.status_code == 400, res.content
+    assert res.status_code == status, res.content
     assert res["Content-Type"].startswith("application/json")
     assert field in res.content.decode()
     assert not CooperativeGroup.objects.exists()

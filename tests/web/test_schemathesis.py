@@ -77,11 +77,6 @@ CLI_FLAGS = ["--checks", "all", "--max-examples", str(EXAMPLES), "--workers", "1
              "--wait-for-schema", "120"]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    reason="known: the fuzzer finds schema-valid POST /api/groups/ bodies that the strategy and "
-    "cross-field rules refuse with 400; those refusals must become 409 or the schema must say them",
-    strict=False,
-)
 @pytest.mark.django_db(transaction=True)
 def test_every_check_passes_against_the_running_asgi_server(make_user, test_db_name, tmp_path):
     from rest_framework.authtoken.models import Token
