@@ -62,7 +62,6 @@ from deepchain.canonical import canonical_json
 from deepchain.crypto.duplicates import Gradient, check_history, ciphertext_digest
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import ThresholdPublicKey
-from deepchain.crypto.proofs import ring_pedersen_bases
 from deepchain.crypto.vector import (
     DecryptionShare,
     EncryptedUpdate,
@@ -71,6 +70,7 @@ from deepchain.crypto.vector import (
     verify_decryption_share,
     verify_update,
 )
+from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.incentives.contracts import (
     DecryptionContract,

@@ -9,7 +9,7 @@ var/bench/ (labelled; never use it for anything else) and extrapolates the decry
 time from a smaller vector. Times are CPU seconds of this process (time.process_time), i.e.
 one core's work, so a loaded machine does not inflate them; keygen is also CPU time.
 Proof_PK is reported in both modes, per ciphertext and relative to encryption: "each" (one
-proof per ciphertext) and "batch" (one proof per update, proofs.prove_update; its cost is
+proof per ciphertext) and "batch" (one proof per update, zk.batch_proof_pk.prove_update; its cost is
 r = 128 commitments per update plus integer additions, so per ciphertext it falls with the
 update's size: it is measured on a whole G-gradient update, also in --quick).
 Per-slot range proofs are not implemented (see the crypto README section).
@@ -108,17 +108,12 @@ def main(argv: list[str]) -> int:
         partial_decrypt,
         partial_decrypt_all,
     )
-    from deepchain.crypto.proofs import (
-        prove_cd,
-        prove_pk,
-        prove_update,
-        ring_pedersen_bases,
-        verify_cd,
-        verify_pk,
-        verify_update_proof,
-    )
     from deepchain.crypto.vector import aggregate, decryption_share, encrypt_update
+    from deepchain.crypto.zk.batch_proof_pk import prove_update, verify_update_proof
+    from deepchain.crypto.zk.proof_cd import prove_cd, verify_cd
+    from deepchain.crypto.zk.proof_pk import prove_pk, verify_pk
     from deepchain.crypto.zk.ring_pedersen import prove_prm, verify_prm
+    from deepchain.crypto.zk.sigma import ring_pedersen_bases
 
     quick = args.quick
     N = args.parties

@@ -35,7 +35,7 @@ def _conditions() -> dict[str, object]:
 def _check(pk, shares, t: int, rng: random.Random) -> bool:
     from deepchain.bench.contexts import share_ctx
     from deepchain.crypto.paillier import combine, partial_decrypt
-    from deepchain.crypto.proofs import prove_cd, verify_cd
+    from deepchain.crypto.zk.proof_cd import prove_cd, verify_cd
 
     m = rng.getrandbits(64)
     c = pk.encrypt(m)

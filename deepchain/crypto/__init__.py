@@ -5,7 +5,8 @@ Public API (see the modules for details):
   scalar_mul, negate, partial_decrypt, combine, seal_key_share, open_key_share,
   decrypt_with_factors, plain_public_key
 - encoding: PackingScheme
-- proofs: ProofPK, prove_pk, verify_pk, ProofCD, prove_cd, verify_cd
+- zk.proof_pk: ProofPK, prove_pk, verify_pk; zk.batch_proof_pk: BatchProofPK, prove_update,
+  verify_update_proof; zk.proof_cd: ProofCD, prove_cd, verify_cd
 - vector: EncryptedUpdate, encrypt_update, verify_update, aggregate, DecryptionShare,
   decryption_share, verify_decryption_share, combine_vector
 - serialize: CryptoFormatError

@@ -7,8 +7,8 @@ the next slot. Slot 0 is the least significant.
 
 Slots per plaintext: floor((|n| - 2 - (K + KAPPA) - (L + ceil(log2 K) + 1) - ceil(log2 N_max))
 / w), L = batch_log. This leaves room for Proof_PK's slack: the batched proof over an update of
-at most 2^L ciphertexts (proofs.prove_update, r = K binary repetitions) proves each plaintext
-is an integer M* with |M*| < 2^(B + K + KAPPA + L + log2 K + 1), B = slots * w (the
+at most 2^L ciphertexts (zk.batch_proof_pk.prove_update, r = K binary repetitions) proves each
+plaintext is an integer M* with |M*| < 2^(B + K + KAPPA + L + log2 K + 1), B = slots * w (the
 per-ciphertext proof's bound, 2^(B + K + KAPPA), is smaller), and the sum of N_max such values
 lies in (-2^(|n|-2), 2^(|n|-2)), inside (-n/2, n/2): cheating-but-proven parties cannot wrap
 the aggregate around n undetected (a negative total decrypts to a value > n/2, which
@@ -38,7 +38,7 @@ from deepchain.crypto.serialize import CryptoFormatError, check_header, get_int
 def proof_pk_range_bits(B: int, K: int, KAPPA: int) -> int:
     """Per-ciphertext Proof_PK: z1 < 2^(B + K + KAPPA), which proves c encrypts M = M* mod n
     for an integer |M*| < 2^(B + K + KAPPA) (honest M < 2^B; K-bit challenge, KAPPA bits of
-    statistical hiding; ring-Pedersen binding under strong RSA, proofs.py)."""
+    statistical hiding; ring-Pedersen binding under strong RSA, zk.proof_pk)."""
     return B + K + KAPPA
 
 

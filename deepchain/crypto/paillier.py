@@ -60,7 +60,8 @@ class RNG(Protocol):
 _SYSRAND = secrets.SystemRandom()
 
 
-def _rng(rng: RNG | None) -> RNG:
+def rng_or_system(rng: RNG | None) -> RNG:
+    """The injected randomness, or the system CSPRNG when none is given."""
     return _SYSRAND if rng is None else rng
 
 
@@ -91,7 +92,7 @@ def safe_prime(bits: int, rng: RNG | None = None) -> mpz:
     Candidates for p' are sieved so that neither p' nor 2p'+1 has a factor below 2000, then
     both pass Miller-Rabin (gmpy2.is_prime, 25 rounds).
     """
-    r = _rng(rng)
+    r = rng_or_system(rng)
     if bits < 16:
         raise KeyGenerationError("safe primes need at least 16 bits")
     while True:
@@ -321,11 +322,11 @@ def djn_encrypt(n: int, h_s: int, m: int, alpha: int | None = None, rng: RNG | N
     if not 0 <= m < n:
         raise ValueError("plaintext must be in [0, n)")
     if alpha is None:
-        alpha = _rng(rng).getrandbits(ALPHA_BITS)
-    return int(_times_1_plus_mn(comb_table(n, h_s).pow(alpha), m, n))
+        alpha = rng_or_system(rng).getrandbits(ALPHA_BITS)
+    return int(raw_times_1_plus_mn(comb_table(n, h_s).pow(alpha), m, n))
 
 
-def _times_1_plus_mn(x: mpz, m: int, n: int) -> mpz:
+def raw_times_1_plus_mn(x: mpz, m: int, n: int) -> mpz:
     """(1 + m n) x mod n^2 = x + n ((m x) mod n) mod n^2 (cheaper than a 4096-bit product)."""
     n = mpz(n)
     r = x + n * gmpy2.f_mod(gmpy2.mul(m, x), n)
@@ -335,7 +336,7 @@ def _times_1_plus_mn(x: mpz, m: int, n: int) -> mpz:
 
 def djn_h_s(n: int, rng: RNG | None = None) -> int:
     """h_s = (x^2)^n mod n^2 for random x in Z*_n (DJN's public randomness base)."""
-    x = _random_unit(_rng(rng), n)
+    x = _random_unit(rng_or_system(rng), n)
     n2 = mpz(n) * n
     return int(gmpy2.powmod(x * x, n, n2))
 
@@ -359,7 +360,7 @@ def _generate_with_factors(
         raise ValueError(f"need 1 <= t <= N <= {MAX_PARTIES}")
     if n_bits < MIN_N_BITS or n_bits % 2:
         raise ValueError(f"n_bits must be even and >= {MIN_N_BITS}")
-    r = _rng(rng)
+    r = rng_or_system(rng)
     half = n_bits // 2
     while True:
         p = safe_prime(half, r)
@@ -475,19 +476,23 @@ def combine(pk: ThresholdPublicKey, shares: dict[int, int]) -> int:
         if not 1 <= i <= pk.N:
             raise ValueError(f"share index {i} out of range 1..{pk.N}")
     S = sorted(shares)[: pk.t]
-    return _combine_S(pk, S, shares, _combine_consts(pk, S))
+    return raw_combine(pk, S, shares, combine_constants(pk, S))
 
 
-def _combine_consts(pk: ThresholdPublicKey, S: list[int]) -> tuple[list[int], mpz]:
+def combine_constants(pk: ThresholdPublicKey, S: list[int]) -> tuple[list[int], mpz]:
+    """(2 lambda_i for i in S, (4 Delta^2)^-1 mod n): the constants ``raw_combine`` needs for a
+    fixed set S of t share indices, computed once for a whole vector of ciphertexts."""
     delta = pk.delta
     lambdas = [2 * lagrange_lambda(delta, S, i) for i in S]
     inv = gmpy2.invert(4 * delta * delta, pk.n)
     return lambdas, inv
 
 
-def _combine_S(
+def raw_combine(
     pk: ThresholdPublicKey, S: list[int], shares: dict[int, int], consts: tuple[list[int], mpz]
 ) -> int:
+    """``combine`` for the share set S with ``combine_constants(pk, S)`` precomputed; no checks
+    of the indices (the caller's)."""
     lambdas, inv = consts
     n, n2 = mpz(pk.n), mpz(pk.n2)
     acc = mpz(1)

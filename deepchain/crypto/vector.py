@@ -1,7 +1,7 @@
 """Vector operations: what the party agent and the workers call each round.
 
 - encrypt_update: pack a quantized update, encrypt each plaintext, attach Proof_PK (fsver1):
-  by default ONE batched proof for the whole update (proofs.prove_update), or one per
+  by default ONE batched proof for the whole update (zk.batch_proof_pk.prove_update), or one per
   ciphertext (proof_mode="each").
 - verify_update / aggregate: the Trading and Processing contracts' checks and homomorphic sum.
 - decryption_share / verify_decryption_share / combine_vector: collaborative decryption with a
@@ -32,23 +32,12 @@ from deepchain.crypto.paillier import (
     RNG,
     KeyShare,
     ThresholdPublicKey,
-    _combine_consts,
-    _combine_S,
-    _rng,
-    _times_1_plus_mn,
     comb_table,
+    combine_constants,
     partial_decrypt_all,
-)
-from deepchain.crypto.proofs import (
-    BatchProofPK,
-    ProofCD,
-    ProofPK,
-    prove_cd,
-    prove_pk,
-    prove_update,
-    verify_cd,
-    verify_pk,
-    verify_update_proof,
+    raw_combine,
+    raw_times_1_plus_mn,
+    rng_or_system,
 )
 from deepchain.crypto.serialize import (
     CryptoFormatError,
@@ -60,6 +49,9 @@ from deepchain.crypto.serialize import (
     get_int,
     hexs,
 )
+from deepchain.crypto.zk.batch_proof_pk import BatchProofPK, prove_update, verify_update_proof
+from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
+from deepchain.crypto.zk.proof_pk import ProofPK, prove_pk, verify_pk
 from deepchain.crypto.zk.transcript import ProofContext
 from deepchain.procpool import pool_context
 
@@ -220,7 +212,7 @@ def _enc_chunk(
     hi: int,
     rng: Any,
 ) -> list[tuple[int, ProofPK | None]]:
-    r = _rng(rng)
+    r = rng_or_system(rng)
     n = mpz(pk.n)
     tab = comb_table(pk.n, pk.h_s)
     out = []
@@ -228,7 +220,7 @@ def _enc_chunk(
     for j in range(lo, hi):
         m = ms[j]
         alpha = r.getrandbits(ALPHA_BITS)
-        c = int(_times_1_plus_mn(tab.pow(alpha), m, n))
+        c = int(raw_times_1_plus_mn(tab.pow(alpha), m, n))
         proof = None
         if prove and ctx is not None:
             proof = prove_pk(pk, c, m, alpha, B, r, ctx=ctx, position=(j, k))
@@ -239,13 +231,13 @@ def _enc_chunk(
 def _enc_alpha_chunk(
     pk: ThresholdPublicKey, ms: list[int], lo: int, hi: int, rng: Any
 ) -> list[tuple[int, int]]:
-    r = _rng(rng)
+    r = rng_or_system(rng)
     n = mpz(pk.n)
     tab = comb_table(pk.n, pk.h_s)
     out = []
     for m in ms[lo:hi]:
         alpha = r.getrandbits(ALPHA_BITS)
-        out.append((int(_times_1_plus_mn(tab.pow(alpha), m, n)), alpha))
+        out.append((int(raw_times_1_plus_mn(tab.pow(alpha), m, n)), alpha))
     return out
 
 
@@ -468,5 +460,5 @@ def combine_vector(pk: ThresholdPublicKey, dshares: list[DecryptionShare]) -> li
     k = len(by_i[S[0]].c_is)
     if any(len(by_i[i].c_is) != k for i in S):
         raise ValueError("decryption shares differ in length")
-    consts = _combine_consts(pk, S)
-    return [_combine_S(pk, S, {i: by_i[i].c_is[j] for i in S}, consts) for j in range(k)]
+    consts = combine_constants(pk, S)
+    return [raw_combine(pk, S, {i: by_i[i].c_is[j] for i in S}, consts) for j in range(k)]

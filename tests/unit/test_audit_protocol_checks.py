@@ -17,7 +17,6 @@ from deepchain.blobs import BlobStore
 from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme, SlotOverflowError
 from deepchain.crypto.paillier import generate_threshold_keypair
-from deepchain.crypto.proofs import prove_update
 from deepchain.crypto.vector import (
     DecryptionShare,
     EncryptedUpdate,
@@ -29,6 +28,7 @@ from deepchain.crypto.vector import (
     verify_decryption_share,
     verify_update,
 )
+from deepchain.crypto.zk.batch_proof_pk import prove_update
 from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.incentives.contracts import DecryptionContract, Reason, TradingContract
 from deepchain.incentives.payoff import contribution_weights

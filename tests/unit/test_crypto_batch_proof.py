@@ -4,6 +4,7 @@ reordered or dropped ciphertexts and malformed encodings are rejected."""
 from __future__ import annotations
 
 import dataclasses
+import operator
 import random
 
 import gmpy2
@@ -11,11 +12,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepchain.crypto import proofs as P
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import generate_threshold_keypair
-from deepchain.crypto.proofs import BatchProofPK, prove_update, verify_update_proof
 from deepchain.crypto.serialize import CryptoFormatError
+from deepchain.crypto.zk.batch_proof_pk import (
+    BATCH_R,
+    BatchProofPK,
+    batch_params,
+    batch_rho,
+    batch_transcript,
+    batch_w,
+    gamma_batch_bits,
+    prove_update,
+    row_combine,
+    verify_update_proof,
+    y_bits,
+)
+from deepchain.crypto.zk.multiexp import multi_exp
+from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from tests.proofctx import grad_ctx
 
 K = 6
@@ -71,7 +85,7 @@ def test_batch_proof_rejects_a_tampered_field(pk, scheme, statement, field):
     assert not verify_update_proof(pk, scheme, cs, bad, ctx=grad_ctx(pk))
 
 
-@pytest.mark.parametrize("i", [0, 77, P.BATCH_R - 1])
+@pytest.mark.parametrize("i", [0, 77, BATCH_R - 1])
 def test_batch_proof_rejects_a_tampered_commitment(pk, scheme, statement, i):
     cs, _, _, proof = statement
     S = list(proof.S)
@@ -166,26 +180,26 @@ def _forge(pk, scheme, cs, ms, alphas, rng, reduce_mod_n):
     """Run the prover on arbitrary integers ms (no bound checks). With reduce_mod_n, reduce
     z1 mod n (what passes a mod-n-only check) and grind Fiat-Shamir until z1 is in range.
     Also returns whether the Paillier equation alone holds."""
-    B, L, T = P._batch_params(pk, scheme)
+    B, L, T = batch_params(pk, scheme)
     n, n2 = pk.n, pk.n2
-    seed = P.batch_transcript(pk, grad_ctx(pk), B, L, cs)
-    rhos = P.batch_rho(seed, len(cs))
-    M_hat = P._row_combine(list(ms), rhos, P._add, 0)
-    A_hat = P._row_combine(list(alphas), rhos, P._add, 0)
-    rp = P.ring_pedersen_bases(pk)
+    seed = batch_transcript(pk, grad_ctx(pk), B, L, cs)
+    rhos = batch_rho(seed, len(cs))
+    M_hat = row_combine(list(ms), rhos, operator.add, 0)
+    A_hat = row_combine(list(alphas), rhos, operator.add, 0)
+    rp = ring_pedersen_bases(pk)
     s_, t_, N = int(rp.s.base), int(rp.t.base), rp.N_hat
     mus = [rng.getrandbits(448) for _ in M_hat]
     S = tuple(
         int(gmpy2.powmod(s_, mh, N) * gmpy2.powmod(t_, mu, N) % N)
         for mh, mu in zip(M_hat, mus, strict=True)
     )
-    Cs = P._row_combine([gmpy2.mpz(c) for c in cs], rhos, lambda u, v: u * v % n2, gmpy2.mpz(1))
+    Cs = row_combine([gmpy2.mpz(c) for c in cs], rhos, lambda u, v: u * v % n2, gmpy2.mpz(1))
     for _ in range(64):
-        x, y = rng.getrandbits(T), rng.getrandbits(P._y_bits(L))
-        gamma = rng.getrandbits(P._gamma_batch_bits())
+        x, y = rng.getrandbits(T), rng.getrandbits(y_bits(L))
+        gamma = rng.getrandbits(gamma_batch_bits())
         a = int((1 + x * n) * gmpy2.powmod(pk.h_s, y, n2) % n2)
         D = int(gmpy2.powmod(s_, x, N) * gmpy2.powmod(t_, gamma, N) % N)
-        w = P.batch_w(seed, S, a, D)
+        w = batch_w(seed, S, a, D)
         z1 = x + sum(wi * mh for wi, mh in zip(w, M_hat, strict=True))
         if reduce_mod_n:
             z1 %= n
@@ -194,7 +208,7 @@ def _forge(pk, scheme, cs, ms, alphas, rng, reduce_mod_n):
         z2 = y + sum(wi * ah for wi, ah in zip(w, A_hat, strict=True))
         z3 = gamma + sum(wi * mu for wi, mu in zip(w, mus, strict=True))
         lhs = (1 + z1 * n) * gmpy2.powmod(pk.h_s, z2, n2) % n2
-        paillier_ok = lhs == a * P._multi_exp(Cs, w, n2) % n2
+        paillier_ok = lhs == a * multi_exp(Cs, w, n2) % n2
         return BatchProofPK(S=S, a=a, D=D, z1=z1, z2=z2, z3=z3), paillier_ok
     raise AssertionError("no in-range z1 found")
 
@@ -240,8 +254,8 @@ def test_a_small_negative_representative_is_within_the_proven_statement(pk, sche
 )
 def test_row_combination_matches_the_naive_subset_sums(items, seed):
     r = random.Random(seed)
-    rhos = [r.getrandbits(P.BATCH_R) for _ in items]
-    got = P._row_combine(items, rhos, P._add, 0)
+    rhos = [r.getrandbits(BATCH_R) for _ in items]
+    got = row_combine(items, rhos, operator.add, 0)
     want = [sum(x for x, rho in zip(items, rhos, strict=True) if rho >> i & 1) for i in range(128)]
     assert got == want
 
@@ -258,7 +272,7 @@ def test_multi_exponentiation_matches_powmod(exps, seed):
     want = 1 % mod
     for b, e in zip(bases, exps, strict=True):
         want = want * pow(b, e, mod) % mod
-    assert P._multi_exp(bases, exps, mod) == want
+    assert multi_exp(bases, exps, mod) == want
 
 
 # -- serialization -----------------------------------------------------------------------------

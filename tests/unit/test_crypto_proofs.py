@@ -9,15 +9,9 @@ import pytest
 
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import generate_threshold_keypair, partial_decrypt
-from deepchain.crypto.proofs import (
-    ProofCD,
-    ProofPK,
-    prove_cd,
-    prove_pk,
-    verify_cd,
-    verify_pk,
-)
 from deepchain.crypto.serialize import CryptoFormatError
+from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
+from deepchain.crypto.zk.proof_pk import ProofPK, prove_pk, verify_pk
 from tests.proofctx import grad_ctx, share_ctx
 
 
@@ -84,7 +78,8 @@ def test_proof_pk_cannot_be_forged_for_a_wrapping_plaintext(keys, B):
     small and satisfies the Paillier equation (this forgery passes PROTOCOL.md's original
     mod-n check), but not the ring-Pedersen equation over the integers."""
     pk, _ = keys
-    from deepchain.crypto.proofs import pk_challenge, ring_pedersen_bases
+    from deepchain.crypto.zk.proof_pk import pk_challenge
+    from deepchain.crypto.zk.sigma import ring_pedersen_bases
 
     m, alpha = (pk.n + 1) // 2, 9
     c = pk.encrypt(m, alpha)

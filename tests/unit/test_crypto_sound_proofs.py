@@ -23,7 +23,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deepchain.crypto import proofs as P
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import (
     ThresholdPublicKey,
@@ -32,7 +31,6 @@ from deepchain.crypto.paillier import (
     partial_decrypt,
     safe_prime,
 )
-from deepchain.crypto.proofs import BatchProofPK, ProofPK, prove_pk, verify_pk
 from deepchain.crypto.serialize import CryptoFormatError
 from deepchain.crypto.vector import (
     EncryptedUpdate,
@@ -42,7 +40,19 @@ from deepchain.crypto.vector import (
     verify_decryption_share,
     verify_update,
 )
+from deepchain.crypto.zk.batch_proof_pk import (
+    BATCH_R,
+    LOG_R,
+    BatchProofPK,
+    batch_rho,
+    batch_transcript,
+    batch_w,
+    verify_update_proof,
+)
+from deepchain.crypto.zk.proof_cd import prove_cd
+from deepchain.crypto.zk.proof_pk import ProofPK, pk_challenge, prove_pk, verify_pk
 from deepchain.crypto.zk.ring_pedersen import PRM_M, prm_challenge, prove_prm, verify_prm
+from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from deepchain.crypto.zk.transcript import ProofContext, Transcript
 
 GROUP = "co-attack"
@@ -115,7 +125,7 @@ def half_exponent_proof_pk(pk, ctx, B, A, alpha, u, rng, position=(0, 1)):
         gamma = rng.getrandbits(ALPHA + K_BITS + KAPPA)
         a = (1 + x * n) * pow(pk.h_s, y, n2) % n2
         C = pow(rp.s, x, N) * pow(rp.t, gamma, N) % N
-        e = P.pk_challenge(pk, ctx, B, position, c, a, S, C)
+        e = pk_challenge(pk, ctx, B, position, c, a, S, C)
         if e % 2:
             continue
         z1 = x + (e // 2) * A
@@ -165,23 +175,23 @@ def half_exponent_batch(pk, scheme, ctx, As, alphas, u, rng):
     rp = pk.ring_pedersen
     N = rp.N_hat
     B, L = scheme.plaintext_bits, scheme.batch_log
-    T = B + L + K_BITS + P.LOG_R + KAPPA
+    T = B + L + K_BITS + LOG_R + KAPPA
     inv2 = pow(2, -1, n)
     cs = [pk.encrypt(A * inv2 % n, al) for A, al in zip(As, alphas, strict=True)]
-    tr = P.batch_transcript(pk, ctx, B, L, cs)
-    rhos = P.batch_rho(tr, len(cs))
-    rows = [[(rho >> i) & 1 for rho in rhos] for i in range(P.BATCH_R)]
+    tr = batch_transcript(pk, ctx, B, L, cs)
+    rhos = batch_rho(tr, len(cs))
+    rows = [[(rho >> i) & 1 for rho in rhos] for i in range(BATCH_R)]
     A_hat = [sum(b * A for b, A in zip(row, As, strict=True)) for row in rows]
     al_hat = [sum(b * al for b, al in zip(row, alphas, strict=True)) for row in rows]
     mus = [rng.getrandbits(ALPHA) for _ in rows]
     S = tuple(pow(u, ah, N) * pow(rp.t, mu, N) % N for ah, mu in zip(A_hat, mus, strict=True))
     for _ in range(200):
         x = rng.getrandbits(T - 1)
-        y = rng.getrandbits(ALPHA + L + K_BITS + P.LOG_R + KAPPA)
-        gamma = rng.getrandbits(ALPHA + K_BITS + P.LOG_R + KAPPA)
+        y = rng.getrandbits(ALPHA + L + K_BITS + LOG_R + KAPPA)
+        gamma = rng.getrandbits(ALPHA + K_BITS + LOG_R + KAPPA)
         a = (1 + x * n) * pow(pk.h_s, y, n2) % n2
         D = pow(rp.s, x, N) * pow(rp.t, gamma, N) % N
-        w = P.batch_w(tr, S, a, D)
+        w = batch_w(tr, S, a, D)
         total = sum(wi * ah for wi, ah in zip(w, A_hat, strict=True))
         if total % 2:
             continue
@@ -231,7 +241,7 @@ def test_it_rejects_the_batched_half_exponent_opening(pk, scheme, root):
     cs, proof, paillier_ok = half_exponent_batch(pk, scheme, ctx, As, alphas, u, rng)
     assert paillier_ok
     assert not verify_update(pk, scheme, _update_of(cs, proof, scheme), ctx=ctx)
-    assert not P.verify_update_proof(pk, scheme, cs, proof, ctx=ctx)
+    assert not verify_update_proof(pk, scheme, cs, proof, ctx=ctx)
 
 
 # -- Pi^prm ------------------------------------------------------------------------------------
@@ -254,7 +264,7 @@ def test_it_rejects_tampered_ring_pedersen_parameters(pk, scheme, field):
     bad_rp = dataclasses.replace(rp, **change)
     bad = dataclasses.replace(pk, ring_pedersen=bad_rp)
     assert not verify_prm(bad_rp, key_ceremony_context(bad))
-    assert P.ring_pedersen_bases(bad) is None
+    assert ring_pedersen_bases(bad) is None
     ctx = ctx_of(bad)
     q = np.arange(-5, 5, dtype=np.int64)
     with pytest.raises(ValueError, match="Pi\\^prm"):
@@ -286,7 +296,7 @@ def test_pi_prm_is_bound_to_its_key(pk, keys):
     other = generate_threshold_keypair(512, 3, 2, rng=random.Random(43))[0]
     moved = dataclasses.replace(other, ring_pedersen=pk.ring_pedersen)
     assert not verify_prm(pk.ring_pedersen, key_ceremony_context(moved))
-    assert P.ring_pedersen_bases(moved) is None
+    assert ring_pedersen_bases(moved) is None
 
 
 def test_a_key_without_ring_pedersen_parameters_carries_no_proof_pk(pk, scheme):
@@ -393,7 +403,7 @@ def test_proof_cd_refuses_a_context_for_another_index(keys):
     pk, shares = keys
     c = pk.encrypt(3)
     with pytest.raises(ValueError, match="index"):
-        P.prove_cd(pk, shares[0], [c], [partial_decrypt(pk, shares[0], c)], ctx=ctx_of(pk, 2))
+        prove_cd(pk, shares[0], [c], [partial_decrypt(pk, shares[0], c)], ctx=ctx_of(pk, 2))
 
 
 # -- the transcript ----------------------------------------------------------------------------

@@ -31,7 +31,8 @@ from deepchain.crypto.paillier import (
     key_ceremony_context,
     partial_decrypt,
 )
-from deepchain.crypto.proofs import prove_cd, prove_pk, verify_cd, verify_pk
+from deepchain.crypto.zk.proof_cd import prove_cd, verify_cd
+from deepchain.crypto.zk.proof_pk import prove_pk, verify_pk
 from deepchain.crypto.zk.ring_pedersen import verify_prm
 from deepchain.crypto.zk.transcript import ProofContext
 

@@ -28,7 +28,7 @@ from deepchain.incentives.contracts import update_model_fixed_point
 from tests.proofctx import share_ctx
 
 paillier = pytest.importorskip("deepchain.crypto.paillier")
-proofs = pytest.importorskip("deepchain.crypto.proofs")
+proof_cd = pytest.importorskip("deepchain.crypto.zk.proof_cd")
 
 G = "co7"
 PARTIES = [f"p{i}" for i in range(1, 7)]
@@ -95,12 +95,12 @@ def test_a_round_with_late_cheating_and_silent_parties_still_decrypts_and_conser
     posted = {}
     for p in ["p1", "p3", "p4", "p5", "p6"]:
         share = paillier.partial_decrypt(pk, key_of[p], agg)
-        proof = proofs.prove_cd(
+        proof = proof_cd.prove_cd(
             pk, key_of[p], [agg], [share], rng=rng, ctx=share_ctx(pk, key_of[p].i)
         )
         if p == "p4":
             share = share * share % pk.n2
-        ok = proofs.verify_cd(
+        ok = proof_cd.verify_cd(
             pk, key_of[p].i, [agg], [share], proof, ctx=share_ctx(pk, key_of[p].i)
         )  # fsver2
         clock.advance(100)

@@ -48,8 +48,8 @@ from deepchain.crypto.paillier import (
     partial_decrypt,
     share_bits_bound,
 )
-from deepchain.crypto.proofs import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.serialize import CryptoFormatError
+from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.zk.ring_pedersen import (
     PRM_M,
     RingPedersenParams,

@@ -32,7 +32,7 @@ from deepchain.crypto.dkg.bases import (
 from deepchain.crypto.dkg.params import TRIAL_DIVISION_BOUND
 from deepchain.crypto.dkg.party import ceremony_share_context
 from deepchain.crypto.paillier import ThresholdPublicKey, combine, key_ceremony_context
-from deepchain.crypto.proofs import ProofCD, verify_cd
+from deepchain.crypto.zk.proof_cd import ProofCD, verify_cd
 from deepchain.crypto.zk.ring_pedersen import verify_prm
 
 _PRIMORIAL: list[int] = []
