@@ -89,7 +89,8 @@ class _Clock(threading.Thread):
 
 
 def _context(browser, base: str):
-    ctx = browser.new_context(viewport=VIEWPORT)
+    # the pages run under CSP self-only; the test's own JS predicates need eval
+    ctx = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
     ctx.set_default_timeout(60_000)  # page loads on a loaded 2-core CI
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     return ctx

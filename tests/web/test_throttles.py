@@ -5,11 +5,14 @@ sign-up and every write; the faucet has its own limit; refusals cannot grow the 
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
+
+from deepchain_web import throttling
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +20,11 @@ _ip = itertools.count(1)
 
 
 @pytest.fixture
-def rates(settings):
-    """Production-like counts (no test scaling), small enough to reach in a test."""
+def rates(settings, monkeypatch):
+    """Production-like counts (no test scaling), small enough to reach in a test; the clock
+    stands one second into an hour, so a run never straddles a window boundary."""
+    start = (time.time() // 3600) * 3600 + 1
+    monkeypatch.setattr(throttling, "clock", lambda: start)
     settings.DEEPCHAIN_THROTTLE_SCALE = 1
     settings.DEEPCHAIN_RATES = {**settings.DEEPCHAIN_RATES, "login": "10/minute",
                                 "signup": "3/hour", "write": "8/minute"}  # fmt: skip
