@@ -11,11 +11,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deepchain_web.fields import StrictCharField
+from deepchain_web.fields import RequestSerializer, StrictCharField
 from deepchain_web.throttling import TokenThrottle, WriteThrottle
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(RequestSerializer):
     username = StrictCharField(max_length=150)
     password = StrictCharField(max_length=128, trim_whitespace=False)
 

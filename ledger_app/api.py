@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from deepchain.ledger.transactions import TxKind
 from deepchain_web.api_errors import DomainError
-from deepchain_web.fields import StrictCharField, StrictIntegerField
+from deepchain_web.fields import RequestSerializer, StrictCharField, StrictIntegerField
 from deepchain_web.limits import INT32_MAX, INT64_MAX
 from ledger_app import selectors, services
 from ledger_app.models import Account, Block, LedgerEntry, Transaction
@@ -231,7 +231,7 @@ class Wallet(APIView):
                          "entries": EntrySerializer(entries, many=True).data})  # fmt: skip
 
 
-class TransferIn(serializers.Serializer):
+class TransferIn(RequestSerializer):
     to = StrictCharField(max_length=80)
     amount = StrictIntegerField(min_value=1, max_value=INT64_MAX)
     reason = StrictCharField(max_length=200, required=False, default="transfer")

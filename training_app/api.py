@@ -22,7 +22,12 @@ from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain.learning.strategies import STRATEGIES
 from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
-from deepchain_web.fields import StrictCharField, StrictFloatField, StrictIntegerField
+from deepchain_web.fields import (
+    RequestSerializer,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 from deepchain_web.limits import INT32_MAX, INT64_MAX, MAX_PHASE_MS, base64_len, max_blob
 from ledger_app.services import authority_identity, blob_store
 from training_app import presence, selectors, services
@@ -71,7 +76,7 @@ class AgentStatusSerializer(serializers.Serializer):
     account = AgentAccountSerializer(allow_null=True)
 
 
-class AgentRegisterSerializer(serializers.Serializer):
+class AgentRegisterSerializer(RequestSerializer):
     sign_pk = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="Ed25519 public key, hex")
     box_pk = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="X25519 public key, hex")
     signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature")
@@ -115,7 +120,7 @@ def _phase_durations() -> dict[str, serializers.Field]:
     return fields
 
 
-DeadlinesSerializer = type("Deadlines", (serializers.Serializer,), _phase_durations())
+DeadlinesSerializer = type("Deadlines", (RequestSerializer,), _phase_durations())
 
 
 def _range_field(key: str, help_text: str) -> StrictFloatField:
@@ -125,7 +130,7 @@ def _range_field(key: str, help_text: str) -> StrictFloatField:
     )
 
 
-class GroupCreateSerializer(serializers.Serializer):
+class GroupCreateSerializer(RequestSerializer):
     name = StrictCharField(max_length=120)
     n_parties = StrictIntegerField(min_value=2, max_value=16)
     threshold = StrictIntegerField(min_value=1, max_value=16)
@@ -209,7 +214,7 @@ class GroupDetailView(APIView):
         return Response(selectors.group_snapshot(_group(request, group_id), request.user))
 
 
-class JoinSerializer(serializers.Serializer):
+class JoinSerializer(RequestSerializer):
     data_size = StrictIntegerField(min_value=0, max_value=INT32_MAX, default=0)
     deposit_tx = serializers.DictField(required=False)
 
@@ -247,7 +252,7 @@ class StartView(APIView):
         return Response({"status": g.status})
 
 
-class HeartbeatSerializer(serializers.Serializer):
+class HeartbeatSerializer(RequestSerializer):
     at_ms = StrictIntegerField(min_value=0, max_value=INT64_MAX)
     signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature")
 
@@ -272,7 +277,7 @@ class HeartbeatView(APIView):
         return Response({"online": st["online"], "last_seen": st["last_seen"]})
 
 
-class AbortSerializer(serializers.Serializer):
+class AbortSerializer(RequestSerializer):
     reason = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
@@ -348,13 +353,13 @@ class ParamsView(APIView):
         return Response({"round": r.number, "blob": h, "data": b64e(blob_store().get(h))})
 
 
-class GradientSerializer(serializers.Serializer):
+class GradientSerializer(RequestSerializer):
     update = StrictCharField(help_text="C(dW) and Proof_PK, base64 (DEEPCHAIN_MAX_BLOB)")
     tx = serializers.DictField()
     deposit_tx = serializers.DictField(required=False)
 
 
-class ShareSerializer(serializers.Serializer):
+class ShareSerializer(RequestSerializer):
     share = StrictCharField(help_text="shares and Proof_CD, base64 (DEEPCHAIN_MAX_BLOB)")
     tx = serializers.DictField()
     deposit_tx = serializers.DictField(required=False)
@@ -454,7 +459,7 @@ class ResultView(APIView):
         })  # fmt: skip
 
 
-class MetricSerializer(serializers.Serializer):
+class MetricSerializer(RequestSerializer):
     accuracy = StrictFloatField(min_value=0.0, max_value=1.0)
     loss = StrictFloatField(min_value=0.0, max_value=1e12)
     seconds = serializers.DictField(

@@ -220,3 +220,54 @@ def test_the_demo_settings_run_without_debug():
     os.environ.pop("DEBUG", None)
     dev = importlib.import_module("deepchain_web.settings.dev")
     assert importlib.reload(dev).DEBUG is False
+
+
+def _request_bodies() -> list[tuple[str, str]]:
+    """(path template, request component) of every documented operation with a JSON body."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    found = []
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                assert method == "post", (method, path)
+                found.append((path, body["schema"]["$ref"].rsplit("/", 1)[-1]))
+    return found
+
+
+@pytest.mark.django_db
+def test_every_request_body_refuses_an_unknown_key_with_400_naming_it(member):
+    from drf_spectacular.generators import SchemaGenerator
+
+    client, group = member
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    bodies = _request_bodies()
+    assert len(bodies) >= 10, bodies  # every POST that takes a body, not a chosen few
+    for path, component in bodies:
+        assert components[component]["additionalProperties"] is False, component
+        url = path.replace("{group_id}", str(group.id)).replace("{number}", "1")
+        body = _assert_json_4xx(_post(client, url, {"treshold": 1, "zz_extra": 2}))
+        assert "treshold" in body["message"] and "zz_extra" in body["message"], (url, body)
+
+
+@pytest.mark.django_db
+def test_a_misspelt_group_option_creates_nothing(member):
+    from training_app.models import CooperativeGroup
+
+    client, _ = member
+    before = CooperativeGroup.objects.count()
+    body = _assert_json_4xx(_post(client, "/api/groups/", {**GROUP, "treshold": 1}))
+    assert body["message"] == "unknown field(s): 'treshold'"
+    nested = _assert_json_4xx(_post(client, "/api/groups/", {**GROUP, "deadlines": {"T99": 5}}))
+    assert nested["message"] == "deadlines: unknown field(s): 'T99'"
+    assert CooperativeGroup.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_a_flood_of_unknown_keys_gets_a_short_message(member):
+    client, _ = member
+    junk = {f"{'k' * 200}{i}": i for i in range(1000)}
+    body = _assert_json_4xx(_post(client, "/api/groups/", {**GROUP, **junk}))
+    assert len(body["message"]) < 700 and body["message"].endswith("and 990 more")
