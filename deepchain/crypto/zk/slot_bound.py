@@ -1,0 +1,492 @@
+"""Proof of bounded influence: every slot of every packed plaintext is exactly the digit of a
+quantized coordinate q with |q| <= b (the group's public L-infinity bound, slack 1x).
+
+Statement. PK_model's Paillier key (n, h_s), the group's packing (Q, slot width w, s slots per
+ciphertext), the bound b (1 <= b <= 2^Q - 1), the update's length m, and its ciphertexts
+c_1..c_k, k = ceil(m / s). Claim: for each j, c_j = (1 + n)^(M_j) h_s^(alpha_j) with
+    M_j = off_j + sum_{k < cnt_j} d_jk 2^(w k),  d_jk in [0, R], R = 2b,
+    off_j = sum_{k < cnt_j} (2^Q - b) 2^(w k)
+(cnt_j slots in ciphertext j), i.e. slot k holds 2^Q + q_jk with |q_jk| <= b and every unused
+slot is 0: no carry, borrow or headroom is left to a prover.
+
+Digits in bits. d = sum_i g_i beta_i with beta_i in {0, 1} and the basis
+g = (1, 2, ..., 2^(ell-2), R - 2^(ell-1) + 1), ell = |R| bits: its subset sums are exactly
+[0, R] (the standard basis for a range that is not a power of two, e.g. Bulletproofs,
+Bunz et al., IEEE S&P 2018, section 4.2; here without the inner-product compression).
+
+Protocol (public coin, made non-interactive with Fiat-Shamir over ``zk.transcript`` bound to
+the ProofContext; BLS12-381 G1 with generators G_0, G_1, ..., G_q, H from RFC 9380
+hash-to-curve, so nobody knows a relation between them):
+1. Per ciphertext j: V_j = sum_l beta_jl G_l + r_j H (l = k ell + i runs over its bits).
+2. rho_j (RHO_BITS each) and y in Z_r from H(ctx, statement, V).
+3. Masks x_jl uniform in [0, 2^ZB), ZB = K + KAPPA; A_j = sum_l x_jl G_l + sigma_j H;
+   t0 = sum y^idx x^2, t1 = sum y^idx x (2 beta - 1) (mod r, idx the bit's global index),
+   T0 = t0 G_q + tau0 H, T1 = t1 G_q + tau1 H; a Paillier mask a = (1 + X n) h_s^eta with
+   X = sum_j rho_j sum_k 2^(w k) sum_i g_i x_jki.
+4. e (K bits) from H(..., A, T0, T1, a).
+5. z_jl = x_jl + e beta_jl as INTEGERS, restarting at 3 unless every z in [2^K, 2^ZB) (then z
+   is uniform there whatever beta is); tau_j = sigma_j + e r_j, tau_T = tau0 + e tau1 (mod r);
+   z2 = eta + e sum_j rho_j alpha_j.
+Verifier (``verify_slot_bound``): the ranges; sum_l z_jl G_l + tau_j H = A_j + e V_j for every
+j (checked at once with random 128-bit weights gamma_j from an injectable rng: a false
+equation passes with probability <= 2^-128); sum y^idx z (z - e) G_q + tau_T H = T0 + e T1;
+and, with Z = sum_j rho_j sum_k 2^(w k) sum_i g_i z_jki and O = sum_j rho_j off_j,
+(1 + (Z + e O) n) h_s^z2 = a (prod_j c_j^rho_j)^e mod n^2.
+
+Soundness (knowledge soundness by rewinding e; rho, y fixed before the masks).
+(i) Pedersen binding (discrete log in G1) and two answers for e != e' open V_j to
+    beta_jl = dz / de mod r and A_j to x_jl.
+(ii) With three answers, z (z - e) = x^2 + e x (2 beta - 1) + e^2 beta (beta - 1) makes the
+    quadratic check a polynomial identity in e of degree 2 whose e^2 coefficient
+    sum_idx y^idx beta_idx (beta_idx - 1) must vanish; y is drawn after V, so (Schwartz-Zippel,
+    degree < m ell) every beta_idx (beta_idx - 1) = 0 mod r except with probability m ell / r:
+    every beta is 0 or 1, so every digit d = sum g_i beta_i is an integer in [0, R] (exact).
+(iii) z - z' = (e - e') beta mod r with |z - z'| < 2^ZB and |e - e'| beta < 2^K, and
+    2^ZB + 2^K < r, so the equality holds over the integers; hence Z - Z' = (e - e') sum_j
+    rho_j D_j with D_j = sum_k d_jk 2^(w k), and the Paillier equation gives
+    C^(e - e') = (1 + n)^((e - e') sum rho_j D_j) h_s^(dz2) for C = prod c_j^rho_j (1+n)^-O:
+    as e - e' < 2^K is a unit mod n and h_s an n-th residue, C encrypts sum_j rho_j D_j, i.e.
+    sum_j rho_j (M_j - off_j - D_j) = 0 mod n.
+(iv) The c_j and V_j (so M_j and D_j) are fixed before rho; if some M_j - off_j - D_j != 0
+    mod n (so mod p or mod q), that sum vanishes with probability <= 2^-RHO_BITS.
+So every c_j encrypts exactly off_j + D_j with digits in [0, R]: |q| <= b for every coordinate,
+slack 1x. Soundness error per hash query about 2^-127 (rho 2^-128, y m ell / r, e 2 / 2^K),
+in the random-oracle model, assuming discrete log in BLS12-381 G1 (no strong RSA, no
+ring-Pedersen parameters). Honest-verifier zero knowledge: V_j, A_j, T0, T1 are perfectly
+hiding Pedersen commitments, z uniform on [2^K, 2^ZB) given acceptance, tau uniform, z2 hides
+e sum rho alpha statistically (2^-KAPPA), a is a DJN encryption (short-exponent assumption,
+as every ciphertext of the protocol).
+
+Cost: per bit, one mask, one response of ZB bits (21 bytes) and its share of two multi-scalar
+multiplications; per ciphertext two G1 points and a scalar. Size is linear in m ell (the
+inner-product argument of Bulletproofs would make it logarithmic; not done).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+from py_arkworks_bls12381 import G1Point, Scalar
+
+from deepchain.crypto.assets import R
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import ALPHA_BITS, K_BITS, KAPPA, ThresholdPublicKey, comb_table
+from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
+from deepchain.crypto.zk.transcript import ProofContext, Transcript
+
+__all__ = [
+    "RHO_BITS",
+    "SB_TAG",
+    "ZB",
+    "SlotBoundProof",
+    "bit_basis",
+    "digit_bits",
+    "prove_bits",
+    "prove_slot_bound",
+    "slot_bound_failure",
+    "verify_slot_bound",
+]
+
+SB_TAG = "deepchain/slot-bound/v1"
+DST = b"DEEPCHAIN-SLOT-BOUND-V1_BLS12381G1_XMD:SHA-256_SSWU_RO_"
+ZB = K_BITS + KAPPA  # bits of a response z = x + e beta
+Z_BYTES = (ZB + 7) // 8
+RHO_BITS = 128  # linking weights rho_j
+GAMMA_BITS = 128  # the verifier's batching weights
+POINT_BYTES = 48
+MAX_LOG_K = 40  # ciphertexts per update: eta covers sum rho_j alpha_j for k <= 2^40
+MAX_ATTEMPTS = 64  # honest bits need a second attempt with probability < 2^-17 at 2^22 bits
+
+
+class RNG(Protocol):
+    def getrandbits(self, k: int) -> int: ...
+
+
+_SYS = secrets.SystemRandom()
+_ONE, _ZERO = Scalar(1), Scalar(0)
+_GENS: list[G1Point] = []
+
+
+def generators(count: int) -> list[G1Point]:
+    """G_0..G_(count-1) = hash_to_curve("G" || l) (RFC 9380, SSWU); cached, grown on demand."""
+    while len(_GENS) < count:
+        _GENS.append(G1Point.hash_to_curve(b"G" + len(_GENS).to_bytes(8, "big"), DST))
+    return _GENS[:count]
+
+
+G_Q = G1Point.hash_to_curve(b"G_q", DST)  # the value base of T0, T1
+H = G1Point.hash_to_curve(b"H", DST)  # the blinding base
+
+
+def bit_basis(R_: int) -> list[int]:
+    """g = (1, 2, ..., 2^(ell-2), R - 2^(ell-1) + 1) for ell = |R|: subset sums are [0, R]."""
+    if R_ < 1:
+        raise ValueError("the range [0, R] needs R >= 1")
+    ell = R_.bit_length()
+    return [1 << i for i in range(ell - 1)] + [R_ - (1 << (ell - 1)) + 1]
+
+
+def digit_bits(d: np.ndarray, R_: int) -> np.ndarray:
+    """Bits (m x ell, uint8) of digits d in [0, R] in the basis bit_basis(R): d = bits @ g."""
+    d = np.asarray(d, dtype=np.int64)
+    if d.size and (d.min() < 0 or d.max() > R_):
+        raise ValueError("a digit lies outside [0, R]")
+    g = bit_basis(R_)
+    ell = len(g)
+    top = (d >= (1 << (ell - 1))).astype(np.int64) if ell > 1 else (d >= 1).astype(np.int64)
+    low = d - top * g[-1]
+    out = np.empty((d.size, ell), dtype=np.uint8)
+    for i in range(ell - 1):
+        out[:, i] = (low >> i) & 1
+    out[:, ell - 1] = top
+    return out
+
+
+def _scalar(x: int) -> Scalar:
+    return Scalar(x % R)
+
+
+def _pt_bytes(p: G1Point) -> bytes:
+    return bytes(p.to_compressed_bytes())
+
+
+def _pt(b: bytes) -> G1Point:
+    try:
+        p = G1Point.from_compressed_bytes(b)
+    except Exception as exc:  # the binding raises its own error types
+        raise CryptoFormatError("SlotBoundProof: bad G1 point") from exc
+    if not p.is_in_subgroup():
+        raise CryptoFormatError("SlotBoundProof: G1 point outside the subgroup")
+    return p
+
+
+@dataclass(frozen=True)
+class SlotBoundProof:
+    """(V_j, A_j, tau_j per ciphertext; T0, T1, tau_T, a, z2; z per bit), see the module."""
+
+    V: tuple[G1Point, ...]
+    A: tuple[G1Point, ...]
+    tau: tuple[int, ...]
+    T0: G1Point
+    T1: G1Point
+    tau_T: int
+    a: int
+    z2: int
+    z: tuple[int, ...]
+
+    MAGIC = b"DCSB"
+
+    def to_bytes(self) -> bytes:
+        w = Writer(self.MAGIC)
+        w.u32(len(self.V))
+        for p in (*self.V, *self.A, self.T0, self.T1):
+            w.parts.append(_pt_bytes(p))
+        for t in (*self.tau, self.tau_T):
+            w.fixed(t, 32)
+        w.var(self.a)
+        w.var(self.z2)
+        w.u64(len(self.z))
+        w.parts.append(b"".join(int(x).to_bytes(Z_BYTES, "big") for x in self.z))
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SlotBoundProof:
+        r = Reader(data, cls.MAGIC)
+        k = r.u32()
+        if k < 1 or k > 1 << MAX_LOG_K or k * 2 * POINT_BYTES > len(data):
+            raise CryptoFormatError("SlotBoundProof: bad ciphertext count")
+        pts = [_pt(r.take(POINT_BYTES)) for _ in range(2 * k + 2)]
+        taus = [r.fixed(32) for _ in range(k + 1)]
+        if any(t >= R for t in taus):
+            raise CryptoFormatError("SlotBoundProof: tau not reduced mod r")
+        a, z2 = r.var(), r.var()
+        cnt = r.u64()
+        if cnt * Z_BYTES > len(data):
+            raise CryptoFormatError("truncated data")
+        raw = r.take(cnt * Z_BYTES)
+        z = tuple(int.from_bytes(raw[i : i + Z_BYTES], "big") for i in range(0, len(raw), Z_BYTES))
+        r.end()
+        return cls(
+            V=tuple(pts[:k]),
+            A=tuple(pts[k : 2 * k]),
+            tau=tuple(taus[:k]),
+            T0=pts[2 * k],
+            T1=pts[2 * k + 1],
+            tau_T=taus[k],
+            a=a,
+            z2=z2,
+            z=z,
+        )
+
+
+# -- shared by prover and verifier ---------------------------------------------------------
+def _eta_bits() -> int:
+    """eta hides e sum_j rho_j alpha_j < 2^(ALPHA + K + RHO + log2 k)."""
+    return ALPHA_BITS + K_BITS + RHO_BITS + MAX_LOG_K + KAPPA
+
+
+def _counts(scheme: PackingScheme, length: int) -> list[int]:
+    s = scheme.slots_per_ciphertext
+    return [min(s, length - lo) for lo in range(0, length, s)]
+
+
+def _statement(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    b: int,
+    length: int,
+    cs: list[int],
+    V: tuple[G1Point, ...],
+    ctx: ProofContext,
+) -> Transcript:
+    tr = Transcript(SB_TAG, ctx).int("n", pk.n).int("h_s", pk.h_s)
+    tr.int("Q", scheme.Q).int("w", scheme.slot_bits).int("s", scheme.slots_per_ciphertext)
+    tr.int("b", b).int("m", length).ints("c", cs)
+    return tr.bytes("V", b"".join(_pt_bytes(p) for p in V))
+
+
+def _rho_y(tr: Transcript, k: int) -> tuple[list[int], int]:
+    rho = tr.challenges(k, RHO_BITS, "rho")
+    y = tr.challenge(256, "y") % R
+    return rho, y
+
+
+def _e(tr: Transcript, A: tuple[G1Point, ...], T0: G1Point, T1: G1Point, a: int) -> int:
+    t = tr.copy().bytes("A", b"".join(_pt_bytes(p) for p in A))
+    return t.bytes("T", _pt_bytes(T0) + _pt_bytes(T1)).int("a", a).challenge(K_BITS, "e")
+
+
+def _offsets(scheme: PackingScheme, b: int, counts: list[int]) -> list[int]:
+    w, base = scheme.slot_bits, (1 << scheme.Q) - b
+    return [sum(base << (w * k) for k in range(cnt)) for cnt in counts]
+
+
+def _linked_sum(
+    scheme: PackingScheme, g: list[int], counts: list[int], rho: list[int], vals: list[int]
+) -> int:
+    """sum_j rho_j sum_k 2^(w k) sum_i g_i vals_jki (vals flat in (j, k, i) order)."""
+    w, ell = scheme.slot_bits, len(g)
+    total, pos = 0, 0
+    for rj, cnt in zip(rho, counts, strict=True):
+        acc = 0
+        for k in range(cnt):
+            u = 0
+            for gi, v in zip(g, vals[pos : pos + ell], strict=True):
+                u += gi * v
+            acc += u << (w * k)
+            pos += ell
+        total += rj * acc
+    return total
+
+
+def _powers(y: int, count: int) -> list[int]:
+    out, p = [0] * count, 1
+    for i in range(count):
+        out[i] = p
+        p = p * y % R
+    return out
+
+
+def _check_statement(pk: ThresholdPublicKey, scheme: PackingScheme, b: int, length: int) -> None:
+    if scheme.n_bits != pk.n.bit_length():
+        raise ValueError("packing scheme was made for a different key size")
+    if not (isinstance(b, int) and 1 <= b <= scheme.q_max):
+        raise ValueError(f"the bound b must be an integer in [1, 2^Q - 1 = {scheme.q_max}]")
+    if not isinstance(length, int) or length < 1 or scheme.n_ciphertexts(length) > 1 << MAX_LOG_K:
+        raise ValueError("an update has between 1 and 2^40 ciphertexts")
+
+
+# -- prover -----------------------------------------------------------------------------------
+def prove_slot_bound(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    b: int,
+    q: np.ndarray,
+    cs: list[int],
+    alphas: list[int],
+    rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
+) -> SlotBoundProof:
+    """Prove that cs (the packing of q, encrypted with randomness alphas) has every slot equal
+    to 2^Q + q_i with |q_i| <= b; refuses a q outside the bound (clip first)."""
+    q = np.asarray(q, dtype=np.int64)
+    _check_statement(pk, scheme, b, int(q.size))
+    if q.ndim != 1 or (q.size and int(np.max(np.abs(q))) > b):
+        raise ValueError("prove_slot_bound: the update is not within the bound (clip it)")
+    bits = digit_bits(q + b, 2 * b).reshape(-1).tolist()
+    return prove_bits(pk, scheme, b, int(q.size), cs, bits, alphas, rng, ctx=ctx)
+
+
+def prove_bits(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    b: int,
+    length: int,
+    cs: list[int],
+    bits: list[int],
+    alphas: list[int],
+    rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
+) -> SlotBoundProof:
+    """The prover's algorithm on given bit values (flat, (ciphertext, slot, bit) order).
+
+    ``prove_slot_bound`` derives them from a clipped update; this step checks nothing about
+    them, exactly as a party running the prover with values of its choice would (the attack
+    tests do that), so soundness rests on the verifier alone. Bits other than 0 and 1 can
+    leave no response in range; after MAX_ATTEMPTS the last (rejected) answer is returned."""
+    _check_statement(pk, scheme, b, length)
+    counts = _counts(scheme, length)
+    g = bit_basis(2 * b)
+    ell = len(g)
+    if len(cs) != len(counts) or len(alphas) != len(counts) or len(bits) != length * ell:
+        raise ValueError("prove_bits: one ciphertext and alpha per packed plaintext, ell bits")
+    r = _SYS if rng is None else rng
+    gens = generators(scheme.slots_per_ciphertext * ell)
+    rs = [r.getrandbits(256) % R for _ in counts]
+    V, pos = [], 0
+    for cnt, rj in zip(counts, rs, strict=True):
+        nb = cnt * ell
+        sc = [_ONE if v == 1 else _ZERO if v == 0 else _scalar(v) for v in bits[pos : pos + nb]]
+        V.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(rj)]))
+        pos += nb
+    V_t = tuple(V)
+    tr = _statement(pk, scheme, b, length, cs, V_t, ctx)
+    rho, y = _rho_y(tr, len(counts))
+    ys = _powers(y, len(bits))
+    n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
+    tab = comb_table(pk.n, pk.h_s)
+    lo, hi = 1 << K_BITS, 1 << ZB
+    for _attempt in range(MAX_ATTEMPTS):
+        xs = [r.getrandbits(ZB) for _ in bits]
+        sigmas = [r.getrandbits(256) % R for _ in counts]
+        A, pos = [], 0
+        for cnt, sj in zip(counts, sigmas, strict=True):
+            nb = cnt * ell
+            sc = [Scalar(x) for x in xs[pos : pos + nb]]
+            A.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(sj)]))
+            pos += nb
+        A_t = tuple(A)
+        t0 = t1 = 0
+        for yi, x, v in zip(ys, xs, bits, strict=True):
+            t0 += yi * x * x
+            t1 += yi * x * (2 * v - 1)
+        tau0, tau1 = r.getrandbits(256) % R, r.getrandbits(256) % R
+        T0 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t0), _scalar(tau0)])
+        T1 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t1), _scalar(tau1)])
+        X = _linked_sum(scheme, g, counts, rho, xs)
+        eta = r.getrandbits(_eta_bits())
+        a = int((1 + (X % n) * n) * tab.pow(eta) % n2)
+        e = _e(tr, A_t, T0, T1, a)
+        z = [x + e * v for x, v in zip(xs, bits, strict=True)]
+        if all(lo <= zi < hi for zi in z):
+            break
+    tau = tuple((sj + e * rj) % R for sj, rj in zip(sigmas, rs, strict=True))
+    z2 = eta + e * sum(rj * al for rj, al in zip(rho, alphas, strict=True))
+    return SlotBoundProof(
+        V=V_t, A=A_t, tau=tau, T0=T0, T1=T1, tau_T=(tau0 + e * tau1) % R, a=a, z2=z2, z=tuple(z)
+    )
+
+
+# -- verifier ---------------------------------------------------------------------------------
+def _is_unit(x: int, n: int, n2: int) -> bool:
+    return isinstance(x, int) and 1 <= x < n2 and gmpy2.gcd(x, n) == 1
+
+
+def verify_slot_bound(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    b: int,
+    length: int,
+    cs: list[int],
+    proof: SlotBoundProof,
+    rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
+) -> bool:
+    """True iff ``proof`` shows every slot of cs encrypts 2^Q + q with |q| <= b (module
+    docstring: the equations, their soundness, slack 1x), for the context ``ctx`` the verifier
+    rebuilt itself. ``rng`` draws the batching weights gamma_j (system randomness by default)."""
+    return slot_bound_failure(pk, scheme, b, length, cs, proof, rng, ctx=ctx) is None
+
+
+def slot_bound_failure(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    b: int,
+    length: int,
+    cs: list[int],
+    proof: SlotBoundProof,
+    rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
+) -> str | None:
+    """None if the proof verifies, else the first check that fails: "statement" (bound,
+    key or sizes), "range" (a response or scalar out of range), "bits" (the quadratic check:
+    some bit is not 0 or 1), "openings" (V_j, A_j do not open to the responses) or "link" (the
+    ciphertexts do not encrypt these digits). The verifier is this function's None."""
+    try:
+        _check_statement(pk, scheme, b, length)
+    except ValueError:
+        return "statement"
+    if not isinstance(proof, SlotBoundProof) or not isinstance(ctx, ProofContext):
+        return "statement"
+    counts = _counts(scheme, length)
+    k = len(counts)
+    g = bit_basis(2 * b)
+    ell = len(g)
+    n, n2 = pk.n, pk.n * pk.n
+    if len(cs) != k or len(proof.V) != k or len(proof.A) != k or len(proof.tau) != k:
+        return "statement"
+    if len(proof.z) != length * ell or not all(_is_unit(c, n, n2) for c in cs):
+        return "statement"
+    if not _is_unit(proof.a, n, n2) or not 0 <= proof.z2 < 1 << (_eta_bits() + 1):
+        return "range"
+    lo, hi = 1 << K_BITS, 1 << ZB
+    if not all(isinstance(zi, int) and lo <= zi < hi for zi in proof.z):
+        return "range"
+    if not all(isinstance(t, int) and 0 <= t < R for t in (*proof.tau, proof.tau_T)):
+        return "range"
+    tr = _statement(pk, scheme, b, length, list(cs), proof.V, ctx)
+    rho, y = _rho_y(tr, k)
+    e = _e(tr, proof.A, proof.T0, proof.T1, proof.a)
+    z = proof.z
+    # the quadratic check: every bit is 0 or 1
+    acc, yi = 0, 1
+    for zi in z:
+        acc += yi * (zi * (zi - e) % R)
+        yi = yi * y % R
+    lhs = G1Point.multiexp_unchecked([G_Q, H], [_scalar(acc), _scalar(proof.tau_T)])
+    if lhs != proof.T0 + proof.T1 * _scalar(e):
+        return "bits"
+    # the commitments open to z: one multi-scalar multiplication with random weights gamma_j
+    r = _SYS if rng is None else rng
+    gam = [r.getrandbits(GAMMA_BITS) | 1 for _ in range(k)]
+    nb_max = scheme.slots_per_ciphertext * ell
+    coef = [0] * nb_max
+    pos = 0
+    for cnt, gj in zip(counts, gam, strict=True):
+        for li, zi in enumerate(z[pos : pos + cnt * ell]):
+            coef[li] += gj * zi
+        pos += cnt * ell
+    h_coef = sum(gj * t for gj, t in zip(gam, proof.tau, strict=True))
+    pts = [*generators(nb_max), H, *proof.A, *proof.V]
+    scs = [_scalar(c) for c in coef] + [_scalar(h_coef)]
+    scs += [_scalar(-gj) for gj in gam] + [_scalar(-gj * e) for gj in gam]
+    if G1Point.multiexp_unchecked(pts, scs) != G1Point.identity():
+        return "openings"
+    # the Paillier link: the ciphertexts encrypt exactly these digits
+    Z = _linked_sum(scheme, g, counts, rho, list(z))
+    O = sum(rj * off for rj, off in zip(rho, _offsets(scheme, b, counts), strict=True))
+    m_n2 = mpz(n2)
+    C = mpz(1)
+    for c, rj in zip(cs, rho, strict=True):
+        C = C * gmpy2.powmod(c, rj, m_n2) % m_n2
+    lhs2 = (1 + ((Z + e * O) % n) * n) * gmpy2.powmod(pk.h_s, proof.z2, m_n2) % m_n2
+    return None if lhs2 == mpz(proof.a) * gmpy2.powmod(C, e, m_n2) % m_n2 else "link"
