@@ -64,9 +64,7 @@ inner-product argument of Bulletproofs would make it logarithmic; not done).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from typing import Protocol
 
 import gmpy2
 import numpy as np
@@ -75,8 +73,17 @@ from py_arkworks_bls12381 import G1Point, Scalar
 
 from deepchain.crypto.assets import R
 from deepchain.crypto.encoding import PackingScheme
-from deepchain.crypto.paillier import ALPHA_BITS, K_BITS, KAPPA, ThresholdPublicKey, comb_table
+from deepchain.crypto.paillier import (
+    ALPHA_BITS,
+    K_BITS,
+    KAPPA,
+    RNG,
+    ThresholdPublicKey,
+    comb_table,
+    rng_or_system,
+)
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
+from deepchain.crypto.zk.multiexp import multi_exp
 from deepchain.crypto.zk.transcript import ProofContext, Transcript
 
 __all__ = [
@@ -103,11 +110,6 @@ MAX_LOG_K = 40  # ciphertexts per update: eta covers sum rho_j alpha_j for k <= 
 MAX_ATTEMPTS = 64  # honest bits need a second attempt with probability < 2^-17 at 2^22 bits
 
 
-class RNG(Protocol):
-    def getrandbits(self, k: int) -> int: ...
-
-
-_SYS = secrets.SystemRandom()
 _ONE, _ZERO = Scalar(1), Scalar(0)
 _GENS: list[G1Point] = []
 
@@ -347,7 +349,7 @@ def prove_bits(
     ell = len(g)
     if len(cs) != len(counts) or len(alphas) != len(counts) or len(bits) != length * ell:
         raise ValueError("prove_bits: one ciphertext and alpha per packed plaintext, ell bits")
-    r = _SYS if rng is None else rng
+    r = rng_or_system(rng)
     gens = generators(scheme.slots_per_ciphertext * ell)
     rs = [r.getrandbits(256) % R for _ in counts]
     V, pos = [], 0
@@ -466,7 +468,7 @@ def slot_bound_failure(
     if lhs != proof.T0 + proof.T1 * _scalar(e):
         return "bits"
     # the commitments open to z: one multi-scalar multiplication with random weights gamma_j
-    r = _SYS if rng is None else rng
+    r = rng_or_system(rng)
     gam = [r.getrandbits(GAMMA_BITS) | 1 for _ in range(k)]
     nb_max = scheme.slots_per_ciphertext * ell
     coef = [0] * nb_max
@@ -485,8 +487,6 @@ def slot_bound_failure(
     Z = _linked_sum(scheme, g, counts, rho, list(z))
     O = sum(rj * off for rj, off in zip(rho, _offsets(scheme, b, counts), strict=True))
     m_n2 = mpz(n2)
-    C = mpz(1)
-    for c, rj in zip(cs, rho, strict=True):
-        C = C * gmpy2.powmod(c, rj, m_n2) % m_n2
+    C = multi_exp(list(cs), rho, n2)
     lhs2 = (1 + ((Z + e * O) % n) * n) * gmpy2.powmod(pk.h_s, proof.z2, m_n2) % m_n2
     return None if lhs2 == mpz(proof.a) * gmpy2.powmod(C, e, m_n2) % m_n2 else "link"
