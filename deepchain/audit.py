@@ -37,7 +37,7 @@ from typing import Any
 from deepchain.audit_served import Located, chain_moves, check_served, replay_pending
 from deepchain.blobs import BlobError, BlobStore
 from deepchain.ledger.blocks import Block, genesis_params
-from deepchain.ledger.consensus import InvalidBlock, check_block
+from deepchain.ledger.rules import InvalidBlock, check_block
 from deepchain.ledger.state import LedgerState, genesis_state
 from deepchain.ledger.transactions import Transaction, TxFormatError, blob_refs
 

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from deepchain.canonical import FORMAT_VERSION, canonical_json, tagged_hash
 from deepchain.ledger.blocks import Block, BlockHeader, make_genesis, merkle_root, sign_block
-from deepchain.ledger.consensus import (
-    WorkerNode,
+from deepchain.ledger.node import WorkerNode
+from deepchain.ledger.rules import (
     check_block,
     leader_for,
     quorum,

@@ -504,8 +504,8 @@ def measure_consensus(cfg: ReportConfig, quiet: bool = True) -> dict[str, Any]:
     """Blockwise-BA finality vs committee size: wall-clock compute of the in-process round
     (propose, c re-verifications and votes, quorum, gossip to all workers) plus the protocol
     timeouts spent on replaced leaders (``elapsed_ms``)."""
-    from deepchain.ledger.consensus import run_consensus_round, select_leader
-    from deepchain.ledger.sim import make_network
+    from deepchain.ledger.rules import select_leader
+    from deepchain.ledger.sim import make_network, run_consensus_round
     from deepchain.ledger.transactions import TxKind, make_tx
 
     rows = []

@@ -1,4 +1,9 @@
-"""Ledger core: signed transactions, the money state, blocks and Blockwise-BA consensus."""
+"""Ledger core: signed transactions, the money state, blocks and Blockwise-BA consensus.
+
+transactions, state, blocks; rules (leader, committee, quorum, finality, equivocation, block
+validity), node (the worker and gossip), faults (adversarial behaviours), sim (in-process
+network and driver of one height).
+"""
 
 from deepchain.ledger.blocks import (
     Block,
@@ -10,22 +15,21 @@ from deepchain.ledger.blocks import (
     merkle_root,
     verify_merkle_proof,
 )
-from deepchain.ledger.consensus import (
-    ConsensusOutcome,
+from deepchain.ledger.node import WorkerNode
+from deepchain.ledger.rules import (
     EquivocationEvidence,
     InvalidBlock,
-    WorkerNode,
     check_block,
     detect_equivocation,
     is_final,
     propose_block,
     quorum,
-    run_consensus_round,
     select_committee,
     select_leader,
     verify_block,
     vote,
 )
+from deepchain.ledger.sim import ConsensusOutcome, run_consensus_round
 from deepchain.ledger.state import LedgerState, genesis_state
 from deepchain.ledger.transactions import (
     InvalidTransaction,

@@ -223,9 +223,22 @@ class Transaction:
         """True iff ``signature`` is the sender's Ed25519 signature of ``signing_bytes``."""
         ok = self._cache.get("sig_ok")
         if ok is None:
-            ok = _check_signature(self.sender, self.signing_bytes(), self.signature)
+            ok = check_signature(self.sender, self.signing_bytes(), self.signature)
             self._cache["sig_ok"] = ok
         return ok
+
+    def with_signature(self, signature_hex: str) -> Transaction:
+        """A copy carrying ``signature_hex`` as given (``verify_signature`` checks it)."""
+        return Transaction(**{**self._init_fields(), "signature": signature_hex})
+
+    @property
+    def signature_checked(self) -> bool:
+        """True once this transaction's signature check result is known (cached)."""
+        return "sig_ok" in self._cache
+
+    def record_signature_check(self, ok: bool) -> None:
+        """Cache the result of checking this signature elsewhere (e.g. in a process pool)."""
+        self._cache["sig_ok"] = ok
 
     def _init_fields(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
@@ -237,7 +250,8 @@ class Transaction:
         return hash(self.tx_hash)
 
 
-def _check_signature(sender: str, message: bytes, signature_hex: str) -> bool:
+def check_signature(sender: str, message: bytes, signature_hex: str) -> bool:
+    """True iff ``signature_hex`` is ``sender``'s Ed25519 signature of ``message``."""
     sig = signature_from_hex(signature_hex)
     return sig is not None and verify_signature(sender, message, sig)
 

@@ -72,7 +72,7 @@ def test_a_member_signing_two_blocks_at_one_height_is_detected_and_recorded(chai
     ev = h.wait_for_event("equivocation", node=member)
     assert ev is not None
     from deepchain.ledger.blocks import Vote
-    from deepchain.ledger.consensus import EquivocationEvidence
+    from deepchain.ledger.rules import EquivocationEvidence
 
     d = ev.detail["evidence"]
     evidence = EquivocationEvidence(

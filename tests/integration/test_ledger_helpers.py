@@ -6,7 +6,7 @@ import time
 
 from django.contrib.auth import get_user_model
 
-from deepchain.ledger.consensus import select_committee, select_leader
+from deepchain.ledger.rules import select_committee, select_leader
 from deepchain.ledger.transactions import TxKind
 from ledger_app import services, tasks
 from ledger_app.models import Account, Block, ConsensusEvent, WorkerNode

@@ -33,9 +33,8 @@ from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.incentives.contracts import DecryptionContract, Reason, TradingContract
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.learning.strategies import Strategy, apply_strategy
-from deepchain.ledger.consensus import run_consensus_round
 from deepchain.ledger.sim import identity as sim_identity
-from deepchain.ledger.sim import make_network
+from deepchain.ledger.sim import make_network, run_consensus_round
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx
 
 ADDRS = [sim_identity(f"party{i}", 0).address for i in range(3)]  # make_network's parties

@@ -9,8 +9,7 @@ import pytest
 
 from deepchain.audit import audit_ledger, export_ledger, main
 from deepchain.blobs import BlobError, BlobStore
-from deepchain.ledger.consensus import run_consensus_round
-from deepchain.ledger.sim import make_network
+from deepchain.ledger.sim import make_network, run_consensus_round
 from deepchain.ledger.transactions import TxKind, make_tx
 
 

@@ -19,8 +19,8 @@ from deepchain.ledger.blocks import (
     merkle_root,
     verify_merkle_proof,
 )
-from deepchain.ledger.consensus import run_consensus_round, select_committee, verify_block
-from deepchain.ledger.sim import make_network
+from deepchain.ledger.rules import select_committee, verify_block
+from deepchain.ledger.sim import make_network, run_consensus_round
 from deepchain.ledger.transactions import TxKind, make_tx
 
 hex32 = st.binary(min_size=32, max_size=32).map(bytes.hex)

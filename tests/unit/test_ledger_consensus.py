@@ -10,22 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepchain.ledger.blocks import Block
-from deepchain.ledger.consensus import (
-    WorkerNode,
+from deepchain.ledger.node import WorkerNode, gossip
+from deepchain.ledger.rules import (
     collect_votes,
     detect_equivocation,
     finalize,
-    gossip,
     is_final,
     leader_for,
     propose_block,
     quorum,
-    run_consensus_round,
     select_committee,
     select_leader,
     vote,
 )
-from deepchain.ledger.sim import make_network
+from deepchain.ledger.sim import make_network, run_consensus_round
 from deepchain.ledger.transactions import TxKind, make_tx
 
 
@@ -312,7 +310,7 @@ def test_equivocation_evidence_is_recorded_on_chain_once_and_audits():
 
 
 def test_forged_equivocation_evidence_is_rejected():
-    from deepchain.ledger.consensus import EquivocationEvidence
+    from deepchain.ledger.rules import EquivocationEvidence
     from deepchain.ledger.transactions import InvalidTransaction
 
     net = make_network(4)
