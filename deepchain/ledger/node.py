@@ -44,10 +44,9 @@ class WorkerNode:
         record_rejections: bool = True,
         max_block_txs: int | None = None,
     ) -> None:
-        self.strategy = behaviour_for(behaviour)
         params = genesis_params(genesis)
         self.identity = identity
-        self.behaviour = behaviour
+        self.behaviour = behaviour  # validated: sets self.strategy
         self.workers = params.workers
         self.committee_size = params.committee_size
         self.stakes = params.stakes
@@ -87,6 +86,15 @@ class WorkerNode:
                 if v.voter == node.address:
                     node.votes_cast[(v.height, v.k)] = v.block_hash
         return node
+
+    @property
+    def behaviour(self) -> str:
+        """The name of this node's fault behaviour (``faults.BEHAVIOURS``)."""
+        return self.strategy.name
+
+    @behaviour.setter
+    def behaviour(self, name: str) -> None:
+        self.strategy = behaviour_for(name)
 
     @property
     def address(self) -> str:
