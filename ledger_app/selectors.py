@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Sum
 
-from deepchain.audit import AuditReport, audit_ledger, describe
-from deepchain.audit import export_ledger as core_export
+from deepchain.audit.chain import AuditReport, audit_ledger, describe
+from deepchain.audit.chain import export_ledger as core_export
 from deepchain.canonical import canonical_json
 from deepchain.ledger.blocks import Block as CoreBlock
 from deepchain.ledger.blocks import genesis_params, merkle_root
@@ -94,7 +94,7 @@ def signed_fields(tx: Transaction) -> dict:
 
 
 def served_copies() -> dict:
-    """Every column the platform serves beside the canonical bytes (deepchain.audit_served):
+    """Every column the platform serves beside the canonical bytes (deepchain.audit.served):
     block headers, transactions, wallet histories (LedgerEntry), balances and nonces."""
     heights = dict(Block.objects.values_list("id", "height"))
     return {
@@ -125,7 +125,7 @@ def served_copies() -> dict:
 
 
 def export_ledger() -> dict:
-    """The audit document ``python -m deepchain.audit`` reads (deepchain.audit format): the
+    """The audit document ``python -m deepchain.audit`` reads (deepchain.audit.chain format): the
     chain, the pending mempool in admission order, and the copies the platform serves."""
     rows = list(Block.objects.order_by("height"))
     if not rows:
@@ -222,12 +222,12 @@ def verify_chain(*, protocol: bool = True, processes: int | None = None) -> Chai
     """Re-verify everything and report every problem, each naming its block, transaction or
     row: stored bytes vs indexed rows, then the core audit (hash links, Merkle roots, leader
     eligibility and signature, quorum, vote and tx signatures, nonces, supply) with, unless
-    ``protocol`` is False, the protocol checks of ``deepchain.audit_protocol`` against the
+    ``protocol`` is False, the protocol checks of ``deepchain.audit.protocol`` against the
     blob store settings.DEEPCHAIN_BLOBS (every Proof_PK, VERIFY verdict, aggregate, Proof_CD,
     published result and settlement; proofs in ``processes`` processes, default
     settings.DEEPCHAIN_AUDIT_PROCESSES or 1), then every served copy (transaction columns,
     block headers, wallet histories, balances and nonces) against the chain plus the pending
-    mempool replayed in order (``deepchain.audit_served``)."""
+    mempool replayed in order (``deepchain.audit.served``)."""
     rows = list(Block.objects.order_by("height"))
     if not rows:
         return ChainVerdict(False, "no genesis block", {"block": None, "tx": None}, None,
@@ -235,7 +235,7 @@ def verify_chain(*, protocol: bool = True, processes: int | None = None) -> Chai
                               "reason": "no genesis block"}])  # fmt: skip
     stored = _stored_bytes_problems(rows)
     if protocol:
-        from deepchain.audit_protocol import audit_with_protocol
+        from deepchain.audit.protocol import audit_with_protocol
         from ledger_app.services import blob_store
 
         procs = processes or int(getattr(settings, "DEEPCHAIN_AUDIT_PROCESSES", 1))

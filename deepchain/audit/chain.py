@@ -1,17 +1,12 @@
-"""Standalone auditor of an exported DeepChain ledger (no Django, no database).
-
-    python -m deepchain.audit ledger.json [--blobs DIR [--no-protocol] [--processes P]]
-                                          [--genesis-hash H] [--json]
+"""Chain audit of an exported DeepChain ledger (no Django, no database).
 
 Re-verifies, block by block from the genesis: hash links, Merkle roots, leader eligibility
 (Blockwise-BA, paper 4.2.5), leader signatures, committee quorum and vote signatures, every
 transaction signature, nonces (replay), and re-derives all balances (supply conserved).
 With ``--blobs`` every blob a payload references is fetched and its hash checked.
-``extra_checks`` lets the crypto/contract layers plug in proof and aggregate checks; with
-``--blobs`` the CLI runs ``deepchain.audit_protocol`` (every Proof_PK, VERIFY, aggregate,
-Proof_CD, published result and contract settlement) unless ``--no-protocol``.
-Exit status: 0 clean, 1 a check failed (the first bad block/transaction is named), 2 the
-input is unreadable.
+``extra_checks`` lets the crypto/contract layers plug in proof and aggregate checks
+(``audit.protocol`` does: every Proof_PK, VERIFY, aggregate, Proof_CD, published result and
+contract settlement); the command line is ``python -m deepchain.audit`` (``audit.__main__``).
 
 Export format (``export_ledger``)::
 
@@ -25,16 +20,12 @@ top-level copies are cross-checked against it. Pin the genesis hash out of band
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepchain.audit_served import Located, chain_moves, check_served, replay_pending
+from deepchain.audit.served import Located, chain_moves, check_served, replay_pending
 from deepchain.blobs import BlobError, BlobStore
 from deepchain.ledger.blocks import Block, genesis_params
 from deepchain.ledger.rules import InvalidBlock, check_block
@@ -170,7 +161,7 @@ def audit_ledger(
     genesis_hash: str | None = None,
 ) -> AuditReport:
     """Re-verify an exported ledger and, when the export carries them, the copies the
-    platform serves (``deepchain.audit_served``). Reports every problem found, not just the
+    platform serves (``deepchain.audit.served``). Reports every problem found, not just the
     first: after a block fails a check, the audit goes on from that block."""
     checks = list(extra_checks)
     counts: Counter[str] = Counter()
@@ -290,62 +281,3 @@ def audit_ledger(
         tip_hash=prev.block_hash,
         genesis_hash=genesis.block_hash,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m deepchain.audit", description="Verify an exported DeepChain ledger."
-    )
-    ap.add_argument("ledger", help="exported ledger JSON file ('-' for stdin)")
-    ap.add_argument("--blobs", help="blob store directory: check every referenced blob")
-    ap.add_argument("--genesis-hash", help="pinned genesis block hash")
-    ap.add_argument("--json", action="store_true", help="print the full report as JSON")
-    ap.add_argument(
-        "--no-protocol",
-        action="store_true",
-        help="with --blobs, skip the protocol checks (proofs, aggregates, results, settlements)",
-    )
-    ap.add_argument(
-        "--processes", type=int, default=0, help="processes for the proof checks (0: auto)"
-    )
-    args = ap.parse_args(argv)
-    try:
-        if args.ledger == "-":
-            doc = json.load(sys.stdin)
-        else:
-            with open(args.ledger, encoding="utf-8") as fh:
-                doc = json.load(fh)
-    except (OSError, ValueError) as exc:
-        print(f"UNREADABLE: {args.ledger}: {exc}", file=sys.stderr)
-        return 2
-    if not isinstance(doc, dict):
-        print("UNREADABLE: the export must be a JSON object", file=sys.stderr)
-        return 2
-    if args.blobs and not os.path.isdir(args.blobs):
-        print(f"UNREADABLE: blob directory {args.blobs} does not exist", file=sys.stderr)
-        return 2
-    store = BlobStore(args.blobs) if args.blobs else None
-    if store is not None and not args.no_protocol:
-        from deepchain.audit_protocol import audit_with_protocol, default_processes
-
-        procs = args.processes or default_processes()
-        report, _ = audit_with_protocol(doc, store, processes=procs, genesis_hash=args.genesis_hash)
-    else:
-        report = audit_ledger(doc, store, genesis_hash=args.genesis_hash)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
-    else:
-        if report.ok:
-            for acct, bal in report.balances.items():
-                print(f"  {acct}: {bal}")
-        costs = report.counts.get("protocol") or {}
-        if costs:
-            print("protocol checks: " + ", ".join(
-                f"{k} {c['count']} ({c['seconds']:.3f} s)" for k, c in costs.items()
-            ))  # fmt: skip
-        print(report.verdict())
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Protocol-level audit: re-verify every proof, aggregate, result and settlement of a ledger.
 
-``deepchain.audit`` checks the chain's structure and money (hash links, Merkle roots,
+``audit.chain`` checks the chain's structure and money (hash links, Merkle roots,
 signatures, quorum, leader eligibility, balances). This module plugs into it (the
 ``extra_checks`` hook) and re-checks the *protocol* (paper 4.2.4, Algorithms 2-4) from the
 exported ledger and the blob store alone:
@@ -38,7 +38,7 @@ exported ledger and the blob store alone:
 
 Each finding names the block height, the transaction hash, the check and the reason.
 Proof checks are the expensive part: with ``processes > 1`` every Proof_PK and Proof_CD of the
-ledger is verified up front in a fork-based process pool (keyed by the blobs, so the in-order
+ledger is verified up front in a process pool (``procpool``) (keyed by the blobs, so the in-order
 pass only looks results up). Costs per check are kept in :attr:`ProtocolAuditor.costs`.
 """
 
@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 from gmpy2 import mpz
 
-from deepchain.audit import AuditContext, AuditReport, audit_ledger, report_from
+from deepchain.audit.chain import AuditContext, AuditReport, audit_ledger, report_from
 from deepchain.blobs import BlobError, BlobStore, blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.duplicates import Gradient, check_history, ciphertext_digest
@@ -72,12 +72,8 @@ from deepchain.crypto.vector import (
 )
 from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from deepchain.incentives.clock import Deadlines, Phase
-from deepchain.incentives.contracts import (
-    DecryptionContract,
-    Reason,
-    TradingContract,
-    Transfer,
-)
+from deepchain.incentives.contracts import DecryptionContract, TradingContract
+from deepchain.incentives.money import Reason, Transfer
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.learning.strategies import (
     ServerState,

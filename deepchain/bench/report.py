@@ -208,9 +208,9 @@ def measure_crypto(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[st
     """Fig. 4 (bytes) and Fig. 5 (gradients/s) for this project and for ``phe``."""
     import phe
 
-    from deepchain.crypto.vector import _ct_width, aggregate, encrypt_update
+    from deepchain.crypto.vector import aggregate, ciphertext_width, encrypt_update
 
-    width = _ct_width(pk.n)
+    width = ciphertext_width(pk.n)
     rng = random.Random(cfg.seed)
     size_rows = []
     for g in cfg.gradient_sizes:
@@ -365,14 +365,6 @@ def _curve(res) -> dict[str, list[float]]:
 
 
 # -- (4): a round's time by phase ----------------------------------------------------------------
-PHASES = (
-    "local training",
-    "encryption + Proof_PK",
-    "verification (Proof_PK)",
-    "aggregation",
-    "decryption shares + Proof_CD",
-    "combine (Proof_CD checks + Lagrange)",
-)
 
 
 def measure_round(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[str, Any]:
@@ -383,6 +375,7 @@ def measure_round(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[str
     Proof_PK checks of all N updates, the (N-1) K homomorphic multiplications, the t Proof_CD
     checks and the combination. Ledger consensus is reported separately (section 5).
     """
+    from deepchain.bench.report_render import PHASES
     from deepchain.crypto.vector import (
         aggregate,
         combine_vector,
@@ -548,7 +541,7 @@ def run_report(
     out: str | os.PathLike[str], cfg: ReportConfig, quiet: bool = False
 ) -> dict[str, Any]:
     """Measure everything for ``cfg``, write results.json, the PNGs and README.md into ``out``."""
-    from deepchain.bench._report_render import render
+    from deepchain.bench.report_render import render
     from deepchain.crypto.packing import PLATFORM_PACKING
     from deepchain.learning.models import PRESETS
 
@@ -611,7 +604,7 @@ def run_report(
 
 def rerender(out: str | os.PathLike[str]) -> dict[str, Any]:
     """Re-render ``out`` from its results.json (and any encrypted runs beside it)."""
-    from deepchain.bench._report_render import render
+    from deepchain.bench.report_render import render
 
     outdir = Path(out)
     path = outdir / "results.json"

@@ -11,6 +11,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+#: the phases of a round's time (section 4, paper Fig. 9), in the order they run
+PHASES = (
+    "local training",
+    "encryption + Proof_PK",
+    "verification (Proof_PK)",
+    "aggregation",
+    "decryption shares + Proof_CD",
+    "combine (Proof_CD checks + Lagrange)",
+)
+
 
 def _save(fig, outdir: Path, name: str, plots: list[str]) -> None:
     fig.tight_layout()
@@ -254,8 +264,6 @@ def _seed_section(studies: list[dict[str, Any]]) -> list[str]:
 
 
 def _plot_round(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
-    from deepchain.bench.report import PHASES
-
     rows = r["round"]["rows"]
     ns = [x["parties"] for x in rows]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
@@ -540,8 +548,6 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
     L.extend(_encrypted_section(r))
 
     # (4)
-    from deepchain.bench.report import PHASES
-
     pp = rd["per_party"]
     L.append("## 4. Round time by phase vs number of parties (paper Fig. 9)")
     L.append("")

@@ -58,7 +58,8 @@ from deepchain.procpool import pool_context
 MAX_LENGTH = 1 << 40
 
 
-def _ct_width(n: int) -> int:
+def ciphertext_width(n: int) -> int:
+    """Bytes of one ciphertext (an element of Z_n^2) in the byte format."""
     return ((n * n).bit_length() + 7) // 8
 
 
@@ -156,7 +157,11 @@ class EncryptedUpdate:
         """Compact form: fixed-width ciphertexts (|n^2| bytes each), then the proof(s).
 
         Proof flag: 0 none, 1 one Proof_PK per ciphertext, 2 one BatchProofPK."""
-        width = _ct_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.ciphertexts)
+        width = (
+            ciphertext_width(pk.n)
+            if pk
+            else max((c.bit_length() + 7) // 8 for c in self.ciphertexts)
+        )
         w = Writer(b"DCEU")
         w.u64(self.length)
         w.u32(len(self.ciphertexts))
@@ -176,7 +181,7 @@ class EncryptedUpdate:
         length, k, width, has = r.u64(), r.u32(), r.u32(), r.u8()
         if length > MAX_LENGTH or has not in (0, 1, 2) or width > 1 << 16:
             raise CryptoFormatError("EncryptedUpdate: bad header")
-        if pk is not None and width != _ct_width(pk.n):
+        if pk is not None and width != ciphertext_width(pk.n):
             raise CryptoFormatError("EncryptedUpdate: ciphertext width does not match key")
         if k * width > len(data):
             raise CryptoFormatError("truncated data")
@@ -384,7 +389,7 @@ class DecryptionShare:
         return cls(i=i, c_is=c_is, proof=proof)
 
     def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:
-        width = _ct_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.c_is)
+        width = ciphertext_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.c_is)
         w = Writer(b"DCDS")
         w.u32(self.i)
         w.u32(len(self.c_is))
@@ -398,7 +403,7 @@ class DecryptionShare:
     def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> DecryptionShare:
         r = Reader(data, b"DCDS")
         i, k, width = r.u32(), r.u32(), r.u32()
-        if width > 1 << 16 or (pk is not None and width != _ct_width(pk.n)):
+        if width > 1 << 16 or (pk is not None and width != ciphertext_width(pk.n)):
             raise CryptoFormatError("DecryptionShare: bad ciphertext width")
         if k * width > len(data):
             raise CryptoFormatError("truncated data")

@@ -1,4 +1,4 @@
-"""DeepCoin incentives: trusted clock, contracts (Algorithms 1-4) and payoff (Fig. 2).
+"""DeepCoin incentives: trusted clock, money, contracts (Algorithms 1-4), payoff (Fig. 2).
 
 Pure rules only: no database, no framework. Money moves are returned as Transfer lists.
 """
@@ -18,18 +18,14 @@ from deepchain.incentives.contracts import (
     DecryptionContract,
     ProcessingContract,
     ProcessingResult,
-    Reason,
     Receipt,
     Settlement,
     TradingContract,
-    Transfer,
-    escrow_account,
     fee_transfers,
-    pool_account,
-    stake_account,
     stake_return_transfers,
     stake_transfers,
 )
+from deepchain.incentives.money import Reason, Transfer, escrow_account, pool_account, stake_account
 from deepchain.incentives.payoff import (
     InsufficientFunds,
     RoundPayoff,

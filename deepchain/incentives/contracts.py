@@ -7,7 +7,7 @@ chain transaction per transfer. Every method takes the trusted time ``at_ms`` ex
 checks the round's deadline itself (:meth:`RoundSchedule.check_on_time`), so a late message is
 refused even when the task that closes the phase runs behind.
 
-Accounts (plain strings):
+Accounts (plain strings, named in ``incentives.money``):
 - a party's or worker's address (its wallet);
 - ``escrow:{group}`` (:func:`escrow_account`): per-message deposits d while a phase is open;
 - ``stake:{group}`` (:func:`stake_account`): the group-level stake each party posts when it
@@ -35,11 +35,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from deepchain.canonical import canonical_json
 from deepchain.incentives.clock import ContractError, LateError, Phase, RoundSchedule
+from deepchain.incentives.money import Reason, Transfer, escrow_account, pool_account, stake_account
+from deepchain.incentives.payoff import split_reward
 
 __all__ = [
     "ContractError",
@@ -47,81 +48,15 @@ __all__ = [
     "LateError",
     "ProcessingContract",
     "ProcessingResult",
-    "Reason",
     "Receipt",
     "Settlement",
     "TradingContract",
-    "Transfer",
-    "escrow_account",
     "fee_transfers",
     "fixed_point_mean",
-    "pool_account",
-    "stake_account",
     "stake_return_transfers",
     "stake_transfers",
     "update_model_fixed_point",
 ]
-
-
-def escrow_account(group: str) -> str:
-    """Account holding the deposits d of the open phases of ``group``."""
-    return f"escrow:{group}"
-
-
-def pool_account(group: str) -> str:
-    """Account holding ``group``'s penalties until they are paid out as extra pay."""
-    return f"pool:{group}"
-
-
-def stake_account(group: str) -> str:
-    """Account holding the group-level stakes posted at join."""
-    return f"stake:{group}"
-
-
-class Reason(StrEnum):
-    """Why money moved (recorded on chain with every transfer)."""
-
-    STAKE = "stake"
-    STAKE_RETURN = "stake_return"
-    DEPOSIT = "deposit"
-    PAYBACK = "payback"
-    PENALTY_INVALID = "penalty:invalid_proof"
-    PENALTY_LATE = "penalty:late"
-    PENALTY_ABSENT = "penalty:absent"
-    EXTRA_PAY = "extra_pay"
-    WORKER_FEE = "worker_fee"
-    #: a group ended (aborted, failed) before the phase settled: the message's deposit d back
-    DEPOSIT_REFUND = "deposit_refund"
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """One money move: ``amount`` (> 0, smallest unit) from ``source`` to ``destination``."""
-
-    source: str
-    destination: str
-    amount: int
-    reason: str
-    party: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount <= 0:
-            raise ValueError(f"transfer amount must be a positive int, got {self.amount!r}")
-        if self.source == self.destination:
-            raise ValueError("transfer to the same account")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "destination": self.destination,
-            "amount": self.amount,
-            "reason": str(self.reason),
-            "party": self.party,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Transfer:
-        return cls(d["source"], d["destination"], int(d["amount"]), d["reason"], d.get("party"))
 
 
 def _xfer(src: str, dst: str, amount: int, reason: Reason, party: str | None) -> list[Transfer]:
@@ -360,8 +295,6 @@ class _DepositPhaseContract:
         ``weights``: contribution weights of the parties for the extra pay (default equal).
         Idempotent: a second call returns an empty settlement with ``repeat=True``.
         """
-        from deepchain.incentives.payoff import split_reward
-
         if self.settlement is not None:
             return Settlement(self.group, self.PHASE, repeat=True)
         if not self.can_close(at_ms):

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from deepchain.incentives.contracts import Reason, Transfer, pool_account
+from deepchain.incentives.money import Reason, Transfer, pool_account
 
 __all__ = [
     "InsufficientFunds",

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from deepchain.audit_protocol import audit_protocol
+from deepchain.audit.protocol import audit_protocol
 from deepchain.blobs import BlobStore
 from ledger_app import selectors
 from ledger_app import tasks as ledger_tasks

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from deepchain.audit_protocol import audit_protocol
+from deepchain.audit.protocol import audit_protocol
 from deepchain.blobs import BlobStore, blob_hash
 from deepchain.crypto.identity import Identity
 from deepchain.ledger.transactions import TxKind, make_tx

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from deepchain.audit import audit_ledger
+from deepchain.audit.chain import audit_ledger
 from deepchain.crypto.identity import Identity
 from deepchain.ledger.transactions import TxKind, make_tx
 from deepchain_web.api_errors import DomainError

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from deepchain.audit_protocol import audit_protocol
+from deepchain.audit.protocol import audit_protocol
 from deepchain.blobs import BlobStore
 from deepchain.learning.strategies import Strategy, replay_models, scale_bits_of
 from deepchain.party import PartyAgent, floats_from_bytes, ints_from_bytes
@@ -72,7 +72,7 @@ def test_a_fedadam_fedprox_group_agrees_on_every_model_with_its_agents_and_the_a
     path = tmp_path / "ledger.json"
     call_command("audit_chain", export=str(path))
     rep_store = BlobStore(settings.DEEPCHAIN_BLOBS)
-    from deepchain.audit_protocol import ProtocolAuditor
+    from deepchain.audit.protocol import ProtocolAuditor
     from deepchain.ledger.blocks import Block
 
     doc = json.loads(path.read_text())

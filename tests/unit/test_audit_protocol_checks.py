@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from deepchain.audit import audit_ledger, export_ledger, main
-from deepchain.audit_protocol import audit_protocol, audit_with_protocol
+from deepchain.audit.__main__ import main
+from deepchain.audit.chain import audit_ledger, export_ledger
+from deepchain.audit.protocol import audit_protocol, audit_with_protocol
 from deepchain.blobs import BlobStore
 from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme, SlotOverflowError
@@ -30,7 +31,8 @@ from deepchain.crypto.vector import (
 )
 from deepchain.crypto.zk.batch_proof_pk import prove_update
 from deepchain.incentives.clock import Deadlines, Phase
-from deepchain.incentives.contracts import DecryptionContract, Reason, TradingContract
+from deepchain.incentives.contracts import DecryptionContract, TradingContract
+from deepchain.incentives.money import Reason
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.learning.strategies import Strategy, apply_strategy
 from deepchain.ledger.sim import identity as sim_identity

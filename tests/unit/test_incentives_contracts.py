@@ -12,18 +12,14 @@ from deepchain.incentives.clock import ContractError, Deadlines, LateError, Manu
 from deepchain.incentives.contracts import (
     DecryptionContract,
     ProcessingContract,
-    Reason,
     TradingContract,
-    Transfer,
-    escrow_account,
     fee_transfers,
     fixed_point_mean,
-    pool_account,
-    stake_account,
     stake_return_transfers,
     stake_transfers,
     update_model_fixed_point,
 )
+from deepchain.incentives.money import Reason, Transfer, escrow_account, pool_account, stake_account
 from deepchain.incentives.payoff import InsufficientFunds, apply_transfers
 
 G = "co1"

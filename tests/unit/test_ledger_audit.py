@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from deepchain.audit import audit_ledger, export_ledger, main
+from deepchain.audit.__main__ import main
+from deepchain.audit.chain import audit_ledger, export_ledger
 from deepchain.blobs import BlobError, BlobStore
 from deepchain.ledger.sim import make_network, run_consensus_round
 from deepchain.ledger.transactions import TxKind, make_tx

@@ -283,7 +283,7 @@ def test_unknown_behaviour_is_refused():
 
 
 def test_equivocation_evidence_is_recorded_on_chain_once_and_audits():
-    from deepchain.audit import audit_ledger, export_ledger
+    from deepchain.audit.chain import audit_ledger, export_ledger
     from deepchain.ledger.state import equivocation_key
 
     net = make_network(4, behaviours={2: "equivocate"})
@@ -360,7 +360,7 @@ def test_stake_weighted_network_elects_by_stake_and_finalizes():
     )
 )
 def test_chain_supply_and_audit_hold_under_random_mempools(ops):
-    from deepchain.audit import audit_ledger, export_ledger
+    from deepchain.audit.chain import audit_ledger, export_ledger
 
     net = make_network(4, behaviours={3: "double_spend"})
     n0 = net.nodes[0]

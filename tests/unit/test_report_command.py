@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deepchain.bench import report, training
-from deepchain.bench._report_render import readme
+from deepchain.bench.report_render import PHASES, readme
 from deepchain.learning import experiment
 
 
@@ -70,7 +70,7 @@ def test_round_composition_sums_phases_and_grows_with_parties(tiny_run: tuple[Pa
     rows = results["round"]["rows"]
     for r in rows:
         assert r["total_s"] == pytest.approx(sum(r["phases"].values()))
-        assert set(r["phases"]) == set(report.PHASES)
+        assert set(r["phases"]) == set(PHASES)
     # verification is sequential over the N updates: it scales with N exactly
     per = results["round"]["per_party"]["verify_update_s"]
     assert [r["phases"]["verification (Proof_PK)"] for r in rows] == pytest.approx(

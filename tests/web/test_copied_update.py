@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from deepchain.audit_protocol import ProtocolAuditor
+from deepchain.audit.protocol import ProtocolAuditor
 from deepchain.blobs import blob_hash
 from deepchain.crypto.vector import encrypt_update, proof_context
 from deepchain.learning.models import build_model, param_count

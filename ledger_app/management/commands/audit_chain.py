@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if opts.get("export"):
             with open(opts["export"], "w", encoding="utf-8") as fh:
                 json.dump(selectors.export_ledger(), fh)
-        from deepchain.audit_protocol import default_processes
+        from deepchain.audit.protocol import default_processes
 
         verdict = selectors.verify_chain(
             protocol=not opts["no_protocol"],

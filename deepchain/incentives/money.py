@@ -1,0 +1,77 @@
+"""The money vocabulary of the incentives: account names, why money moved, one transfer.
+
+Contracts and payoff rules return ``Transfer`` values; nothing here moves money. The accounts
+are plain strings: a party's or worker's address, and per group ``escrow:{group}`` (deposits
+of open phases), ``stake:{group}`` (stakes posted at join) and ``pool:{group}`` (penalties
+until paid out as extra pay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Reason", "Transfer", "escrow_account", "pool_account", "stake_account"]
+
+
+def escrow_account(group: str) -> str:
+    """Account holding the deposits d of the open phases of ``group``."""
+    return f"escrow:{group}"
+
+
+def pool_account(group: str) -> str:
+    """Account holding ``group``'s penalties until they are paid out as extra pay."""
+    return f"pool:{group}"
+
+
+def stake_account(group: str) -> str:
+    """Account holding the group-level stakes posted at join."""
+    return f"stake:{group}"
+
+
+class Reason(StrEnum):
+    """Why money moved (recorded on chain with every transfer)."""
+
+    STAKE = "stake"
+    STAKE_RETURN = "stake_return"
+    DEPOSIT = "deposit"
+    PAYBACK = "payback"
+    PENALTY_INVALID = "penalty:invalid_proof"
+    PENALTY_LATE = "penalty:late"
+    PENALTY_ABSENT = "penalty:absent"
+    EXTRA_PAY = "extra_pay"
+    WORKER_FEE = "worker_fee"
+    #: a group ended (aborted, failed) before the phase settled: the message's deposit d back
+    DEPOSIT_REFUND = "deposit_refund"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One money move: ``amount`` (> 0, smallest unit) from ``source`` to ``destination``."""
+
+    source: str
+    destination: str
+    amount: int
+    reason: str
+    party: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool) or self.amount <= 0:
+            raise ValueError(f"transfer amount must be a positive int, got {self.amount!r}")
+        if self.source == self.destination:
+            raise ValueError("transfer to the same account")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "amount": self.amount,
+            "reason": str(self.reason),
+            "party": self.party,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Transfer:
+        return cls(d["source"], d["destination"], int(d["amount"]), d["reason"], d.get("party"))
