@@ -118,12 +118,39 @@ def heartbeat_message(group_address: str, party: str, at_ms: int) -> bytes:
 def fault_in_round(behaviour: str, r: int) -> str | None:
     """The demo fault a simulated party commits in round r: "late" and "cheat" (an invalid
     proof) every round; "flaky" an invalid proof in round 1 and late in round 2, honest after
-    (so one demo run shows a penalty of each kind and the others' extra pay)."""
-    if behaviour in ("late", "cheat"):
+    (so one demo run shows a penalty of each kind and the others' extra pay); "scaled" a
+    model-replacement update every round (``model_replacement_update``)."""
+    if behaviour in ("late", "cheat", "scaled"):
         return behaviour
     if behaviour == "flaky":
         return {1: "cheat", 2: "late"}.get(r)
     return None
+
+
+def model_replacement_update(
+    pk: ThresholdPublicKey, scheme: PackingScheme, q: np.ndarray, ctx: Any
+) -> tuple[np.ndarray, EncryptedUpdate]:
+    """The poisoning party of the demo: its update scaled by N (so the mean becomes its own
+    model), encrypted with a valid Proof_PK and a slot-bound proof that the real prover makes
+    from the scaled digits (bits that are not all 0/1), which the verifier must refuse."""
+    from deepchain.crypto.paillier import ALPHA_BITS, rng_or_system
+    from deepchain.crypto.zk.batch_proof_pk import prove_update
+    from deepchain.crypto.zk.slot_bound import digit_bits, prove_bits
+
+    b = scheme.q_bound
+    bad = np.clip(pk.N * np.asarray(q, dtype=np.int64), -scheme.q_max, scheme.q_max)
+    ms = scheme.pack(bad)
+    r = rng_or_system(None)
+    alphas = [r.getrandbits(ALPHA_BITS) for _ in ms]
+    cs = [pk.encrypt(m, a) for m, a in zip(ms, alphas, strict=True)]
+    batch = prove_update(pk, scheme, cs, ms, alphas, ctx=ctx)
+    d = bad + b
+    bits = digit_bits(np.clip(d, 0, 2 * b), 2 * b).astype(np.int64)
+    bits[:, 0] += d - np.clip(d, 0, 2 * b)  # the excess on bit 0: the digits are the true ones
+    proof = prove_bits(pk, scheme, b, int(bad.size), cs, bits.reshape(-1).tolist(), alphas,
+                       ctx=ctx)  # fmt: skip
+    upd = EncryptedUpdate(cs, [], int(bad.size), batch_proof=batch, bound_proof=proof)
+    return bad, upd
 
 
 # -- encodings shared by the agent, the platform and the benchmark ----------------------------
@@ -240,7 +267,7 @@ class AgentConfig:
     data_dir: Path
     keystore: Path
     group: int | None = None
-    behaviour: str = "honest"  # demo faults: honest | late | cheat | flaky | silent
+    behaviour: str = "honest"  # demo faults: honest | late | cheat | flaky | silent | scaled
     validation_fraction: float = 0.2
     seed: int = 0
 
@@ -491,8 +518,12 @@ class PartyAgent:
         q = scheme.quantize(dw)
         ctx = proof_context(pk, info["group_address"], r, "gradient_submission",
                             int(info["party_index"]), self.identity.address)  # fmt: skip
-        upd = encrypt_update(pk, scheme, q, ctx=ctx)
-        if fault_in_round(self.cfg.behaviour, r) == "cheat":  # demo: a ciphertext unproven
+        fault = fault_in_round(self.cfg.behaviour, r)
+        if fault == "scaled":
+            q, upd = model_replacement_update(pk, scheme, q, ctx)
+        else:
+            upd = encrypt_update(pk, scheme, q, ctx=ctx)
+        if fault == "cheat":  # demo: a ciphertext unproven
             cts = list(upd.ciphertexts)
             cts[0] = pk.encrypt(1)
             upd = EncryptedUpdate(ciphertexts=cts, proofs=upd.proofs, length=upd.length)

@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")
 PARTITIONS = ("iid", "dirichlet")
-BEHAVIOURS = ("honest", "late", "cheat", "flaky", "silent")
+BEHAVIOURS = ("honest", "late", "cheat", "flaky", "silent", "scaled")
 
 S = Submission
 #: status_reason prefix of a round whose t valid shares do not decode (blame on chain at T6)
@@ -396,7 +396,7 @@ def run_key_ceremony(group_id: int) -> bool:
         recipient = PublicIdentity(sign_pk=m.account.address, box_pk=m.account.box_pk)
         boxes[m.pk] = seal_key_share(share, recipient, dealer, pk)
     del shares  # the dealer forgets the shares
-    scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name)
+    scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name, g.update_clip)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(_floats(w0))
     # PK_model itself, public, content-addressed: its blob hash is pk.fingerprint() (auditors)
@@ -1258,9 +1258,10 @@ def _round_bytes(r: Round) -> int:
 
 
 def verify_gradient(submission_id: int) -> bool:
-    """fsver1 on a pending gradient: format, length = model size, every Proof_PK verifies."""
+    """fsver1 on a pending gradient: format, length = model size, every Proof_PK verifies,
+    and the slot-bound proof shows every coordinate within the group's bound."""
     from deepchain.crypto.serialize import CryptoFormatError
-    from deepchain.crypto.vector import EncryptedUpdate, verify_update
+    from deepchain.crypto.vector import EncryptedUpdate, update_refusal
     from deepchain.learning.models import build_model, param_count
 
     sub = Submission.objects.select_related("round__group", "membership__account").get(
@@ -1277,8 +1278,8 @@ def verify_gradient(submission_id: int) -> bool:
         if upd.length != param_count(build_model(g.model_name)):
             reason = "update length does not match the model"
         else:
-            ok = verify_update(pk, scheme, upd, ctx=ctx)
-            reason = "" if ok else "Proof_PK does not verify"
+            reason = update_refusal(pk, scheme, upd, ctx=ctx)
+            ok = not reason
     except (CryptoFormatError, ValueError) as exc:
         reason = f"malformed update: {exc}"
     changed = record_verification(submission_id=submission_id, ok=ok, reason=reason)

@@ -67,8 +67,8 @@ from deepchain.crypto.vector import (
     EncryptedUpdate,
     combine_vector,
     proof_context,
+    update_refusal,
     verify_decryption_share,
-    verify_update,
 )
 from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from deepchain.incentives.clock import Deadlines, Phase
@@ -153,8 +153,8 @@ def _job(store: BlobStore, job: tuple, cache: dict) -> tuple[bool, str, float]:
             if length is not None and upd.length != length:
                 ok, why = False, f"update length {upd.length} is not the model's {length}"
             else:
-                ok = verify_update(pk, scheme, upd, ctx=ctx)
-                why = "" if ok else "Proof_PK does not verify"
+                why = update_refusal(pk, scheme, upd, ctx=ctx)
+                ok = not why
         else:
             _, _, agg, blob, (group, rnd, index, address) = job
             ctx = proof_context(pk, group, rnd, Phase.T5.value, index, address)

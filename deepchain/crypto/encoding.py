@@ -70,6 +70,9 @@ class PackingScheme:
     K: int = 128
     KAPPA: int = 40
     batch_log: int = 18  # L: a batched Proof_PK covers at most 2^L ciphertexts
+    #: b: the group's public L-infinity bound, |q| <= b for every quantized coordinate (None:
+    #: no per-slot bound, records made before it); every update then carries a slot-bound proof
+    bound: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.Q <= 52 or not 1 <= self.N_max <= 1 << 20:
@@ -80,6 +83,10 @@ class PackingScheme:
             raise ValueError("PackingScheme: batch_log must be in [0, 40]")
         if self.slots_per_ciphertext < 1:
             raise ValueError("PackingScheme: key too small for one slot plus proof slack")
+        if self.bound is not None and not (
+            type(self.bound) is int and 1 <= self.bound <= (1 << self.Q) - 1
+        ):
+            raise ValueError("PackingScheme: the bound must be an integer in [1, 2^Q - 1]")
 
     @property
     def log_n_max(self) -> int:
@@ -119,12 +126,26 @@ class PackingScheme:
     def n_ciphertexts(self, length: int) -> int:
         return -(-length // self.slots_per_ciphertext)
 
+    @property
+    def q_bound(self) -> int:
+        """The largest |q| an honest update has: the bound b, else 2^Q - 1."""
+        return self.q_max if self.bound is None else self.bound
+
+    def bound_for_clip(self, clip: float) -> int:
+        """b for a group that clips every coordinate of dW to +-clip: round(clip * scale), at
+        most 2^Q - 1 (quantize rounds to nearest, so |x| <= clip gives |q| <= b)."""
+        if not (clip > 0 and math.isfinite(clip)):
+            raise ValueError("the clip must be a positive finite number")
+        return max(1, min(self.q_max, int(np.rint(clip * self.scale))))
+
     # -- quantization --------------------------------------------------------------------
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """q = round(x * scale) clipped to |q| <= 2^Q - 1 (int64). NaN maps to 0."""
+        """q = round(x * scale) clipped to |q| <= b (the bound; 2^Q - 1 without one), int64.
+        NaN maps to 0."""
         a = np.asarray(x, dtype=np.float64) * self.scale
-        a = np.nan_to_num(a, nan=0.0, posinf=self.q_max, neginf=-self.q_max)
-        return np.clip(np.rint(a), -self.q_max, self.q_max).astype(np.int64)
+        qb = self.q_bound
+        a = np.nan_to_num(a, nan=0.0, posinf=qb, neginf=-qb)
+        return np.clip(np.rint(a), -qb, qb).astype(np.int64)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         """q / scale as float32 (q may be a sum over parties)."""
@@ -181,7 +202,7 @@ class PackingScheme:
 
     # -- serialization -------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "type": "packing_scheme",
             "version": 1,
             "n_bits": self.n_bits,
@@ -192,6 +213,9 @@ class PackingScheme:
             "KAPPA": self.KAPPA,
             "batch_log": self.batch_log,
         }
+        if self.bound is not None:  # absent otherwise: older records parse unchanged
+            d["bound"] = self.bound
+        return d
 
     @classmethod
     def from_json(cls, d: Any) -> PackingScheme:
@@ -211,6 +235,7 @@ class PackingScheme:
                 KAPPA=get_int(d, "KAPPA", ctx, 20, 256),
                 # absent in records written before the batched proof: the default
                 batch_log=get_int(d, "batch_log", ctx, 0, 40) if "batch_log" in d else 18,
+                bound=get_int(d, "bound", ctx, 1, (1 << 52) - 1) if "bound" in d else None,
             )
         except CryptoFormatError:
             raise

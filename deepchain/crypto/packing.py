@@ -12,6 +12,7 @@ created with even if this table changes later.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,14 +47,21 @@ class PlatformPacking:
         """Bits per quantized value for ``model`` (the default for models not measured)."""
         return self.q_by_model.get(model or "", self.default_Q)
 
-    def scheme(self, n_bits: int, model: str | None = None) -> PackingScheme:
-        """The PackingScheme of a group with an n_bits key training ``model``."""
+    def scheme(
+        self, n_bits: int, model: str | None = None, update_clip: float | None = None
+    ) -> PackingScheme:
+        """The PackingScheme of a group with an n_bits key training ``model``; with the group's
+        ``update_clip`` it carries the public bound b = round(update_clip * scale), so every
+        update must prove |q| <= b in every coordinate (the slot-bound proof)."""
         q = self.Q(model)
         if q < self.range_bits:
             raise ValueError(f"Q = {q} is below the range bits {self.range_bits} (scale < 1)")
-        return PackingScheme(
+        scheme = PackingScheme(
             n_bits=n_bits, Q=q, N_max=self.N_max, scale=2.0 ** (q - self.range_bits)
         )
+        if update_clip is None:
+            return scheme
+        return dataclasses.replace(scheme, bound=scheme.bound_for_clip(update_clip))
 
 
 #: The one packing object of the platform, the agents and the benchmarks.

@@ -52,6 +52,7 @@ from deepchain.crypto.serialize import (
 from deepchain.crypto.zk.batch_proof_pk import BatchProofPK, prove_update, verify_update_proof
 from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.zk.proof_pk import ProofPK, prove_pk, verify_pk
+from deepchain.crypto.zk.slot_bound import SlotBoundProof, prove_slot_bound, slot_bound_failure
 from deepchain.crypto.zk.transcript import ProofContext
 from deepchain.procpool import pool_context
 
@@ -101,12 +102,14 @@ def _seed_list(rng: RNG | None, k: int) -> list[Any]:
 @dataclass(frozen=True)
 class EncryptedUpdate:
     """C(dW): packed ciphertexts, vector length, and Proof_PK: either one batched proof for
-    the whole update (batch_proof) or one per ciphertext (proofs), or none (an aggregate)."""
+    the whole update (batch_proof) or one per ciphertext (proofs), or none (an aggregate);
+    in a group with a bound, the slot-bound proof that every coordinate is within it."""
 
     ciphertexts: list[int]
     proofs: list[ProofPK]
     length: int
     batch_proof: BatchProofPK | None = None
+    bound_proof: SlotBoundProof | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {
@@ -118,6 +121,8 @@ class EncryptedUpdate:
         }
         if self.batch_proof is not None:  # absent otherwise: older records parse unchanged
             d["batch_proof"] = self.batch_proof.to_json()
+        if self.bound_proof is not None:
+            d["bound_proof"] = self.bound_proof.to_bytes().hex()
         return d
 
     @classmethod
@@ -131,7 +136,14 @@ class EncryptedUpdate:
             raise CryptoFormatError(f"{ctx}: proofs must be a list")
         proofs = [ProofPK.from_json(p) for p in proofs_raw]
         batch = BatchProofPK.from_json(d["batch_proof"]) if "batch_proof" in d else None
-        return cls._checked(cts, proofs, length, pk, batch)
+        bound = None
+        if "bound_proof" in d:
+            raw = d["bound_proof"]
+            try:
+                bound = SlotBoundProof.from_bytes(bytes.fromhex(raw))
+            except (TypeError, ValueError) as exc:
+                raise CryptoFormatError(f"{ctx}: bad bound_proof") from exc
+        return cls._checked(cts, proofs, length, pk, batch, bound)
 
     @classmethod
     def _checked(
@@ -141,7 +153,10 @@ class EncryptedUpdate:
         length: int,
         pk: ThresholdPublicKey | None,
         batch: BatchProofPK | None = None,
+        bound: SlotBoundProof | None = None,
     ) -> EncryptedUpdate:
+        if bound is not None and not cts:
+            raise CryptoFormatError("EncryptedUpdate: a slot-bound proof needs ciphertexts")
         if proofs and len(proofs) != len(cts):
             raise CryptoFormatError("EncryptedUpdate: one proof per ciphertext (or none)")
         if batch is not None and (proofs or not cts):
@@ -151,12 +166,15 @@ class EncryptedUpdate:
         if pk is not None:
             for k, c in enumerate(cts):
                 check_unit(c, pk.n, f"EncryptedUpdate.ciphertexts[{k}]")
-        return cls(ciphertexts=cts, proofs=proofs, length=length, batch_proof=batch)
+        return cls(
+            ciphertexts=cts, proofs=proofs, length=length, batch_proof=batch, bound_proof=bound
+        )
 
     def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:
         """Compact form: fixed-width ciphertexts (|n^2| bytes each), then the proof(s).
 
-        Proof flag: 0 none, 1 one Proof_PK per ciphertext, 2 one BatchProofPK."""
+        Proof flag: 0 none, 1 one Proof_PK per ciphertext, 2 one BatchProofPK; plus 4 if a
+        slot-bound proof follows (its length in 8 bytes, then its bytes)."""
         width = (
             ciphertext_width(pk.n)
             if pk
@@ -166,20 +184,26 @@ class EncryptedUpdate:
         w.u64(self.length)
         w.u32(len(self.ciphertexts))
         w.u32(width)
-        w.u8(2 if self.batch_proof is not None else 1 if self.proofs else 0)
+        flag = 2 if self.batch_proof is not None else 1 if self.proofs else 0
+        w.u8(flag | (4 if self.bound_proof is not None else 0))
         for c in self.ciphertexts:
             w.fixed(c, width)
         for p in self.proofs:
             p.write(w)
         if self.batch_proof is not None:
             self.batch_proof.write(w)
+        if self.bound_proof is not None:
+            raw = self.bound_proof.to_bytes()
+            w.u64(len(raw))
+            w.parts.append(raw)
         return w.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
         r = Reader(data, b"DCEU")
-        length, k, width, has = r.u64(), r.u32(), r.u32(), r.u8()
-        if length > MAX_LENGTH or has not in (0, 1, 2) or width > 1 << 16:
+        length, k, width, flag = r.u64(), r.u32(), r.u32(), r.u8()
+        has, has_bound = flag & 3, bool(flag & 4)
+        if length > MAX_LENGTH or has not in (0, 1, 2) or flag & ~7 or width > 1 << 16:
             raise CryptoFormatError("EncryptedUpdate: bad header")
         if pk is not None and width != ciphertext_width(pk.n):
             raise CryptoFormatError("EncryptedUpdate: ciphertext width does not match key")
@@ -188,8 +212,9 @@ class EncryptedUpdate:
         cts = [r.fixed(width) for _ in range(k)]
         proofs = [ProofPK.read(r) for _ in range(k)] if has == 1 else []
         batch = BatchProofPK.read(r) if has == 2 else None
+        bound = SlotBoundProof.from_bytes(r.take(r.u64())) if has_bound else None
         r.end()
-        return cls._checked(cts, proofs, length, pk, batch)
+        return cls._checked(cts, proofs, length, pk, batch, bound)
 
 
 def proof_context(
@@ -265,6 +290,8 @@ def encrypt_update(
 
     proof_mode "batch" (default): one BatchProofPK for the whole update (cheapest for more
     than a few dozen ciphertexts); "each": one ProofPK per ciphertext, bound to its position.
+    If the scheme has a bound, the slot-bound proof for it is attached too (batch mode; q
+    must be within the bound: ``scheme.quantize`` clips to it).
     """
     if scheme.n_bits != pk.n.bit_length():
         raise ValueError("packing scheme was made for a different key size")
@@ -275,6 +302,8 @@ def encrypt_update(
     q = np.asarray(q)
     ms = scheme.pack(q)
     comb_table(pk.n, pk.h_s)  # build before forking so workers inherit it
+    if prove and scheme.bound is not None and proof_mode == "each":
+        raise ValueError("the slot-bound proof goes with the batched Proof_PK")
     if not prove or proof_mode == "each":
         args = (pk, ms, scheme.plaintext_bits, prove, ctx)
         res = _map_chunks(_enc_chunk, len(ms), processes, args, rng)
@@ -285,7 +314,12 @@ def encrypt_update(
     cts = [c for c, _ in res]
     alphas = [a for _, a in res]
     batch = prove_update(pk, scheme, cts, ms, alphas, rng, ctx=ctx) if cts else None
-    return EncryptedUpdate(ciphertexts=cts, proofs=[], length=int(q.size), batch_proof=batch)
+    bound = None
+    if scheme.bound is not None and cts:
+        bound = prove_slot_bound(pk, scheme, scheme.bound, q, cts, alphas, rng, ctx=ctx)
+    return EncryptedUpdate(
+        ciphertexts=cts, proofs=[], length=int(q.size), batch_proof=batch, bound_proof=bound
+    )
 
 
 def _verify_chunk(
@@ -329,6 +363,31 @@ def verify_update(
     comb_table(pk.n, pk.h_s)
     res = _map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits, ctx))
     return all(res)
+
+
+def update_refusal(
+    pk: ThresholdPublicKey,
+    scheme: PackingScheme,
+    upd: EncryptedUpdate,
+    processes: int = 1,
+    rng: RNG | None = None,
+    *,
+    ctx: ProofContext,
+) -> str:
+    """Why the Trading contract refuses an update ("" if it accepts): its Proof_PK
+    (``verify_update``), then, in a group with a bound, its slot-bound proof (every
+    coordinate within the bound; the reason names the failed check). The platform and the
+    offline auditor both decide with this function."""
+    if not verify_update(pk, scheme, upd, processes, ctx=ctx):
+        return "Proof_PK does not verify"
+    if scheme.bound is None:
+        return ""
+    if upd.bound_proof is None:
+        return "no slot-bound proof for the group's bound"
+    why = slot_bound_failure(
+        pk, scheme, scheme.bound, upd.length, upd.ciphertexts, upd.bound_proof, rng, ctx=ctx
+    )
+    return "" if why is None else f"slot-bound proof does not verify ({why})"
 
 
 def aggregate(pk: ThresholdPublicKey, vectors: list[list[int]]) -> list[int]:

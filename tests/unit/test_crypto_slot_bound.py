@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import generate_threshold_keypair
 from deepchain.crypto.serialize import CryptoFormatError
+from deepchain.crypto.vector import EncryptedUpdate, encrypt_update, update_refusal, verify_update
 from deepchain.crypto.zk.slot_bound import (
     ZB,
     SlotBoundProof,
@@ -25,6 +26,7 @@ from deepchain.crypto.zk.slot_bound import (
     slot_bound_failure,
     verify_slot_bound,
 )
+from deepchain.party import model_replacement_update
 from tests.proofctx import grad_ctx
 
 B = 100  # the bound on |q|
@@ -227,3 +229,35 @@ def test_the_proof_survives_its_byte_encoding_and_rejects_garbage(pk, scheme):
     for bad in (data[:-1], data + b"\0", data[:10] + b"\xff" * 48 + data[58:]):
         with pytest.raises(CryptoFormatError):
             SlotBoundProof.from_bytes(bad)
+
+
+# -- the update a party submits ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bounded(scheme):
+    return dataclasses.replace(scheme, bound=B)
+
+
+def test_a_bounded_groups_update_carries_a_slot_bound_proof_that_verifies(pk, bounded):
+    q = bounded.quantize(np.linspace(-20.0, 20.0, LENGTH))  # clipped to the bound
+    assert int(np.max(np.abs(q))) == B
+    upd = encrypt_update(pk, bounded, q, random.Random(2), ctx=grad_ctx(pk))
+    assert upd.bound_proof is not None
+    for again in (
+        EncryptedUpdate.from_bytes(upd.to_bytes(pk), pk),
+        EncryptedUpdate.from_json(upd.to_json(), pk),
+    ):
+        assert update_refusal(pk, bounded, again, ctx=grad_ctx(pk)) == ""
+    stripped = dataclasses.replace(upd, bound_proof=None)
+    assert update_refusal(pk, bounded, stripped, ctx=grad_ctx(pk)) == (
+        "no slot-bound proof for the group's bound"
+    )
+
+
+def test_a_model_replacement_update_is_refused_with_the_failed_check(pk, bounded):
+    q = bounded.quantize(np.linspace(-3.0, 3.0, LENGTH))
+    bad, upd = model_replacement_update(pk, bounded, q, grad_ctx(pk))
+    assert int(np.max(np.abs(bad))) == pk.N * int(np.max(np.abs(q))) > B
+    assert verify_update(pk, bounded, upd, ctx=grad_ctx(pk))  # Proof_PK alone accepts it
+    assert update_refusal(pk, bounded, upd, ctx=grad_ctx(pk)) == (
+        "slot-bound proof does not verify (bits)"
+    )

@@ -23,5 +23,6 @@ def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
     assert services.run_key_ceremony(g.id) is True
     g = CooperativeGroup.objects.get(pk=g.pk)
     recorded = PackingScheme.from_json(g.packing)
-    assert recorded == PLATFORM_PACKING.scheme(g.key_bits, model)
+    assert recorded == PLATFORM_PACKING.scheme(g.key_bits, model, g.update_clip)
+    assert recorded.bound == round(g.update_clip * recorded.scale)  # the public L-inf bound
     assert PLATFORM_PACKING.Q(model) == recorded.Q
