@@ -26,3 +26,20 @@ def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
     assert recorded == PLATFORM_PACKING.scheme(g.key_bits, model, g.update_clip)
     assert recorded.bound == round(g.update_clip * recorded.scale)  # the public L-inf bound
     assert PLATFORM_PACKING.Q(model) == recorded.Q
+
+
+def test_the_group_page_shows_the_update_bound_every_update_proves(client, make_user, make_group):
+    from training_app import services
+
+    a, b = make_user(), make_user()
+    g = make_group(a, model_name="tiny", update_clip=2.0)
+    for u in (a, b):
+        services.join_group(group=g, user=u, simulated=True)
+    services.start_group(group=g, by=a)
+    assert services.run_key_ceremony(g.id) is True
+    client.force_login(b)
+    html = client.get(f"/groups/{g.id}/").content.decode()
+    g.refresh_from_db()
+    bound = PackingScheme.from_json(g.packing).bound
+    assert bound == 2 * 2**16  # update_clip x scale (Q = 20 for tiny: scale 2^16)
+    assert "|dW| ≤ 2.0 in every coordinate" in html and f"|q| ≤ {bound} per" in html
