@@ -47,6 +47,180 @@ def test_the_core_imports_no_django():
     assert done.returncode == 0, done.stderr.decode()[-2000:]
 
 
+# -- the documented import direction -------------------------------------------------------------
+#: production packages, checked as a whole (migrations and tests aside)
+PACKAGES = ("deepchain", "deepchain_web", "ledger_app", "training_app", "frontend")
+#: the cross-cutting web helpers every app uses; the rest of deepchain_web is wiring (settings,
+#: urls, asgi/routing, celery, the launcher) and sits on top
+WEB_COMMON = {
+    f"deepchain_web.{m}"
+    for m in (
+        "api_errors",
+        "csp",
+        "events",
+        "fields",
+        "limits",
+        "pagination",
+        "parsers",
+        "request_guard",
+        "throttling",
+    )
+}
+#: layers from the bottom: a module imports only its own layer's group or lower layers
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("deepchain.canonical", "deepchain.procpool", "deepchain.blobs"),
+    ("deepchain.crypto", "deepchain.incentives"),
+    ("deepchain.ledger", "deepchain.learning"),
+    ("deepchain.party", "deepchain.audit", "deepchain.bench", "deepchain"),
+    ("web-common",),
+    ("ledger_app",),
+    ("training_app",),
+    ("frontend",),
+    ("wiring",),
+)
+#: arrows that still run up; the list only shrinks
+KNOWN_UPWARD = {
+    # the learning study uses the agent's fixed-point twin: that encoding moves into the core
+    ("deepchain.learning.experiment", "deepchain.party"),
+}
+#: deepchain.party is the agent and its CLI: the platform and the tools must not depend on
+#: it. Modules that still do (for packing, byte formats, fixed point, which move into the
+#: core); the list only shrinks
+KNOWN_AGENT_USERS = {
+    "deepchain.bench.packing",
+    "deepchain.bench.training",
+    "deepchain.learning.experiment",
+    "training_app.api",
+    "training_app.presence",
+    "training_app.services",
+    "training_app.tasks",
+}
+#: import cycles that still exist; the list only shrinks
+KNOWN_CYCLES = [{"training_app.services", "training_app.tasks"}]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports (module level or inside a function)."""
+    paths = {
+        _module_name(p): p
+        for pkg in PACKAGES
+        for p in sorted((ROOT / pkg).rglob("*.py"))
+        if "migrations" not in p.parts
+    }
+
+    def resolve(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in paths.items():
+        here = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = here[: len(here) - (node.level - 1)]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for name in names:
+                target = resolve(name)
+                if target is not None and target != mod:
+                    out.add(target)
+        graph[mod] = out
+    return graph
+
+
+def _group(mod: str) -> str:
+    parts = mod.split(".")
+    if ".management.commands" in mod:
+        return "wiring"  # command-line entry points sit on top, like the wiring
+    if parts[0] == "deepchain":
+        return ".".join(parts[:2]) if len(parts) > 1 else "deepchain"
+    if parts[0] == "deepchain_web":
+        return "web-common" if ".".join(parts[:2]) in WEB_COMMON else "wiring"
+    return parts[0]
+
+
+def _layer(group: str) -> int:
+    for i, groups in enumerate(LAYERS):
+        if group in groups:
+            return i
+    return LAYERS.index(("deepchain.party", "deepchain.audit", "deepchain.bench", "deepchain"))
+
+
+def test_every_import_runs_down_the_documented_layers():
+    """frontend -> training_app -> ledger_app -> deepchain; in the core, crypto and incentives
+    below ledger and learning, those below the agent (party), audit and bench."""
+    upward = set()
+    for mod, targets in _import_graph().items():
+        for target in targets:
+            if _layer(_group(target)) > _layer(_group(mod)):
+                upward.add((mod, target))
+    assert upward <= KNOWN_UPWARD, sorted(upward - KNOWN_UPWARD)
+    assert upward == KNOWN_UPWARD, f"gone, drop from KNOWN_UPWARD: {KNOWN_UPWARD - upward}"
+
+
+def test_nothing_but_the_agent_imports_the_agent():
+    users = {mod for mod, targets in _import_graph().items() if "deepchain.party" in targets}
+    assert users <= KNOWN_AGENT_USERS, sorted(users - KNOWN_AGENT_USERS)
+    assert users == KNOWN_AGENT_USERS, (
+        f"gone, drop from KNOWN_AGENT_USERS: {KNOWN_AGENT_USERS - users}"
+    )
+
+
+def test_no_module_imports_itself_through_a_cycle():
+    graph = _import_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                comp.add(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(comp)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert sorted(map(sorted, cycles)) == sorted(map(sorted, KNOWN_CYCLES))
+
+
+def test_the_import_check_sees_an_arrow_that_runs_back_up():
+    assert _layer(_group("deepchain.crypto.paillier")) < _layer(_group("deepchain.ledger.rules"))
+    assert _layer(_group("ledger_app.services")) < _layer(_group("training_app.models"))
+    assert _layer(_group("deepchain_web.api_errors")) < _layer(_group("ledger_app.api"))
+    assert _layer(_group("frontend.views")) < _layer(_group("deepchain_web.urls"))
+    graph = _import_graph()
+    assert "deepchain.crypto.paillier" in graph["deepchain.crypto.zk.proof_pk"]
+    assert "ledger_app.consensus" in graph["ledger_app.tasks"]
+
+
 def test_production_settings_pass_check_deploy():
     env = os.environ.copy()
     env.update(
