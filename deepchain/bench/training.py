@@ -1,4 +1,4 @@
-"""Encrypted collaborative training vs its plaintext baselines (issue 7), in process.
+"""Encrypted collaborative training vs its plaintext baselines, in process.
 
 ``python -m deepchain.bench training --parties 4 [--quick]``: the same crypto and learning
 calls as the party agent and the platform (train_local -> quantize -> encrypt_update with

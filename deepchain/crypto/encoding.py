@@ -1,6 +1,7 @@
 """Fixed-point quantization and BatchCrypt-style packing of gradient vectors.
 
-See PROTOCOL.md, "Packing". A float g becomes q = round(g * scale) clipped to |q| <= 2^Q - 1;
+See docs/PROTOCOL.md, section 9 (packing and fixed point). A float g becomes
+q = round(g * scale) clipped to |q| <= 2^Q - 1;
 each slot stores q + 2^Q (non-negative) in w = Q + 1 + ceil(log2 N_max) + 1 bits, so the sum
 of up to N_max parties' slots, sum(q) + N 2^Q <= N_max (2^(Q+1) - 1) < 2^w, never carries into
 the next slot. Slot 0 is the least significant.
@@ -14,7 +15,7 @@ lies in (-2^(|n|-2), 2^(|n|-2)), inside (-n/2, n/2): cheating-but-proven parties
 the aggregate around n undetected (a negative total decrypts to a value > n/2, which
 ``unpack`` rejects).
 At |n| = 2048, Q = 16, N_max = 16, L = 18 this gives w = 22 and 84 slots (6.10 bytes of
-ciphertext per gradient). DEVIATION from PROTOCOL.md (85 slots): its formula only reserves
+ciphertext per gradient). DEVIATION from the starting sheet (85 slots): its formula only reserves
 the per-ciphertext proof's slack; the batched proof needs L + 8 more bits, which costs one slot
 at these parameters (L <= 18 keeps 84; 2^18 ciphertexts = 22 M gradients per update).
 

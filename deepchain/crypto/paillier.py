@@ -2,8 +2,8 @@
 
 PK_model = (n, h_s, v, {v_i}, N, t) -- the paper's (n, g, theta, V) with g = n + 1 and
 theta = 1 (the secret exponent d satisfies d = 0 mod m, d = 1 mod n). See
-/work/shared/PROTOCOL.md, sections "Keys", "Encryption and homomorphism" and "Threshold
-decryption". Big-integer arithmetic uses gmpy2, except batches of exponentiations sharing one
+docs/PROTOCOL.md, sections 1-3 (keys, encryption and homomorphism, threshold decryption).
+Big-integer arithmetic uses gmpy2, except batches of exponentiations sharing one
 exponent (a party's partial decryptions), which go through ``modexp.powmod_same_exp``.
 """
 

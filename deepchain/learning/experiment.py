@@ -40,13 +40,13 @@ from deepchain.learning.strategies import Strategy, StrategyError, parse_spec
 Quantize = Callable[[np.ndarray], np.ndarray]
 Aggregate = Callable[[np.ndarray, list[np.ndarray]], np.ndarray]
 
-#: issue 7 targets, in accuracy points (fractions).
+#: the collaborative-training targets, in accuracy points (fractions).
 TARGET_GAP_TO_CENTRALIZED = 0.005
 TARGET_GAIN_OVER_SINGLE = 0.02
 
 
 def meets_targets(gap_to_centralized: float, gain_over_single: float) -> bool:
-    """Issue 7: within 0.5 points of centralized and >= 2 points above a party alone
+    """The targets: within 0.5 points of centralized and >= 2 points above a party alone
     (both as fractions of accuracy)."""
     return (
         gap_to_centralized <= TARGET_GAP_TO_CENTRALIZED
@@ -55,7 +55,7 @@ def meets_targets(gap_to_centralized: float, gain_over_single: float) -> bool:
 
 
 def fixed_point_round_trip(scale_bits: int = 12, q_bits: int = 16) -> Quantize:
-    """The plaintext twin of the crypto layer's quantization (PROTOCOL.md, Packing):
+    """The plaintext twin of the crypto layer's quantization (docs/PROTOCOL.md, section 9):
     q = round(dW * 2^scale_bits) clipped to |q| < 2^q_bits, returned dequantized (q / 2^scale).
 
     Measured with the paper preset (4 parties, seed 0): final accuracy 0.9740 unquantized,
@@ -352,7 +352,7 @@ class Comparison:
         return self.federated.final_accuracy - self.single_accuracy
 
     def meets_targets(self) -> bool:
-        """Issue 7: within 0.5 points of centralized and >= 2 points above a party alone."""
+        """Within 0.5 points of centralized and >= 2 points above a party alone."""
         return meets_targets(self.gap_to_centralized, self.gain_over_single)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Blockwise-BA on a real Celery worker + Redis: fault injection (issue 5 acceptance)."""
+"""Blockwise-BA on a real Celery worker + Redis: fault injection."""
 
 from __future__ import annotations
 

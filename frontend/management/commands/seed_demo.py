@@ -16,7 +16,7 @@ DEMO_GROUP = "Demo: MNIST, 4 parties"
 #: late round 2 waits for T1). With 2048-bit keys the decryption shares dominate a round.
 DEMO_DEADLINES = {"T1": 120_000, "T2": 120_000, "T5": 300_000}
 #: 3 rounds of the mlp, 50 local iterations: round 1 ~0.88, then climbing; measured ~2 minutes
-#: per round on a 2-core machine with 2048-bit keys (issue 7: the demo within 10 minutes)
+#: per round on a 2-core machine with 2048-bit keys (the demo runs within 10 minutes)
 DEMO_ROUNDS = 3
 #: dave misbehaves (an invalid proof in round 1, late in round 2: deepchain.party.fault_in_round)
 #: so the demo shows both penalties and the honest parties' extra pay
