@@ -12,7 +12,10 @@ Proof_PK is reported in both modes, per ciphertext and relative to encryption: "
 proof per ciphertext) and "batch" (one proof per update, zk.batch_proof_pk.prove_update; its cost is
 r = 128 commitments per update plus integer additions, so per ciphertext it falls with the
 update's size: it is measured on a whole G-gradient update, also in --quick).
-Per-slot range proofs are not implemented (see the crypto README section).
+The slot-bound proof (zk.slot_bound: every coordinate within the group's L-inf bound) is
+measured on an update the size of ``--model`` (252,398 parameters for the paper's CNN) at the
+platform's bound for update_clip 8, beside encryption + the batched Proof_PK of the same update;
+``--only-bound`` runs that section alone.
 """
 
 from __future__ import annotations
@@ -93,7 +96,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--gradients", type=int, default=100_000)
     ap.add_argument("--parties", type=int, default=10)
     ap.add_argument("--model", default="paper_cnn", help="whose platform packing to measure")
+    ap.add_argument(
+        "--bound-length",
+        type=int,
+        default=None,
+        help="coordinates of the slot-bound proof's update (default: the model's)",
+    )
+    ap.add_argument(
+        "--only-bound", action="store_true", help="measure the slot-bound proof section only"
+    )
     args = ap.parse_args(argv)
+    if args.only_bound:
+        return bound_section(args)
 
     import gmpy2
     import phe
@@ -329,4 +343,51 @@ def main(argv: list[str]) -> int:
         f"{packed_rate:.0f} gradients/s, phe {phe_rate:.0f} gradients/s, ratio {ratio:.0f}x, "
         f"{bytes_per_grad:.2f} bytes/gradient (Q = {scheme.Q})"
     )
+    return bound_section(args, pk)
+
+
+def bound_section(args: argparse.Namespace, pk=None) -> int:
+    """Slot-bound proof vs encryption + batched Proof_PK on one whole update (CPU seconds)."""
+    import dataclasses
+
+    from deepchain.crypto.packing import PLATFORM_PACKING
+    from deepchain.crypto.vector import encrypt_update
+    from deepchain.crypto.zk.slot_bound import prove_slot_bound, verify_slot_bound
+    from deepchain.learning.models import PRESETS, build_model, param_count
+
+    if pk is None:
+        pk = _key(args.bits, args.parties, args.parties // 2 + 1, True)[0]
+    clip = PRESETS[args.model].update_clip if args.model in PRESETS else 8.0
+    scheme = PLATFORM_PACKING.scheme(args.bits, args.model, clip or 8.0)
+    length = args.bound_length or param_count(build_model(args.model))
+    rng = random.Random(3)
+    dw = np.random.default_rng(2).normal(0, clip or 8.0, length)  # many coordinates clipped
+    q = scheme.quantize(dw)
+    plain = dataclasses.replace(scheme, bound=None)
+    t0 = time.process_time()
+    upd = encrypt_update(pk, plain, q, rng, ctx=grad_ctx(pk))  # what an update costs today
+    t_today = time.process_time() - t0
+    # the alphas of the same ciphertexts: re-encrypt with known randomness (not timed)
+    ms = scheme.pack(q)
+    alphas = [rng.getrandbits(448) for _ in ms]
+    cs = [pk.encrypt(m, a) for m, a in zip(ms, alphas, strict=True)]
+    t0 = time.process_time()
+    proof = prove_slot_bound(pk, scheme, scheme.bound, q, cs, alphas, rng, ctx=grad_ctx(pk))
+    t_prove = time.process_time() - t0
+    t0 = time.process_time()
+    ok = verify_slot_bound(pk, scheme, scheme.bound, length, cs, proof, ctx=grad_ctx(pk))
+    t_verify = time.process_time() - t0
+    assert ok, "the honest slot-bound proof does not verify"
+    nbytes = len(proof.to_bytes())
+    ell = (2 * scheme.bound).bit_length()
+    print(f"# slot-bound proof: {length:,} coordinates, bound |q| <= {scheme.bound} "
+          f"(update_clip {clip}), {ell} bits per coordinate, {len(cs)} ciphertexts")  # fmt: skip
+    print(f"encrypt + batched Proof_PK (today): {t_today:9.2f} s")
+    print(f"slot-bound prove:                  {t_prove:9.2f} s  ({t_prove / t_today:.1f}x today; "
+          f"target <= 2x {'met' if t_prove <= 2 * t_today else 'NOT met'})")  # fmt: skip
+    print(f"slot-bound verify:                 {t_verify:9.2f} s  ({t_verify / t_today:.1f}x today;"
+          f" target <= 1x {'met' if t_verify <= t_today else 'NOT met'})")  # fmt: skip
+    print(f"slot-bound proof bytes / parameter: {nbytes / length:8.1f}  ({nbytes:,} bytes; target "
+          f"<= 2 {'met' if nbytes <= 2 * length else 'NOT met'}); update without it: "
+          f"{len(upd.to_bytes(pk)) / length:.2f} bytes / parameter")  # fmt: skip
     return 0

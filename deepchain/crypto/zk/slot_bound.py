@@ -150,7 +150,8 @@ def digit_bits(d: np.ndarray, R_: int) -> np.ndarray:
 
 
 def _scalar(x: int) -> Scalar:
-    return Scalar(x % R)
+    # from_le_bytes is about 25x faster than Scalar(int) in the binding
+    return Scalar.from_le_bytes((x % R).to_bytes(32, "little"))
 
 
 def _pt_bytes(p: G1Point) -> bytes:
@@ -371,7 +372,7 @@ def prove_bits(
         A, pos = [], 0
         for cnt, sj in zip(counts, sigmas, strict=True):
             nb = cnt * ell
-            sc = [Scalar(x) for x in xs[pos : pos + nb]]
+            sc = [Scalar.from_le_bytes(x.to_bytes(32, "little")) for x in xs[pos : pos + nb]]
             A.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(sj)]))
             pos += nb
         A_t = tuple(A)
