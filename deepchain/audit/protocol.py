@@ -218,6 +218,7 @@ class _Sub:
     blob: str
     verdict: bool | None = None  # the recorded VERIFY
     ok: bool | None = None  # the recomputed fsver1 / fsver2 proof check
+    why: str = ""  # why that check refuses it
     digests: tuple[str, ...] | None = None  # a gradient's ciphertext digests (parsed)
     duplicate_of: str | None = None  # the VERIFY refused it as a copy of this gradient tx
     verify_at: tuple[int, str] | None = None  # (height, tx) of its VERIFY
@@ -544,7 +545,7 @@ class ProtocolAuditor:
         sub = rd.gradients[tx.sender] = _Sub(tx.tx_hash, tx.sender, blob)
         rd.by_tx[tx.tx_hash] = ("gradient", sub)
         where = (g.address, tx.round, g.index(tx.sender), tx.sender)
-        sub.ok, _why = self._run(("pk", g.pk_hash, g.packing, blob, g.length, where), "proof_pk")
+        sub.ok, sub.why = self._run(("pk", g.pk_hash, g.packing, blob, g.length, where), "proof_pk")
         g.gradients.append(sub)
         try:
             cts = EncryptedUpdate.from_bytes(self.blobs.get(blob), g.pk).ciphertexts
@@ -589,7 +590,9 @@ class ProtocolAuditor:
                 return bad("verify", "a copy refusal must name a gradient tx and say rejected")
             sub.duplicate_of = dup_of
             return
-        if ok != sub.ok:
+        if ok and not sub.ok and "slot-bound" in sub.why:
+            bad("verify", f"VERIFY says ok but the update of {sub.party[:16]}: {sub.why}")
+        elif ok != sub.ok:
             proof = "Proof_PK" if kind == "gradient" else "Proof_CD"
             said = "ok" if ok else "rejected"
             truth = "verifies" if sub.ok else "does not verify"

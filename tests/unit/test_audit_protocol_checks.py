@@ -26,6 +26,7 @@ from deepchain.crypto.vector import (
     decryption_share,
     encrypt_update,
     proof_context,
+    update_refusal,
     verify_decryption_share,
     verify_update,
 )
@@ -38,6 +39,7 @@ from deepchain.learning.strategies import Strategy, apply_strategy
 from deepchain.ledger.sim import identity as sim_identity
 from deepchain.ledger.sim import make_network, run_consensus_round
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx
+from deepchain.party import model_replacement_update
 
 ADDRS = [sim_identity(f"party{i}", 0).address for i in range(3)]  # make_network's parties
 
@@ -92,6 +94,20 @@ def mat() -> Material:
     bad_slot = EncryptedUpdate(cts, [], LENGTH, batch_proof=proof)
     assert verify_update(pk, scheme, bad_slot, ctx=grad_ctx(pk, 0))
     return Material(pk, shares, scheme, q, updates, cheat, bad_slot)
+
+
+@pytest.fixture(scope="module")
+def bounded(mat) -> Material:
+    """The same key and updates in a group with a bound (|q| <= 5000, slot-bound proofs);
+    party 2 sends a model-replacement update instead (N = 3 times its own, valid Proof_PK)."""
+    scheme = replace(mat.scheme, bound=5000)
+    updates = [
+        encrypt_update(mat.pk, scheme, qi, rng=random.Random(i), ctx=grad_ctx(mat.pk, i))
+        for i, qi in enumerate(mat.q)
+    ]
+    _, scaled = model_replacement_update(mat.pk, scheme, mat.q[2], grad_ctx(mat.pk, 2))
+    assert verify_update(mat.pk, scheme, scaled, ctx=grad_ctx(mat.pk, 2))
+    return replace(mat, scheme=scheme, updates=updates, cheat=scaled)
 
 
 class Chain:
@@ -199,9 +215,8 @@ def build(
     # T2: fsver1 verdicts
     oks = []
     for i, (g, b) in enumerate(zip(grads, blobs, strict=True)):
-        ok = verify_update(
-            pk, scheme, EncryptedUpdate.from_bytes(store.get(b), pk), ctx=grad_ctx(pk, i)
-        )
+        upd = EncryptedUpdate.from_bytes(store.get(b), pk)
+        ok = update_refusal(pk, scheme, upd, ctx=grad_ctx(pk, i)) == ""
         if i == 2 and verify_lie:
             ok = True
         if i == 0 and verify_reject_good:
@@ -506,3 +521,18 @@ def test_a_round_that_does_not_decode_is_on_chain_and_audits_clean_with_its_proo
 def test_a_decode_failure_that_decodes_is_named(mat, store):
     doc, _ = build(mat, store, fake_decode_failure=True)
     _caught(doc, store, "result", "clock", "t valid shares decode the aggregate")
+
+
+def test_a_refused_model_replacement_audits_clean_and_the_poisoner_pays(bounded, store):
+    doc, c = build(bounded, store, cheat=True)
+    rep, aud = audit_with_protocol(doc, store)
+    assert rep.ok, rep.reason
+    assert aud.findings == []
+    assert rep.balances[c.net.parties[2].address] < 1_000 - D // 2
+
+
+def test_it_names_a_verify_that_accepts_a_model_replacement_update(bounded, store):
+    """A platform that checks Proof_PK alone lets the scaled update through: the auditor,
+    applying the group's bound from Tran_co's packing, names that VERIFY."""
+    doc, _ = build(bounded, store, cheat=True, verify_lie=True)
+    _caught(doc, store, "verify", "verify", "slot-bound proof does not verify (bits)")
