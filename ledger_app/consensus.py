@@ -331,16 +331,22 @@ def _check_equivocation(att: ConsensusAttempt, node: WorkerNode) -> None:
             _event("equivocation", att.height, att.consensus_round, node, evidence=ev.to_dict())
 
 
+def _locked_open_attempt(attempt_id: int) -> ConsensusAttempt | None:
+    """The attempt, row-locked (inside the caller's transaction), or None if it is closed."""
+    att = (
+        ConsensusAttempt.objects.select_for_update()
+        .select_related("leader")
+        .filter(pk=attempt_id)
+        .first()
+    )
+    return att if att is not None and att.status == ConsensusAttempt.Status.OPEN else None
+
+
 def settle(steps: Steps, attempt_id: int) -> str:
     """Finalize with > 2c/3 valid votes, or replace the leader once quorum is impossible."""
     with transaction.atomic():
-        att = (
-            ConsensusAttempt.objects.select_for_update()
-            .select_related("leader")
-            .filter(pk=attempt_id)
-            .first()
-        )
-        if att is None or att.status != ConsensusAttempt.Status.OPEN:
+        att = _locked_open_attempt(attempt_id)
+        if att is None:
             return "closed"
         block = CoreBlock.from_dict(json.loads(att.proposal))
         answers = list(ConsensusVote.objects.filter(attempt=att).select_related("node"))
@@ -378,13 +384,8 @@ def settle(steps: Steps, attempt_id: int) -> str:
 def attempt_timeout(steps: Steps, attempt_id: int) -> str:
     """The round's timeout: a silent leader is replaced; too few answers is a no_quorum."""
     with transaction.atomic():
-        att = (
-            ConsensusAttempt.objects.select_for_update()
-            .select_related("leader")
-            .filter(pk=attempt_id)
-            .first()
-        )
-        if att is None or att.status != ConsensusAttempt.Status.OPEN:
+        att = _locked_open_attempt(attempt_id)
+        if att is None:
             return "closed"
         name = att.leader.name
         if not att.proposal:

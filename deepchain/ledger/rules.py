@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 from deepchain.canonical import canonical_json, tagged_hash
 from deepchain.crypto.identity import Identity
@@ -299,21 +300,11 @@ def propose_block(
     txs: Iterable[Transaction],
     state: LedgerState,
     timestamp_ms: int,
-    *,
-    record_rejections: bool = False,
-    max_txs: int | None = None,
+    **options: Any,
 ) -> Block:
-    """The leader includes only the txs valid against ``state`` (see ``build_block``)."""
-    return build_block(
-        leader,
-        prev,
-        k,
-        txs,
-        state,
-        timestamp_ms,
-        record_rejections=record_rejections,
-        max_txs=max_txs,
-    )[0]
+    """The leader includes only the txs valid against ``state``: ``build_block``'s block
+    (``options``: its keyword options)."""
+    return build_block(leader, prev, k, txs, state, timestamp_ms, **options)[0]
 
 
 def vote(identity: Identity, block: Block) -> Vote:
