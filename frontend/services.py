@@ -1,10 +1,12 @@
-"""Frontend business actions that no other app owns: asset statements (paper 4.2.3)."""
+"""Frontend business actions that no other app owns: asset statements (paper 4.2.3) and a
+user's API token (DRF's ``Token``; no view writes a row itself)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from deepchain.crypto.assets import make_asset_statement
 from deepchain_web.api_errors import DomainError
@@ -46,3 +48,17 @@ def advertise_asset(*, user, title: str, keywords: Sequence[str], data_blocks: S
             statement=statement.to_dict(),
             transaction=tx,
         )
+
+
+@transaction.atomic
+def replace_api_token(*, user) -> Token:
+    """A new API token for ``user``; the previous one stops working at once."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+@transaction.atomic
+def revoke_api_token(*, user) -> bool:
+    """Delete ``user``'s API token; True if there was one."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return bool(deleted)

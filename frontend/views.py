@@ -6,7 +6,6 @@ refused business action (``DomainError``) is shown to the user as an error messa
 
 from __future__ import annotations
 
-import importlib
 import json
 
 from django.contrib import messages
@@ -22,19 +21,16 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from deepchain_web.api_errors import DomainError
+from ledger_app import services as ledger_services
 from ledger_app.models import Account, Asset, Block, Transaction
 from training_app import selectors as training_selectors
+from training_app import services as training_services
 from training_app.models import CooperativeGroup, Membership
 
-from . import selectors
+from . import selectors, services
 from .forms import AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
 from .labels import RUN_ORDER, phase_label
 from .permissions import can_watch_group, is_auditor
-
-
-def _service(module: str):
-    """Import an app's services/selectors lazily (the apps are built alongside this one)."""
-    return importlib.import_module(module)
 
 
 def _page(request: HttpRequest, qs, per_page: int = 25):
@@ -61,7 +57,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 user = form.save()
-                _service("ledger_app.services").create_party_account(user=user)
+                ledger_services.create_party_account(user=user)
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -86,8 +82,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_create(request: HttpRequest) -> HttpResponse:
     """Create (or replace) the user's API token; the old one stops working at once."""
-    Token.objects.filter(user=request.user).delete()
-    Token.objects.create(user=request.user)
+    services.replace_api_token(user=request.user)
     messages.success(request, "A new API token was created. Any previous token is revoked.")
     nxt = request.POST.get("next") or ""
     if url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
@@ -98,7 +93,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest) -> HttpResponse:
-    deleted, _ = Token.objects.filter(user=request.user).delete()
+    deleted = services.revoke_api_token(user=request.user)
     messages.success(request, "API token revoked." if deleted else "You had no API token.")
     return redirect("profile")
 
@@ -108,7 +103,7 @@ def token_revoke(request: HttpRequest) -> HttpResponse:
 
 def _visible_groups(user):
     try:
-        return _service("training_app.selectors").visible_groups(user)
+        return training_selectors.visible_groups(user)
     except (ImportError, AttributeError):
         return CooperativeGroup.objects.all()
 
@@ -143,7 +138,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
         short = [f"{phase_label(p)} ({windows[p]} s; measured cost about {s:.0f} s)"
                  for p, s in expected.items() if windows[p] < s]  # fmt: skip
         try:
-            group = _service("training_app.services").create_group(
+            group = training_services.create_group(
                 initiator=request.user,
                 name=d["name"],
                 n_parties=d["n_parties"],
@@ -284,7 +279,7 @@ def group_join(request: HttpRequest, group_id: int) -> HttpResponse:
         messages.error(request, "The declared data size must be a non-negative number.")
         return redirect("group_detail", group_id=group.id)
     data_size = form.cleaned_data.get("data_size") or 0
-    svc = _service("training_app.services")
+    svc = training_services
     return _domain_action(
         request,
         group.id,
@@ -299,7 +294,7 @@ def group_abort(request: HttpRequest, group_id: int) -> HttpResponse:
     """The initiator aborts: open deposits and what is left of the stakes come back."""
     group = _group_for(request, group_id)
     reason = (request.POST.get("reason") or "")[:200]
-    svc = _service("training_app.services")
+    svc = training_services
     return _domain_action(
         request,
         group.id,
@@ -313,7 +308,7 @@ def group_abort(request: HttpRequest, group_id: int) -> HttpResponse:
 def group_approve(request: HttpRequest, group_id: int, membership_id: int) -> HttpResponse:
     group = _group_for(request, group_id)
     membership = get_object_or_404(Membership, pk=membership_id, group=group)
-    svc = _service("training_app.services")
+    svc = training_services
     return _domain_action(
         request,
         group.id,
@@ -326,7 +321,7 @@ def group_approve(request: HttpRequest, group_id: int, membership_id: int) -> Ht
 @require_POST
 def group_start(request: HttpRequest, group_id: int) -> HttpResponse:
     group = _group_for(request, group_id)
-    svc = _service("training_app.services")
+    svc = training_services
     return _domain_action(
         request,
         group.id,
