@@ -7,9 +7,14 @@ platform only through the REST API (token auth) and, per round r:
    iterations on its own data (``learning.local.train_local``), quantizes and packs dW,
    encrypts it under PK_model with one Proof_PK per ciphertext (``encrypt_update``), signs a
    GRADIENT transaction with its identity (pk_psu) and posts both (the deposit d moves with it);
-2. once the Processing contract appended C(sum dW), downloads it, computes its decryption
-   share c_i = C^(2 Delta s_i) with Proof_CD (``decryption_share``), signs a DECRYPTION_SHARE
-   transaction and posts it;
+2. once the Processing contract appended C(sum dW), downloads it and VERIFIES it against the
+   finalized chain (``deepchain.agent_verify.verify_round_aggregate``: the AGGREGATE's inputs
+   are exactly the round's accepted GRADIENT transactions, at least ``min_contributors`` of
+   them, every blob hashes to what the chain says, and C(sum dW) equals the product mod n^2
+   of the accepted ciphertexts, recomputed here). Only then does it compute its decryption
+   share c_i = C^(2 Delta s_i) with Proof_CD (``decryption_share``), sign a DECRYPTION_SHARE
+   transaction and post it; otherwise it signs and posts a DECRYPTION_REFUSAL with the
+   reason (no deposit, no penalty);
 3. downloads the decrypted aggregate S = sum_j q_j and the number n of accepted updates,
    applies the group's strategy to the mean round(S / n) in fixed point (FedAvg:
    W_r = W_{r-1} + round(S / n) / scale, :func:`apply_aggregate`; a server optimizer's state is
@@ -17,10 +22,20 @@ platform only through the REST API (token auth) and, per round r:
    local validation split and reports accuracy, loss, seconds per phase and bytes sent.
    With FedProx (the group's mu > 0) step 1 trains on F(w) + (mu / 2) ||w - W_{r-1}||^2.
 
-It records each round's quantized update q_i in its keystore directory (``updates/``), so the
-party (or a test) can check that the decrypted aggregate equals the sum of the updates.
+The chain, not the API, is the agent's source of truth: PK_model (by fingerprint), N, t, the
+party list, the packing, the deposit, the deadlines, ``min_contributors`` and ``simulated``
+come from the group's GROUP_CREATE in a finalized block the agent verified itself
+(``deepchain.agent_chain``); the API's copies are checked against it and a mismatch is refused
+(:class:`~deepchain.agent_verify.ConfigMismatch`), and the dealer whose signature the sealed key
+share must carry is the GROUP_CREATE's signer.
 
-CLI: ``python -m deepchain.party --api URL --token T --data DIR [--keystore DIR] [--group ID]``.
+Everything the agent writes is private (0600 files in 0700 folders, whatever the umask). Only
+with ``record_updates`` (CLI ``--record-updates``) does it keep each round's plaintext
+quantized update q_i in ``updates/``, so the party (or a test) can check that the decrypted
+aggregate equals the sum of the updates.
+
+CLI: ``python -m deepchain.party --api URL --token T --data DIR [--keystore DIR] [--group ID]
+[--genesis-hash H] [--record-updates]``.
 ``--data DIR`` holds the party's own IDX files (``train-images-idx3-ubyte[.gz]`` and
 ``train-labels-idx1-ubyte[.gz]``). On its first run the CLI creates its identity (Ed25519 pk_psu
 + X25519 box key) in ``--keystore`` and registers only the PUBLIC keys with the platform
@@ -33,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import logging
 import sys
@@ -45,6 +61,16 @@ from typing import Any
 import numpy as np
 import requests
 
+from deepchain.agent_chain import ChainClient, ChainError
+from deepchain.agent_verify import (
+    ChainGroup,
+    ConfigMismatch,
+    Refusal,
+    chain_group,
+    check_api_copy,
+    verify_round_aggregate,
+)
+from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import Identity
@@ -68,6 +94,7 @@ from deepchain.learning.strategies import (
     twin_aggregate,
 )
 from deepchain.ledger.transactions import TxKind, make_tx
+from deepchain.private_files import private_dir, write_private
 
 log = logging.getLogger("deepchain.party")
 
@@ -270,6 +297,8 @@ class AgentConfig:
     behaviour: str = "honest"  # demo faults: honest | late | cheat | flaky | silent | scaled
     validation_fraction: float = 0.2
     seed: int = 0
+    record_updates: bool = False  # keep plaintext q_i in keystore/updates/ (tests, debugging)
+    genesis_hash: str | None = None  # pin the chain (default: trust on first use, then pinned)
 
 
 @dataclass
@@ -283,14 +312,16 @@ class PartyAgent:
 
     def __init__(self, config: AgentConfig, api: Api | None = None) -> None:
         self.cfg = config
-        self.cfg.keystore.mkdir(parents=True, exist_ok=True)
+        private_dir(self.cfg.keystore)
         self.identity = Identity.load_or_create(self.cfg.keystore / IDENTITY_FILE)
         self.api = api or Api(config.api, config.token)
+        self.chain = ChainClient(self._fetch_blocks, self.cfg.keystore, config.genesis_hash)
         self._data: tuple[Dataset, Dataset] | None = None
         self._share: KeyShare | None = None
         self._info: dict[str, Any] | None = None
         self._group_address: str | None = None
         self._optimizer: tuple[int, ServerState] | None = None  # (round, state after it)
+        self._verified: tuple[ChainGroup, ThresholdPublicKey, PackingScheme] | None = None
 
     # -- local state (keystore directory) ---------------------------------------------------
     def _state_path(self) -> Path:
@@ -301,10 +332,7 @@ class PartyAgent:
         return json.loads(p.read_text()) if p.exists() else {"rounds": {}}
 
     def _save_state(self, st: dict[str, Any]) -> None:
-        p = self._state_path()
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(st, sort_keys=True))
-        tmp.replace(p)
+        write_private(self._state_path(), json.dumps(st, sort_keys=True).encode())
 
     def update_record_path(self, round_no: int) -> Path:
         """Where the quantized update q_i of ``round_no`` is recorded (int64 .npy)."""
@@ -328,22 +356,54 @@ class PartyAgent:
             self._info = info
         return self._info
 
+    # -- the chain, the agent's source of truth ------------------------------------------------
+    def _fetch_blocks(self, height: int) -> list[dict[str, Any]]:
+        return self.api.get(f"ledger/chain/?from={int(height)}")["blocks"]
+
+    def fetch_blob(self, h: str) -> bytes:
+        """A blob by its hash (the caller checks the hash: the platform is not trusted)."""
+        return b64d(self.api.get(f"ledger/blobs/{h}/")["data"])
+
+    def verified_group(self) -> tuple[ChainGroup, ThresholdPublicKey, PackingScheme] | None:
+        """(the group's GROUP_CREATE, PK_model, packing) once it is final on the chain and the
+        API's copy agrees with it; None while it is not final. Raises ConfigMismatch."""
+        if self._verified is None:
+            info = self.info()
+            if info.get("public_key") is None:
+                return None
+            self.chain.sync()
+            cg = chain_group(self.chain, str(info["group_address"]))
+            if cg is None:
+                return None
+            pk, scheme = check_api_copy(cg, info, self.identity.address)
+            self._verified = (cg, pk, scheme)
+        return self._verified
+
+    def _require_verified(self) -> tuple[ChainGroup, ThresholdPublicKey, PackingScheme]:
+        v = self.verified_group()
+        if v is None:
+            raise ConfigMismatch("the group's GROUP_CREATE is not final on chain yet")
+        return v
+
     def public_key(self) -> ThresholdPublicKey:
-        return ThresholdPublicKey.from_json(self.info()["public_key"])
+        """PK_model, as checked against the group's GROUP_CREATE."""
+        return self._require_verified()[1]
 
     def scheme(self) -> PackingScheme:
-        return PackingScheme.from_json(self.info()["packing"])
+        """The packing, as checked against the group's GROUP_CREATE."""
+        return self._require_verified()[2]
 
     def key_share(self) -> KeyShare:
-        """Open the dealer's sealed box (checks the dealer's signature and v_i); kept in memory."""
+        """Open the dealer's sealed box (checks the signature of the GROUP_CREATE's signer and
+        v_i); kept in memory only."""
         if self._share is None:
-            info = self.info()
+            cg, pk, _ = self._require_verified()
             self._share = open_key_share(
-                info["sealed_key_share"],
+                self.info()["sealed_key_share"],
                 self.identity,
-                info["dealer"],
-                self.public_key(),
-                int(info["party_index"]),
+                cg.dealer,
+                pk,
+                cg.index_of(self.identity.address),
             )
         return self._share
 
@@ -410,6 +470,12 @@ class PartyAgent:
             return "done" if status in ENDED else "silent"
         if self._info is None or self._info.get("public_key") is None:
             self.info(refresh=True)
+        try:
+            if self.verified_group() is None:  # Tran_co is not final on chain (yet)
+                return "done" if status in ENDED else "waiting"
+        except (ConfigMismatch, ChainError) as exc:
+            log.error("refusing to take part: %s", exc)
+            return f"refused: {exc}"
         did = self._report_finished_rounds(st)
         if status in ENDED:
             return did or "done"
@@ -428,6 +494,7 @@ class PartyAgent:
             st.get("aggregate_ready")
             and phase in ("download", "decryption_share")
             and not me.get("decryption_share")
+            and not me.get("decryption_refusal")
             and not mine.get("share")
         ):
             return self.submit_share(r)
@@ -460,7 +527,7 @@ class PartyAgent:
                     did = "refused"
                 if did == "done":
                     return
-                if did in ("idle", "waiting", "silent", "refused"):
+                if did in ("idle", "waiting", "silent") or did.startswith("refused"):
                     time.sleep(poll_seconds)
         finally:
             stop.set()
@@ -529,10 +596,10 @@ class PartyAgent:
             upd = EncryptedUpdate(ciphertexts=cts, proofs=upd.proofs, length=upd.length)
         blob = upd.to_bytes(pk)
         timings["encryption"] = time.perf_counter() - t0
-        path = self.update_record_path(r)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, q.astype(np.int64))
-        from deepchain.blobs import blob_hash
+        if self.cfg.record_updates:
+            buf = io.BytesIO()
+            np.save(buf, q.astype(np.int64))
+            write_private(self.update_record_path(r), buf.getvalue())
 
         nonce = int(st["me"]["next_nonce"])
         deposit = self._deposit_tx(nonce, r, "gradient_submission")
@@ -572,22 +639,32 @@ class PartyAgent:
         self._save_state(local)
         return outcome
 
-    # -- decryption share (T_t5) --------------------------------------------------------------
+    # -- decryption share (T_t5), only of an aggregate verified on chain ------------------------
     def submit_share(self, r: int) -> str:
-        info = self.info()
+        """Verify the round's aggregate against the finalized chain, then post a decryption
+        share of it, or a signed DECRYPTION_REFUSAL with the reason if it does not verify."""
+        cg, pk, _scheme = self._require_verified()
         g = self.cfg.group
         t0 = time.perf_counter()
         agg = self.api.get(f"groups/{g}/rounds/{r}/aggregate/")
-        pk = self.public_key()
-        cts = EncryptedUpdate.from_bytes(b64d(agg["data"]), pk).ciphertexts
+        served = b64d(agg["data"])
         t1 = time.perf_counter()
-        ctx = proof_context(pk, info["group_address"], r, "decryption_share",
-                            int(info["party_index"]), self.identity.address)  # fmt: skip
-        ds = decryption_share(pk, self.key_share(), cts, ctx=ctx)
-        blob = ds.to_bytes(pk)
+        try:
+            self.chain.sync()
+            verified = verify_round_aggregate(self.chain, cg, pk, r, served, self.fetch_blob)
+        except Refusal as exc:
+            return self.refuse(r, exc.reason, blob_hash(served))
+        except ChainError as exc:
+            log.error("round %s: %s", r, exc)
+            return f"refused: {exc}"
+        if verified is None:
+            return "idle"  # the round's AGGREGATE is not final on chain yet
         t2 = time.perf_counter()
-        from deepchain.blobs import blob_hash
-
+        i = cg.index_of(self.identity.address)
+        ctx = proof_context(pk, cg.address, r, "decryption_share", i, self.identity.address)
+        ds = decryption_share(pk, self.key_share(), verified.ciphertexts, ctx=ctx)
+        blob = ds.to_bytes(pk)
+        t3 = time.perf_counter()
         st = self.api.get(f"groups/{g}/round/")
         nonce = int(st["me"]["next_nonce"])
         deposit = self._deposit_tx(nonce, r, "decryption_share")
@@ -597,11 +674,11 @@ class PartyAgent:
             nonce + 1,
             {
                 "share_blob": blob_hash(blob),
-                "aggregate_blob": agg["blob"],
-                "deposit": int(info["deposit"]),
+                "aggregate_blob": verified.aggregate_blob,
+                "deposit": int(cg.deposit),
                 "i": ds.i,
             },
-            group=info["group_address"],
+            group=cg.address,
             round=r,
             phase="decryption_share",
             timestamp_ms=int(time.time() * 1000),
@@ -616,18 +693,48 @@ class PartyAgent:
         except ApiError as exc:
             log.warning("decryption share of round %s refused: %s", r, exc.message)
             outcome = f"share refused: {exc.message}"
+        self._record(r, share=outcome, bytes_sent=self.api.bytes_sent - before, seconds={
+            "aggregate_download": t1 - t0,
+            "aggregate_verification": t2 - t1,
+            "decryption_share": t3 - t2,
+            "share_upload": time.perf_counter() - t3,
+        })  # fmt: skip
+        return outcome
+
+    def refuse(self, r: int, reason: str, served_hash: str) -> str:
+        """Sign and post a DECRYPTION_REFUSAL of round ``r``'s aggregate, with the reason and
+        the SHA-256 of what the platform served (``served_aggregate``: not a blob reference,
+        a forged aggregate need not be in the platform's store)."""
+        cg = self._require_verified()[0]
+        g = self.cfg.group
+        log.warning("round %s: refusing to decrypt: %s", r, reason)
+        st = self.api.get(f"groups/{g}/round/")
+        tx = make_tx(
+            self.identity,
+            TxKind.DECRYPTION_REFUSAL,
+            int(st["me"]["next_nonce"]),
+            {"reason": reason[:300], "served_aggregate": served_hash},
+            group=cg.address,
+            round=r,
+            phase="decryption_share",
+            timestamp_ms=int(time.time() * 1000),
+        )
+        try:
+            self.api.post(f"groups/{g}/rounds/{r}/refusal/", {"tx": tx.to_dict()})
+            outcome = f"refused: {reason}"
+        except ApiError as exc:
+            outcome = f"refused: {reason} (refusal not recorded: {exc.message})"
+        self._record(r, share=outcome, refusal=reason)
+        return outcome
+
+    def _record(self, r: int, *, seconds: dict[str, float] | None = None,
+                bytes_sent: int = 0, **fields: Any) -> None:  # fmt: skip
         local = self._load_state()
         rec = local["rounds"].setdefault(str(r), {})
-        rec["share"] = outcome
-        rec["seconds"] = {
-            **rec.get("seconds", {}),
-            "aggregate_download": t1 - t0,
-            "decryption_share": t2 - t1,
-            "share_upload": time.perf_counter() - t2,
-        }
-        rec["bytes_sent"] = rec.get("bytes_sent", 0) + self.api.bytes_sent - before
+        rec.update(fields)
+        rec["seconds"] = {**rec.get("seconds", {}), **(seconds or {})}
+        rec["bytes_sent"] = rec.get("bytes_sent", 0) + bytes_sent
         self._save_state(local)
-        return outcome
 
     # -- result (T_t6) and metrics --------------------------------------------------------------
     def _report_finished_rounds(self, st: dict[str, Any]) -> str:
@@ -719,6 +826,16 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--group", type=int, default=None, help="group id (default: my only group)")
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
     p.add_argument("--show-address", action="store_true", help="print my identity and exit")
+    p.add_argument(
+        "--genesis-hash",
+        default=None,
+        help="pin the chain's genesis block (default: pinned on first use)",
+    )
+    p.add_argument(
+        "--record-updates",
+        action="store_true",
+        help="keep each round's plaintext quantized update in KEYSTORE/updates/",
+    )
     return p.parse_args(argv)
 
 
@@ -727,7 +844,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s party %(message)s")
     data = Path(args.data)
     keystore = Path(args.keystore) if args.keystore else data / ".keystore"
-    cfg = AgentConfig(api=args.api, token=args.token, data_dir=data, keystore=keystore)
+    cfg = AgentConfig(
+        api=args.api,
+        token=args.token,
+        data_dir=data,
+        keystore=keystore,
+        record_updates=args.record_updates,
+        genesis_hash=args.genesis_hash,
+    )
     agent = PartyAgent(cfg)
     if args.show_address:
         print(

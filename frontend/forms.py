@@ -61,7 +61,7 @@ class GroupCreateForm(forms.Form):
         help_text="The threshold key that encrypts every update; larger is slower and safer.",
     )  # fmt: skip
     n_parties = forms.IntegerField(
-        min_value=2, max_value=16, initial=3, label="Parties (N)",
+        min_value=3, max_value=16, initial=3, label="Parties (N)",
         help_text="How many parties train together; the group starts when all N have joined.",
     )  # fmt: skip
     threshold = forms.IntegerField(
@@ -72,6 +72,18 @@ class GroupCreateForm(forms.Form):
         min_value=1, max_value=100, initial=3,
         help_text="Each round: train, encrypt, aggregate, decrypt together.",
     )  # fmt: skip
+    min_contributors = forms.IntegerField(
+        min_value=3, max_value=16, initial=3, required=False,
+        label="Minimum contributors per round",
+        help_text="A round with fewer accepted updates closes without any decryption.",
+    )  # fmt: skip
+    simulated = forms.BooleanField(
+        required=False, label="Simulated (demo) group",
+        help_text="The platform runs and holds the keys of the parties of a simulated group; "
+        "a real group's parties run their own agent (python -m deepchain.party).",
+    )  # fmt: skip
+    threshold = forms.IntegerField(min_value=1, max_value=50, initial=2, label="Threshold (t)")
+    rounds = forms.IntegerField(min_value=1, max_value=100, initial=3)
     deposit = forms.IntegerField(
         min_value=1, max_value=INT64_MAX // 16, initial=100, label="Deposit d (DeepCoin)",
         help_text="Staked to join, and again with each message until its proof verifies.",
@@ -130,6 +142,9 @@ class GroupCreateForm(forms.Form):
         n, t = data.get("n_parties"), data.get("threshold")
         if n is not None and t is not None and t > n:
             raise forms.ValidationError("The threshold t cannot exceed the number of parties N.")
+        m = data.get("min_contributors")
+        if n is not None and m is not None and m > n:
+            raise forms.ValidationError("The minimum contributors cannot exceed N.")
         if data.get("strategy"):
             values = {k: data.get(k) for k in ("server_lr", "beta1", "beta2", "tau")}
             try:

@@ -151,6 +151,8 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 deadlines=form.deadlines(derived),
                 key_bits=d["key_bits"],
                 strategy=d["strategy_obj"],
+                min_contributors=d.get("min_contributors") or 3,
+                simulated=d["simulated"],
             )
         except DomainError as exc:
             form.add_error(None, exc.message)

@@ -201,6 +201,45 @@ class Verify(APIView):
         return Response(selectors.verify_chain().to_dict())
 
 
+class ChainPage(APIView):
+    """Final blocks from height ``from`` on (a page), in the export's block format: what a
+    party agent downloads and verifies itself (hash links, quorum, signatures)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, description="first block height (default 0)")],
+        responses=inline_serializer(
+            "ChainPage",
+            {"from": serializers.IntegerField(),
+             "blocks": serializers.ListField(child=serializers.JSONField())},
+        ),
+    )  # fmt: skip
+    def get(self, request):
+        raw = request.query_params.get("from", "0")
+        if not raw.isdigit() or len(raw) > 12:
+            raise DomainError("from must be a non-negative block height", code="bad_filter")
+        return Response({"from": int(raw), "blocks": selectors.blocks_from(int(raw))})
+
+
+class BlobView(APIView):
+    """One public blob (ciphertexts, shares, proofs, PK_model) by its SHA-256, base64: the
+    caller re-hashes it (nothing it gets from here is trusted without that check)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Blob", {"blob": serializers.CharField(), "data": serializers.CharField()}
+        )
+    )
+    def get(self, request, h: str):
+        from deepchain.blobs import BlobError
+        from deepchain.party import b64e
+
+        try:
+            data = services.blob_store().get(h)
+        except BlobError:
+            raise DomainError(f"no blob {h[:64]}", code="not_found", status_code=404) from None
+        return Response({"blob": h, "data": b64e(data)})
+
+
 def _my_account(request) -> Account:
     acct = Account.objects.filter(user=request.user).first()
     if acct is None:

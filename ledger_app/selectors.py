@@ -124,6 +124,17 @@ def served_copies() -> dict:
     }  # fmt: skip
 
 
+#: at most this many blocks per ``blocks_from`` page (agents page through the chain)
+CHAIN_PAGE = 100
+
+
+def blocks_from(height: int, limit: int = CHAIN_PAGE) -> list[object]:
+    """Final block documents from ``height`` on (at most ``limit``), as the export has them:
+    what a party agent verifies itself (deepchain.agent_chain)."""
+    rows = Block.objects.filter(height__gte=max(0, int(height))).order_by("height")
+    return [_export_block(r) for r in rows[: max(1, min(int(limit), CHAIN_PAGE))]]
+
+
 def export_ledger() -> dict:
     """The audit document ``python -m deepchain.audit`` reads (deepchain.audit.chain format): the
     chain, the pending mempool in admission order, and the copies the platform serves."""

@@ -92,6 +92,11 @@ def node_identity(name: str) -> Identity:
     return _cached_identity(str(keystore_path("nodes", f"{name}.json")))
 
 
+def holds_identity(account: Account) -> bool:
+    """True iff the platform's keystore holds this account's private keys (custodial)."""
+    return keystore_path("users", f"{account.address}.json").exists()
+
+
 def party_identity(account: Account) -> Identity:
     """A custodial party identity (keystore ``users/<address>.json``)."""
     p = keystore_path("users", f"{account.address}.json")

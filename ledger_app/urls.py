@@ -14,5 +14,7 @@ urlpatterns = [
     path("verify/", api.Verify.as_view(), name="verify"),
     path("wallet/", api.Wallet.as_view(), name="wallet"),
     path("transfer/", api.Transfer.as_view(), name="transfer"),
+    path("chain/", api.ChainPage.as_view(), name="chain"),
+    path("blobs/<str:h>/", api.BlobView.as_view(), name="blob"),
     path("<str:ref>/", api.ByHash.as_view(), name="by-hash"),
 ]

@@ -17,6 +17,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deepchain.agent_verify import MIN_CONTRIBUTORS
 from deepchain.incentives.clock import Phase
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain.learning.strategies import STRATEGIES
@@ -24,6 +25,7 @@ from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import (
     RequestSerializer,
+    StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     StrictIntegerField,
@@ -132,7 +134,16 @@ def _range_field(key: str, help_text: str) -> StrictFloatField:
 
 class GroupCreateSerializer(RequestSerializer):
     name = StrictCharField(max_length=120)
-    n_parties = StrictIntegerField(min_value=2, max_value=16)
+    n_parties = StrictIntegerField(min_value=MIN_CONTRIBUTORS, max_value=16)
+    min_contributors = StrictIntegerField(
+        min_value=MIN_CONTRIBUTORS, max_value=16, default=MIN_CONTRIBUTORS,
+        help_text="no round with fewer accepted updates is decrypted (at least 3)",
+    )  # fmt: skip
+    simulated = StrictBooleanField(
+        default=False,
+        help_text="the platform runs (and holds the keys of) this group's parties: a demo; "
+        "a real group (false) takes only party agents that hold their own keys",
+    )  # fmt: skip
     threshold = StrictIntegerField(min_value=1, max_value=16)
     rounds = StrictIntegerField(min_value=1, max_value=1000)
     deposit = StrictIntegerField(min_value=1, max_value=INT64_MAX // 16)
@@ -156,8 +167,9 @@ class GroupCreateSerializer(RequestSerializer):
 
 GROUP_RULES = (
     "Each field is checked against its range here (400). Rules across fields are the "
-    "protocol's and answer 409 with the reason: the threshold t must not exceed N, and "
-    "fedavg has no server learning rate (server_lr only with fedavgm, fedadam or fedyogi)."
+    "protocol's and answer 409 with the reason: the threshold t and min_contributors must "
+    "not exceed N, and fedavg has no server learning rate (server_lr only with fedavgm, "
+    "fedadam or fedyogi)."
 )
 
 
@@ -165,7 +177,8 @@ class GroupSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = CooperativeGroup
         fields = ["id", "name", "address", "status", "n_parties", "threshold", "rounds",
-                  "model_name", "partition", "deposit", "key_bits", "current_round"]  # fmt: skip
+                  "model_name", "partition", "deposit", "key_bits", "current_round",
+                  "min_contributors", "simulated"]  # fmt: skip
 
 
 class GroupListView(APIView):
@@ -320,6 +333,8 @@ class MeView(APIView):
             "learning_rate": g.learning_rate, "batch_size": g.batch_size,
             "update_clip": g.update_clip, "seed": g.seed, "rounds": g.rounds,
             "strategy": services.strategy_of(g).to_json(),
+            "deadlines": g.deadlines, "min_contributors": g.min_contributors,
+            "simulated": g.simulated,
         })  # fmt: skip
 
 
@@ -405,6 +420,27 @@ class ShareView(APIView):
             return services.submit_decryption_share(share_blob=blob, **kw)
 
         return _submit(request, group_id, number, ShareSerializer, "share", submit)
+
+
+class RefusalSerializer(RequestSerializer):
+    tx = serializers.DictField(help_text="the party's signed DECRYPTION_REFUSAL (with reason)")
+
+
+class RefusalView(APIView):
+    """Refuse to decrypt the round's aggregate (my agent could not verify it on chain): the
+    signed DECRYPTION_REFUSAL goes on chain; no deposit, no penalty."""
+
+    @extend_schema(request=RefusalSerializer, responses={202: SubmissionResultSerializer})
+    def post(self, request, group_id: int, number: int):
+        g = _group(request, group_id)
+        m = _member(request, g)
+        _round(g, number)
+        ser = RefusalSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        sub = services.submit_decryption_refusal(
+            group=g, round_number=number, membership=m, signed_tx=ser.validated_data["tx"]
+        )
+        return Response({"status": sub.status, "blob": sub.blob}, status=202)
 
 
 class AggregateView(APIView):

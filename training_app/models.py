@@ -31,6 +31,11 @@ class CooperativeGroup(models.Model):
     model_name = models.CharField(max_length=40, default="mlp")
     n_parties = models.PositiveIntegerField()  # N
     threshold = models.PositiveIntegerField()  # t
+    #: no round with fewer accepted updates is decrypted (>= 3: two would reveal each other)
+    min_contributors = models.PositiveIntegerField(default=3)
+    #: the platform runs every party of this group (the demo) and so holds their identities;
+    #: recorded in GROUP_CREATE. A real group (False) has no party identity on the platform.
+    simulated = models.BooleanField(default=False)
     rounds = models.PositiveIntegerField(default=3)
     local_iterations = models.PositiveIntegerField(default=50)
     learning_rate = models.FloatField(default=0.1)
@@ -122,11 +127,13 @@ class Round(models.Model):
 
 
 class Submission(models.Model):
-    """A gradient (C(dW) + Proof_PK) or a decryption share (+ Proof_CD) from one party."""
+    """A gradient (C(dW) + Proof_PK), a decryption share (+ Proof_CD) or a refusal to decrypt
+    (the party could not verify the aggregate; ``reason`` says why) from one party."""
 
     class Kind(models.TextChoices):
         GRADIENT = "gradient"
         DECRYPTION_SHARE = "decryption_share"
+        DECRYPTION_REFUSAL = "decryption_refusal"  # a signed refusal to decrypt, with reason
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted"

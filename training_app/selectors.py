@@ -60,6 +60,7 @@ def round_state(group, membership: Membership | None, now_ms: int | None = None)
         "deadlines_ms": (r.schedule or {}).get("deadlines_ms", {}) if r else {},
         "closed_ms": (r.schedule or {}).get("closed_ms", {}) if r else {},
         "aggregate_ready": bool(r and r.aggregate_blob),
+        "round_reason": r.status_reason if r else "",  # why the round failed, if it did
         "finished_rounds": list(
             Round.objects.filter(group=group)
             .exclude(result_blob="")
@@ -128,6 +129,7 @@ def group_snapshot(group, viewer=None) -> dict[str, Any]:
             "status": group.status, "status_reason": group.status_reason, "N": group.n_parties,
             "t": group.threshold, "rounds": group.rounds, "model": group.model_name,
             "partition": group.partition, "deposit": group.deposit, "key_bits": group.key_bits,
+            "min_contributors": group.min_contributors, "simulated": group.simulated,
         },
         "members": [
             {"index": m.party_index, "party": m.account.address,
@@ -144,6 +146,12 @@ def group_snapshot(group, viewer=None) -> dict[str, Any]:
         "submissions": subs,
         "penalties": penalties,
         "payouts": payouts,
+        "refusals": [
+            {"round": s.round.number, "party": s.membership.account.address,
+             "index": s.membership.party_index, "reason": s.reason}
+            for s in Submission.objects.filter(round__group=group, kind="decryption_refusal")
+            .select_related("round", "membership__account").order_by("id")
+        ],
         "rounds_done": [
             {"round": rr.number, "accuracy": rr.accuracy, "loss": rr.loss,
              "n_accepted": rr.n_accepted, "phase_times": rr.phase_times,

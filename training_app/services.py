@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from deepchain.agent_verify import MIN_CONTRIBUTORS
 from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.duplicates import ciphertext_digest, find_duplicate
@@ -117,13 +118,22 @@ def create_group(
     api_url: str = "",
     public: bool = False,
     strategy: Strategy | None = None,
+    min_contributors: int = MIN_CONTRIBUTORS,
+    simulated: bool = False,
 ) -> CooperativeGroup:
-    """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d, and
-    its aggregation strategy (FedProx mu, server optimizer; default FedAvg)."""
-    if not 2 <= n_parties <= 16:
-        raise DomainError("N must be between 2 and 16 parties", code="bad_n")
+    """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d, its
+    aggregation strategy (FedProx mu, server optimizer; default FedAvg), the minimum number of
+    accepted updates a decrypted aggregate needs (>= 3), and whether the platform simulates
+    (and so holds the identities of) its parties."""
+    if not MIN_CONTRIBUTORS <= n_parties <= 16:
+        raise DomainError(f"N must be between {MIN_CONTRIBUTORS} and 16 parties: no aggregate "
+                          f"of fewer than {MIN_CONTRIBUTORS} updates is ever decrypted",
+                          code="bad_n")  # fmt: skip
     if not 1 <= threshold <= n_parties:
         raise DomainError("the threshold t must satisfy 1 <= t <= N", code="bad_t")
+    if not MIN_CONTRIBUTORS <= min_contributors <= n_parties:
+        raise DomainError(f"min_contributors must satisfy {MIN_CONTRIBUTORS} <= "
+                          "min_contributors <= N", code="bad_min_contributors")  # fmt: skip
     if not 1 <= rounds <= 1000:
         raise DomainError("rounds must be between 1 and 1000", code="bad_rounds")
     if deposit <= 0:
@@ -165,8 +175,11 @@ def create_group(
             api_url=api_url,
             public=bool(public),
             strategy=(strategy or Strategy()).to_json(),
+            min_contributors=min_contributors,
+            simulated=bool(simulated),
         )
-        publish(group.id, "group_created", name=group.name, address=group.address)
+        publish(group.id, "group_created", name=group.name, address=group.address,
+                simulated=group.simulated)  # fmt: skip
     return group
 
 
@@ -310,6 +323,7 @@ def join_group(
     auto-approved while the group recruits and has room. An external agent's account must
     send its own signed DEPOSIT transaction (``signed_deposit``)."""
     with transaction.atomic():
+        check_custody(group, user, simulated=simulated, signed=signed_deposit is not None)
         m = apply_to_group(
             group=group, user=user, data_size=data_size, simulated=simulated, behaviour=behaviour
         )
@@ -339,6 +353,26 @@ def join_group(
         m.save(update_fields=["stake_remaining"])
         publish(g.id, "member_joined", party=m.account.address, index=m.party_index, stake=d)
     return m
+
+
+def check_custody(group, user, *, simulated: bool, signed: bool) -> None:
+    """The platform holds a party's identity only in a group marked ``simulated`` (on chain in
+    GROUP_CREATE): a real group's parties are agents that hold their own keys and sign their
+    own deposits, so neither a simulated party nor a platform-held (custodial) wallet may join
+    it. Raises DomainError naming the rule."""
+    if group.simulated:
+        return
+    if simulated:
+        raise DomainError("the platform simulates parties only in a group marked simulated",
+                          code="not_simulated", status_code=409)  # fmt: skip
+    acct = _account(user)
+    if ledger.holds_identity(acct) or not signed:
+        raise DomainError(
+            "this is a real group: its parties hold their own keys. Join with the party agent "
+            "(python -m deepchain.party --group ID), which signs its own deposit; the platform "
+            "holds your wallet's key, so that wallet can only join groups marked simulated",
+            code="custodial", status_code=409,
+        )  # fmt: skip
 
 
 def start_group(*, group, by, api_url: str | None = None) -> CooperativeGroup:
@@ -436,6 +470,8 @@ def run_key_ceremony(group_id: int) -> bool:
                 "deadlines": g.deadlines,
                 # how every W_r follows from W_0 and the published aggregates (auditors replay)
                 "strategy": strategy_of(g).to_json(),
+                "min_contributors": int(g.min_contributors),
+                "simulated": bool(g.simulated),
             },
         )
         publish(g.id, "group_status", status=g.status, pk_model=pk.fingerprint())
@@ -539,7 +575,10 @@ def _parse_tx(
 
 
 def _deposit_tx(m: Membership, g: CooperativeGroup, r: Round, phase: Phase, signed: Any) -> Any:
-    """The party's deposit d for one message: its own signed DEPOSIT, or (custodial) ours."""
+    """The party's deposit d for one message: its own signed DEPOSIT, or (custodial, only in a
+    simulated group) ours."""
+    if signed is None and not g.simulated:
+        raise DomainError("a party of a real group signs its own deposit", code="bad_tx")
     if signed is not None:
         tx = _parse_tx(signed, TxKind.DEPOSIT, m, g, r.number, phase.value)
         if int(tx.payload.get("amount", -1)) != int(g.deposit):
@@ -701,11 +740,64 @@ def submit_decryption_share(
     r = Round.objects.get(group=group.pk, number=round_number)
     if not r.aggregate_blob:
         raise DomainError("there is no aggregate to decrypt yet", code="not_open")
+    if r.submissions.filter(membership=membership, kind=S.Kind.DECRYPTION_REFUSAL).exists():
+        raise DomainError("you refused to decrypt this round's aggregate", code="duplicate")
     return _submit(
         kind=S.Kind.DECRYPTION_SHARE, phase=Phase.T5, group=group, round_number=round_number,
         membership=membership, blob=share_blob, signed_tx=signed_tx,
         signed_deposit=signed_deposit, blob_key="share_blob", at_ms=at_ms,
     )  # fmt: skip
+
+
+def submit_decryption_refusal(
+    *, group, round_number: int, membership, signed_tx: dict | None, at_ms: int | None = None
+) -> Submission:
+    """T_t5: a party's signed DECRYPTION_REFUSAL of the round's aggregate, with its reason
+    (its agent could not verify the aggregate against the chain). Recorded on chain and on
+    the dashboard; it carries no deposit and the Decryption settlement neither penalises nor
+    pays the party. Refused after the party's share, a second time, or after T_t5."""
+    at = now_ms() if at_ms is None else at_ms
+    with transaction.atomic():
+        r = (
+            Round.objects.select_for_update()
+            .select_related("group")
+            .get(group=group.pk, number=round_number)
+        )
+        g = r.group
+        m = Membership.objects.select_related("account").get(pk=membership.pk, group=g)
+        if m.status != Membership.Status.ACTIVE:
+            raise DomainError(
+                "you are not an active party of this group", code="forbidden", status_code=403
+            )
+        if r.submissions.filter(
+            membership=m, kind__in=[S.Kind.DECRYPTION_SHARE, S.Kind.DECRYPTION_REFUSAL]
+        ).exists():
+            raise DomainError("you already answered this round's decryption", code="duplicate")
+        if signed_tx is None:
+            raise DomainError("the signed transaction is missing", code="bad_tx")
+        tx = _parse_tx(signed_tx, TxKind.DECRYPTION_REFUSAL, m, g, r.number, Phase.T5.value)
+        reason = tx.payload.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > 300:
+            raise DomainError("a refusal states its reason (1 to 300 characters)",
+                              code="bad_reason")  # fmt: skip
+        sched = schedule_of(r)
+        if not r.aggregate_blob:
+            raise DomainError("there is no aggregate to refuse yet", code="not_open")
+        try:
+            sched.check_on_time(Phase.T5, at)
+            if sched.is_closed(Phase.T5):
+                raise LateError(Phase.T5, sched.deadline(Phase.T5), at)
+        except LateError as exc:
+            raise DomainError(f"refused: {exc}", code="late") from None
+        row = ledger.submit_signed_transaction(tx=tx)
+        sub = Submission.objects.create(
+            round=r, membership=m, kind=S.Kind.DECRYPTION_REFUSAL, blob="", size_bytes=0,
+            status=S.Status.ACCEPTED, reason=reason, transaction=row,
+        )  # fmt: skip
+        publish(g.id, "refusal", round=r.number, party=m.account.address,
+                index=m.party_index, reason=reason, tx=row.tx_hash)  # fmt: skip
+    advance_round(r.id)
+    return sub
 
 
 def record_verification(
@@ -858,7 +950,8 @@ def _ready(r: Round, g: CooperativeGroup, phase: Phase, now: int, sched: RoundSc
     if phase == Phase.T5:
         if subs.filter(kind=S.Kind.DECRYPTION_SHARE, status=S.Status.PENDING).exists():
             return False
-        on_time = subs.filter(kind=S.Kind.DECRYPTION_SHARE).exclude(status=S.Status.LATE).count()
+        answers = (S.Kind.DECRYPTION_SHARE, S.Kind.DECRYPTION_REFUSAL)
+        on_time = subs.filter(kind__in=answers).exclude(status=S.Status.LATE).count()
         return past or on_time >= n
     if phase == Phase.T6:
         return bool(r.result_blob) or bool(r.status_reason)
@@ -937,7 +1030,15 @@ def _on_close(r: Round, g: CooperativeGroup, phase: Phase, t: int) -> None:
         r.n_accepted = len(s.honest)
         if not s.honest:
             r.status_reason = "no accepted gradient: nothing to aggregate"
+        elif len(s.honest) < g.min_contributors:
+            r.status_reason = (
+                f"only {len(s.honest)} accepted updates, fewer than min_contributors = "
+                f"{g.min_contributors}: the round closes without any decryption (an aggregate "
+                "of so few updates would reveal them)"
+            )
         r.save(update_fields=["n_accepted", "status_reason"])
+        if r.status_reason:
+            publish(g.id, "round_failed", round=r.number, reason=r.status_reason)
     elif phase == Phase.T3 and not r.status_reason:
         _on_commit_task("process_aggregate", r.id)
     elif phase == Phase.T5 and not r.status_reason:
@@ -963,16 +1064,22 @@ def _settle(r: Round, g: CooperativeGroup, kind: str, t: int) -> Settlement:
         c = DecryptionContract(
             g.address, parties, int(g.deposit), sched, threshold=g.threshold, stakes=stakes
         )
-    for sub in r.submissions.filter(kind=kind).select_related("membership__account"):
+    kinds = [kind]
+    if kind == S.Kind.DECRYPTION_SHARE:
+        kinds.append(S.Kind.DECRYPTION_REFUSAL)
+    for sub in r.submissions.filter(kind__in=kinds).select_related("membership__account"):
         addr = sub.membership.account.address
         at = int(sub.submitted_at.timestamp() * 1000)
-        if sub.status == S.Status.LATE:
+        if sub.kind == S.Kind.DECRYPTION_REFUSAL:
+            c.refused[addr] = at  # costs the refusing party nothing (recorded on time)
+        elif sub.status == S.Status.LATE:
             c.late[addr] = at
         elif sub.status in (S.Status.ACCEPTED, S.Status.REJECTED):
             c.submissions[addr] = (at, sub.status == S.Status.ACCEPTED)
     sizes = {m.account.address: max(1, int(m.data_size)) for m in members}
     weights = contribution_weights({p: 1 for p in c.honest}, sizes)
-    at = max(t, sched.deadline(c.PHASE) + 1) if len(c.submissions) < len(parties) else t
+    answered = len(c.submissions) + len(c.refused)
+    at = max(t, sched.deadline(c.PHASE) + 1) if answered < len(parties) else t
     s = c.close(at, weights=weights)
     _apply_transfers(g, r, c.PHASE, s.transfers)
     for m in members:

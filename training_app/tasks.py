@@ -89,6 +89,7 @@ def simulated_agent(membership_id: int):
     cfg = AgentConfig(
         api=api, token=token.key, data_dir=data, keystore=home, group=m.group_id,
         behaviour=m.behaviour, seed=m.group.seed,
+        record_updates=bool(getattr(settings, "DEEPCHAIN_AGENT_RECORD_UPDATES", False)),
     )  # fmt: skip
     agent = PartyAgent(cfg)
     _agents[membership_id] = agent

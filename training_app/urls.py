@@ -24,6 +24,8 @@ urlpatterns = [
          name="api_round_aggregate"),
     path("groups/<int:group_id>/rounds/<int:number>/share/", api.ShareView.as_view(),
          name="api_round_share"),
+    path("groups/<int:group_id>/rounds/<int:number>/refusal/", api.RefusalView.as_view(),
+         name="api_round_refusal"),
     path("groups/<int:group_id>/rounds/<int:number>/result/", api.ResultView.as_view(),
          name="api_round_result"),
     path("groups/<int:group_id>/rounds/<int:number>/metrics/", api.MetricsView.as_view(),

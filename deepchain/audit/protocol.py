@@ -20,6 +20,9 @@ exported ledger and the blob store alone:
 - AGGREGATE: C(sum dW) = prod_j C(dW_j) over exactly the accepted gradients of the round
   (Algorithm 2), its ``inputs`` and ``n_accepted`` included;
 - DECRYPTION_SHARE: fsver2: index = the party's, Proof_CD against that aggregate;
+- DECRYPTION_REFUSAL: a party's signed refusal to decrypt (one per party and round, never with
+  a share): the Decryption settlement neither penalises nor pays it;
+- AGGREGATE of fewer than the group's ``min_contributors`` accepted updates is a finding;
 - the T6 CLOCK (``return``) with ``result_blob``: S equals the combination of t valid shares,
   unpacked for the recorded number of accepted updates; with ``decode_failed`` (the blame
   record): the combination really does not unpack, and every accepted Proof_PK of the round
@@ -193,6 +196,7 @@ class _Group:
     deposit: int
     length: int | None
     data_sizes: dict[str, int] | None
+    min_contributors: int | None = None
     rounds: dict[int, _Round] = field(default_factory=dict)
     gradients: list[_Sub] = field(default_factory=list)  # every gradient, for the copy rule
     stake_returned: set[str] = field(default_factory=set)
@@ -237,6 +241,7 @@ class _Round:
     shares: dict[str, _Sub] = field(default_factory=dict)
     by_tx: dict[str, tuple[str, _Sub]] = field(default_factory=dict)  # tx -> (kind, sub)
     late: dict[str, set[str]] = field(default_factory=lambda: {"gradient": set(), "share": set()})
+    refused: set[str] = field(default_factory=set)  # parties that refused to decrypt
     grad_cts: dict[str, list[int]] = field(default_factory=dict)  # gradient tx -> ciphertexts
     aggregate: list[int] | None = None
     aggregate_blob: str | None = None
@@ -342,6 +347,7 @@ class ProtocolAuditor:
             TxKind.VERIFY: self._verify,
             TxKind.AGGREGATE: self._aggregate,
             TxKind.DECRYPTION_SHARE: self._share,
+            TxKind.DECRYPTION_REFUSAL: self._refusal,
             TxKind.REJECTION: self._rejection,
             TxKind.PAYOUT: self._money,
             TxKind.PENALTY: self._money,
@@ -503,8 +509,11 @@ class ProtocolAuditor:
         deposit = p.get("deposit")
         if not isinstance(deposit, int) or deposit <= 0:
             return bad("group", "Tran_co needs a positive deposit d")
+        minc = p.get("min_contributors")
+        if minc is not None and (not isinstance(minc, int) or not 3 <= minc <= len(parties)):
+            return bad("group", f"min_contributors {minc!r} is not in 3..N")
         self.groups[tx.group] = _Group(tx.group, pk, pkh, packing, scheme, parties, deposit,
-                                       length, data_sizes, strategy=strategy, model=w0,
+                                       length, data_sizes, minc, strategy=strategy, model=w0,
                                        scale_bits=s_bits, model_broken=broken)  # fmt: skip
         if w0 is not None and not broken:
             self.groups[tx.group].optimizer = strategy.initial_state(w0.size, s_bits)
@@ -636,6 +645,9 @@ class ProtocolAuditor:
             return bad("aggregate", f"aggregate blob: {exc}")
         rd.aggregate_blob, rd.aggregate, rd.aggregate_len = blob, agg.ciphertexts, agg.length
         rd.n_accepted = len(accepted)
+        if g.min_contributors is not None and len(accepted) < g.min_contributors:
+            return bad("aggregate", f"an aggregate of {len(accepted)} updates, fewer than "
+                                    f"min_contributors = {g.min_contributors}")  # fmt: skip
         vecs = [rd.grad_cts.get(s.tx) for s in accepted]
         if any(v is None for v in vecs) or not vecs:
             return bad("aggregate", "an accepted gradient's ciphertexts are unreadable")
@@ -663,11 +675,25 @@ class ProtocolAuditor:
             return bad("proof_cd", "a decryption share before the round's aggregate")
         if tx.sender in rd.shares:
             return bad("proof_cd", "a second decryption share from this party in the round")
+        if tx.sender in rd.refused:
+            return bad("proof_cd", "a decryption share from a party that refused to decrypt")
         sub = rd.shares[tx.sender] = _Sub(tx.tx_hash, tx.sender, blob)
         rd.by_tx[tx.tx_hash] = ("share", sub)
         where = (g.address, tx.round, g.index(tx.sender), tx.sender)
         job = ("cd", g.pk_hash, rd.aggregate_blob, blob, where)
         sub.ok, _why = self._run(job, "proof_cd")
+
+    def _refusal(self, tx: Transaction, bad) -> None:
+        m = self._member(tx, bad, "settlement")
+        if m is None:
+            return
+        _g, rd = m
+        if tx.sender in rd.refused or tx.sender in rd.shares:
+            return bad("settlement", "a refusal from a party that already answered the round")
+        reason = tx.payload.get("reason")
+        if not isinstance(reason, str) or not reason:
+            return bad("settlement", "a DECRYPTION_REFUSAL states no reason")
+        rd.refused.add(tx.sender)
 
     def _rejection(self, tx: Transaction, bad) -> None:
         p = tx.payload
@@ -814,6 +840,9 @@ class ProtocolAuditor:
         for a in late:
             if a not in subs:
                 c.late[a] = 0
+        if phase == Phase.T5:
+            for a in rd.refused - set(subs):
+                c.refused[a] = 0  # an on-time refusal: neither penalised nor paid
         weights = None
         if g.data_sizes is not None:
             weights = contribution_weights({p: 1 for p in c.honest}, g.data_sizes)

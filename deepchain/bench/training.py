@@ -3,7 +3,8 @@
 ``python -m deepchain.bench training --parties 4 [--quick]``: the same crypto and learning
 calls as the party agent and the platform (train_local -> quantize, clipped to the group's
 bound -> encrypt_update with Proof_PK and the slot-bound proof (``--no-bound``: without) ->
-update_refusal -> aggregate -> decryption_share with Proof_CD -> verify ->
+update_refusal -> aggregate -> each decrypting agent's own verification of the aggregate
+(``agent_verify.recompute_aggregate``) -> decryption_share with Proof_CD -> verify ->
 combine_vector -> unpack -> the group's strategy, ``--strategy``: FedAvg by default, or
 FedProx / a server optimizer of ``learning.strategies``), on the held-out test split, next to
 plaintext FedAvg on the same seeds, the plaintext fixed-point twin of the same strategy (its final
@@ -11,7 +12,8 @@ model must be bit-for-bit the encrypted one), one party alone, and all data cent
 round's model is then re-derived, as the auditor does, from W_0 and the decrypted aggregates
 alone. Prints the time per round split by phase (CPU time of the one process doing everyone's
 work, so other load on the machine does not inflate it; wall time with ``--processes`` > 1) and
-the round with each party on its own host, and ends with a one-line summary. No Django.
+the round with each party on its own host, one agent's aggregate verification beside its share
+per round, and ends with a one-line summary (the verification's share included). No Django.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import time
 
 import numpy as np
 
+from deepchain.agent_verify import recompute_aggregate
 from deepchain.bench.contexts import grad_ctx, share_ctx
+from deepchain.blobs import blob_hash
 from deepchain.crypto.modexp import backend as modexp_backend
 from deepchain.crypto.packing import PLATFORM_PACKING
 from deepchain.crypto.paillier import generate_threshold_keypair
 from deepchain.crypto.vector import (
+    EncryptedUpdate,
     aggregate,
     combine_vector,
     decryption_share,
@@ -57,7 +62,9 @@ from deepchain.learning.strategies import (
 from deepchain.party import fixed_point_twin
 
 #: Phases each party runs on its own host (the rest is the verifying worker's).
-PARTY_PHASES = ("training", "encrypt+prove", "shares+prove")
+PARTY_PHASES = ("training", "encrypt+prove", "agent_verify", "shares+prove")
+#: phases summed over the t decrypting parties (the others over all N)
+PER_DECRYPTOR = ("agent_verify", "shares+prove")
 
 
 def _strategy(text: str) -> Strategy:
@@ -134,8 +141,8 @@ def main(argv: list[str]) -> int:
           f"{scheme.n_ciphertexts(w.size)} ciphertexts/party "
           f"({scheme.slots_per_ciphertext} slots, Q = {scheme.Q}); times: {clock_name}, "
           f"modexp kernel: {modexp_backend()}")  # fmt: skip
-    phases = ["training", "encrypt+prove", "verify", "aggregate", "shares+prove", "verify_shares",
-              "combine"]  # fmt: skip
+    phases = ["training", "encrypt+prove", "verify", "aggregate", "agent_verify", "shares+prove",
+              "verify_shares", "combine"]  # fmt: skip
     times: list[dict[str, float]] = []
     curve: list[float] = []
     party_acc: list[float] = []
@@ -163,12 +170,25 @@ def main(argv: list[str]) -> int:
         s = clock()
         agg = aggregate(pk, [u.ciphertexts for u in upds])
         tm["aggregate"] = clock() - s
-        s = clock()
-        dss = [
-            decryption_share(pk, k, agg, processes=a.processes, ctx=share_ctx(pk, k.i))
-            for k in keys[:t]
+        # each decrypting agent first recomputes C(sum dW) from the accepted updates' blobs (as
+        # served: bytes re-hashed against their GRADIENT's hash) and compares it with the served
+        # aggregate (agent_verify.recompute_aggregate), then computes its share of it
+        served = EncryptedUpdate(ciphertexts=agg, proofs=[], length=w.size).to_bytes(pk)
+        inputs = [
+            (f"party{j}", blob_hash(b), b) for j, b in enumerate(u.to_bytes(pk) for u in upds)
         ]
-        tm["shares+prove"] = clock() - s
+        dss = []
+        for k in keys[:t]:
+            s = clock()
+            checked = recompute_aggregate(pk, served, blob_hash(served), inputs)
+            tm["agent_verify"] += clock() - s
+            s = clock()
+            dss.append(
+                decryption_share(
+                    pk, k, checked.ciphertexts, processes=a.processes, ctx=share_ctx(pk, k.i)
+                )
+            )
+            tm["shares+prove"] += clock() - s
         s = clock()
         assert all(verify_decryption_share(pk, agg, d, ctx=share_ctx(pk, d.i)) for d in dss)
         tm["verify_shares"] = clock() - s
@@ -184,6 +204,9 @@ def main(argv: list[str]) -> int:
         curve.append(acc)
         print(f"round {r}: encrypted collaborative acc {acc:.4f}; " +
               ", ".join(f"{k} {v:.1f}s" for k, v in tm.items()))  # fmt: skip
+        v_s, sh_s = tm["agent_verify"] / t, max(tm["shares+prove"] / t, 1e-9)
+        print(f"round {r}: one agent's aggregate verification {v_s * 1000:.1f} ms beside its "
+              f"decryption share {sh_s * 1000:.1f} ms ({v_s / sh_s:.1%} of it)")  # fmt: skip
     enc_acc = curve[-1] if curve else evaluate(cfg.model, w, test)[0]
     # the auditor's view: every round's model re-derived from W_0 and the published aggregates
     rederived = replay_models(strat, w0, published, s_bits)
@@ -220,7 +243,8 @@ def main(argv: list[str]) -> int:
     print("time per round by phase: " + ", ".join(f"{k} {v:.1f}s" for k, v in mean.items()) +
           f" (total {total:.1f}s, all {n} parties and the worker on this machine)")  # fmt: skip
     # On their own hosts the parties train, encrypt and decrypt in parallel: one party's share.
-    per_party = {k: mean[k] / (t if k == "shares+prove" else n) for k in PARTY_PHASES}
+    per_party = {k: mean[k] / (t if k in PER_DECRYPTOR else n) for k in PARTY_PHASES}
+    verify_ratio = mean["agent_verify"] / max(mean["shares+prove"], 1e-9)
     deployed = sum(per_party.values()) + sum(v for k, v in mean.items() if k not in PARTY_PHASES)
     print("one party's time per round: " + ", ".join(f"{k} {v:.1f}s" for k, v in
           per_party.items()) + f"; round with parties in parallel: {deployed:.1f}s")  # fmt: skip
@@ -249,6 +273,7 @@ def main(argv: list[str]) -> int:
                     "mean_round_seconds": mean, "party_round_seconds": per_party,
                     "parallel_round_seconds": deployed, "targets_met": targets,
                     "clock": clock_name, "modexp": modexp_backend(), "Q": scheme.Q,
+                    "agent_verify_ratio": verify_ratio,
                 },
                 f, indent=1,
             )  # fmt: skip
@@ -258,5 +283,6 @@ def main(argv: list[str]) -> int:
           f"float FedAvg {plain.final_accuracy:.4f}, diff {float_diff:.2f} pts), "
           f"centralized gap {gap:.2f} pts, gain over single {gain:.2f} pts "
           f"(targets {'met' if targets else 'NOT met'}), {total:.1f}s/round, own hosts "
-          f"{deployed:.1f}s/round ({clock_name}, modexp {modexp_backend()})")  # fmt: skip
+          f"{deployed:.1f}s/round ({clock_name}, modexp {modexp_backend()}), agent "
+          f"verification {verify_ratio:.1%} of a share")  # fmt: skip
     return 0 if ok else 1

@@ -20,6 +20,9 @@ Payback / extra pay / penalty rule (F*_GradientCollecting, F*_CollaborativeDecry
 - *late* (message after T_tk, refused) and *absent* (nothing sent): their message carried no
   deposit, so they forfeit d from their group stake instead (stake -> pool, at most what is
   left of their stake), reason ``penalty:late`` / ``penalty:absent``;
+- *refused* (Decryption only: the party's signed DECRYPTION_REFUSAL of an aggregate it could
+  not verify, on time): no deposit was taken and nothing is forfeited or paid; refusing an
+  unverifiable aggregate is what an honest party must do, so it costs it nothing;
 - the pool (this phase's penalties plus any ``pool_carry`` from earlier) is split among the
   honest parties as extra pay, equally or by contribution weights, with an exact integer split
   (largest remainder, ties by address) so that the sum is exact. With no honest party (or
@@ -187,6 +190,8 @@ class _DepositPhaseContract:
         self.stakes: dict[str, int] = {p: int((stakes or {}).get(p, 0)) for p in self.parties}
         self.submissions: dict[str, tuple[int, bool | None]] = {}  # party -> (at_ms, proof_ok)
         self.late: dict[str, int] = {}  # party -> at_ms of the refused late message
+        #: party -> at_ms of its on-time refusal to decrypt (DecryptionContract.refuse)
+        self.refused: dict[str, int] = {}
         self.settlement: Settlement | None = None
 
     # -- accounts ------------------------------------------------------------------------------
@@ -216,6 +221,8 @@ class _DepositPhaseContract:
             raise ContractError(f"{party} already submitted in {self.PHASE.value}")
         if party in self.late:
             raise ContractError(f"{party} was already refused as late in {self.PHASE.value}")
+        if party in self.refused:
+            raise ContractError(f"{party} refused to take part in {self.PHASE.value}")
         try:
             self.schedule.check_on_time(self.PHASE, at_ms)
         except LateError:
@@ -267,7 +274,9 @@ class _DepositPhaseContract:
         return tuple(p for p in self.parties if self.submissions.get(p, (0, None))[1] is True)
 
     def status(self, party: str) -> str:
-        """'honest', 'invalid_proof', 'pending', 'late', 'absent' (or 'waiting' while open)."""
+        """'honest', 'invalid_proof', 'pending', 'late', 'refused', 'absent' (or 'waiting')."""
+        if party in self.refused:
+            return "refused"
         if party in self.submissions:
             ok = self.submissions[party][1]
             return "pending" if ok is None else ("honest" if ok else "invalid_proof")
@@ -278,9 +287,8 @@ class _DepositPhaseContract:
     # -- settlement ----------------------------------------------------------------------------
     def can_close(self, at_ms: int) -> bool:
         """After T_tk, or earlier once every party has submitted (an early close)."""
-        return at_ms > self.schedule.deadline(self.PHASE) or len(self.submissions) == len(
-            self.parties
-        )
+        answered = len(self.submissions) + len(self.refused)
+        return at_ms > self.schedule.deadline(self.PHASE) or answered == len(self.parties)
 
     def close(
         self,
@@ -309,6 +317,8 @@ class _DepositPhaseContract:
         penalised: dict[str, str] = {}
         for p in self.parties:
             st = self.status(p) if p in self.submissions or p in self.late else "absent"
+            if p in self.refused:
+                continue  # an on-time refusal: no deposit taken, nothing forfeited or paid
             if st == "honest":
                 paybacks += _xfer(self.escrow, p, self.deposit, Reason.PAYBACK, p)
             elif st == "invalid_proof":
@@ -361,6 +371,7 @@ class _DepositPhaseContract:
             "stakes": dict(self.stakes),
             "submissions": {p: [t, ok] for p, (t, ok) in self.submissions.items()},
             "late": dict(self.late),
+            "refused": dict(self.refused),
             "settlement": None if self.settlement is None else self.settlement.to_dict(),
             **self._extra_state(),
         }
@@ -375,6 +386,7 @@ class _DepositPhaseContract:
         self.stakes = {p: int(v) for p, v in d["stakes"].items()}
         self.submissions = {p: (int(t), ok) for p, (t, ok) in d["submissions"].items()}
         self.late = {p: int(t) for p, t in d["late"].items()}
+        self.refused = {p: int(t) for p, t in d.get("refused", {}).items()}
         s = d.get("settlement")
         self.settlement = None if s is None else Settlement.from_dict(s)
 
@@ -442,6 +454,26 @@ class DecryptionContract(_DepositPhaseContract):
     def submit_share(self, party: str, at_ms: int, proof_ok: bool | None) -> Receipt:
         """Accept ``party``'s decryption share c_j and deposit d (before T_t5)."""
         return self._submit(party, at_ms, proof_ok)
+
+    def refuse(self, party: str, at_ms: int) -> None:
+        """Record ``party``'s on-time refusal to decrypt (its DECRYPTION_REFUSAL): it sent no
+        share and no deposit, and is neither penalised nor paid at settlement.
+
+        Late (after T_t5): LateError and the party is recorded as late (like a late share).
+        A party that already shared, or refused, or a closed phase: ContractError.
+        """
+        if party not in self.stakes:
+            raise ContractError(f"{party} is not a party of group {self.group}")
+        if self.closed:
+            raise ContractError(f"{self.PHASE.value} of group {self.group} is closed")
+        if party in self.submissions or party in self.refused or party in self.late:
+            raise ContractError(f"{party} already answered in {self.PHASE.value}")
+        try:
+            self.schedule.check_on_time(self.PHASE, at_ms)
+        except LateError:
+            self.late.setdefault(party, at_ms)
+            raise
+        self.refused[party] = at_ms
 
     @property
     def valid_shares(self) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ GROUP_KINDS = frozenset(
         TxKind.VERIFY,
         TxKind.AGGREGATE,
         TxKind.DECRYPTION_SHARE,
+        TxKind.DECRYPTION_REFUSAL,
         TxKind.PAYOUT,
         TxKind.PENALTY,
         TxKind.CLOCK,

@@ -44,6 +44,8 @@ class TxKind(StrEnum):
     VERIFY = "verify"  # verification result of a contract
     AGGREGATE = "aggregate"  # C(W_i)
     DECRYPTION_SHARE = "decryption_share"  # c_j + Proof_CD, by blob hash
+    #: a party's signed refusal to decrypt an aggregate it could not verify, with its reason
+    DECRYPTION_REFUSAL = "decryption_refusal"
     PAYOUT = "payout"  # payback / extra pay / worker fee
     PENALTY = "penalty"
     CLOCK = "clock"  # a phase closed (deadline T_tk reached)

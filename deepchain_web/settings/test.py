@@ -15,3 +15,5 @@ DEEPCHAIN_KEY_BITS = 512
 # so suites that log in or write often never meet them; per-process counters.
 DEEPCHAIN_THROTTLE_SCALE = int(os.environ.get("DEEPCHAIN_THROTTLE_SCALE", "100"))
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# the end-to-end tests compare the decrypted aggregate with the simulated parties' own updates
+DEEPCHAIN_AGENT_RECORD_UPDATES = True

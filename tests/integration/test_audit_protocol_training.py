@@ -39,19 +39,19 @@ def _wait_for_blocks(timeout: float = 240) -> None:
 def test_a_real_round_with_a_cheater_audits_clean_from_ledger_and_blobs(
     celery_worker, live_server_url, tmp_path
 ):
-    users = _users("aud", 3)
+    users = _users("aud", 4)  # three accepted updates: min_contributors = 3 is met
     fast = {"T1": 90_000, "T2": 60_000, "T5": 90_000}
-    g = _run(_group(users[:3], live_server_url, rounds=1, deadlines=fast, threshold=2,
-                    behaviours=["honest", "honest", "cheat"]))  # fmt: skip
+    g = _run(_group(users, live_server_url, rounds=1, deadlines=fast, threshold=2,
+                    behaviours=["honest", "honest", "honest", "cheat"]))  # fmt: skip
     r = Round.objects.get(group=g, number=1)
-    assert r.result_blob and r.n_accepted == 2, r.status_reason
+    assert r.result_blob and r.n_accepted == 3, r.status_reason
     assert Submission.objects.filter(round=r, status=Submission.Status.REJECTED).count() == 1
     _wait_for_blocks()
 
     verdict = selectors.verify_chain(processes=2)
     assert verdict.ok, verdict.verdict()
     costs = verdict.report.counts["protocol"]
-    assert costs["proof_pk"]["count"] == 3 and costs["proof_cd"]["count"] == 3
+    assert costs["proof_pk"]["count"] == 4 and costs["proof_cd"]["count"] == 4
     assert costs["aggregate"]["count"] == 1 and costs["result"]["count"] == 1
     assert costs["settlement"]["count"] >= 6  # paybacks, the cheater's penalty, extra pay
 

@@ -29,6 +29,9 @@ from training_app import presence, services
 from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
 from training_app.tasks import agent_dir
 
+from .beat import beat as protocol_beat
+from .beat import settle_chain
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GRANT = ledger.DEFAULT_GRANT
@@ -56,7 +59,7 @@ def _wait(cond, timeout: float, what: str, beat: bool = False, proc=None):
         if proc is not None and proc.poll() not in (None, 0):
             raise AssertionError(f"the party CLI exited with {proc.returncode} ({what})")
         if beat:
-            services.close_due_phases()
+            protocol_beat()
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -110,7 +113,7 @@ def test_the_party_cli_registers_joins_and_trains_to_completion(
         initiator=sims[0], name="with an external agent", n_parties=4, threshold=3, rounds=2,
         deposit=DEPOSIT, model_name="tiny", local_iterations=40, learning_rate=0.3,
         batch_size=32, deadlines={"T1": 120_000, "T2": 90_000, "T5": 120_000}, data_limit=2000,
-        seed=5, api_url=live_server_url,
+        seed=5, api_url=live_server_url, simulated=True,  # three parties run by the platform
     )  # fmt: skip
     for u in sims:
         services.join_group(group=g, user=u, data_size=CLI_EXAMPLES, simulated=True)
@@ -121,7 +124,7 @@ def test_the_party_cli_registers_joins_and_trains_to_completion(
     log_path = LOG_DIR / f"test-party-cli-{g.id}.log"
     argv = [sys.executable, "-m", "deepchain.party", "--api", live_server_url, "--token", token,
             "--data", str(data), "--keystore", str(keystore), "--group", str(g.id),
-            "--poll", "0.5"]  # fmt: skip
+            "--poll", "0.5", "--record-updates"]  # fmt: skip
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -167,5 +170,6 @@ def test_the_party_cli_registers_joins_and_trains_to_completion(
     assert ledger_selectors.balance(f"escrow:{g.address}") == 0
     total, supply = ledger_selectors.total_supply_check()
     assert total == supply
+    settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()

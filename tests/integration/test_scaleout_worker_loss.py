@@ -28,6 +28,9 @@ from tests import services as procs
 from training_app import services
 from training_app.models import CooperativeGroup, Round, Submission
 
+from .beat import beat as protocol_beat
+from .beat import settle_chain
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GRANT = 10_000
@@ -105,7 +108,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
             initiator=users[0], name="scale-out", n_parties=4, threshold=3, rounds=2,
             deposit=DEPOSIT, model_name="tiny", local_iterations=40, learning_rate=0.3,
             batch_size=32, deadlines={"T1": 150_000, "T2": 120_000, "T5": 150_000},
-            data_limit=2000, seed=3, api_url=live_server_url,
+            data_limit=2000, seed=3, api_url=live_server_url, simulated=True,
         )  # fmt: skip
         for u in users:
             services.join_group(group=g, user=u, data_size=400, simulated=True)
@@ -120,7 +123,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
                 victim = busy
                 _kill_tree(workers[victim])
             else:
-                services.close_due_phases()
+                protocol_beat()
         assert victim is not None, "no worker ever ran a party step"
         lost = _unfinished(victim)  # executing or reserved (acks_late: still in Redis, unacked)
         assert lost, "the killed worker held no task"
@@ -132,7 +135,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
             g.refresh_from_db()
             if g.status in ("finished", "aborted"):
                 break
-            services.close_due_phases()
+            protocol_beat()
             time.sleep(0.5)
         rounds = list(Round.objects.filter(group=g).order_by("number"))
         assert g.status == CooperativeGroup.Status.FINISHED, (
@@ -177,6 +180,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
         assert ledger_selectors.balance(f"escrow:{g.address}") == 0
         total_after, supply_after = ledger_selectors.total_supply_check()
         assert total_after == supply_after == supply and total_before == supply
+        settle_chain()
         verdict = ledger_selectors.verify_chain()
         assert verdict.ok, verdict.verdict()
     finally:

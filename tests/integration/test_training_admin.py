@@ -26,8 +26,8 @@ def test_an_auditor_lists_every_training_model_with_filters_but_changes_nothing(
 ):
     initiator = django_user_model.objects.create_user("ini", password="pw")
     ledger.create_party_account(user=initiator)
-    g = services.create_group(initiator=initiator, name="audited", n_parties=2, threshold=2,
-                              rounds=1, deposit=10, key_bits=512)  # fmt: skip
+    g = services.create_group(initiator=initiator, name="audited", n_parties=3, threshold=2,
+                              rounds=1, deposit=10, key_bits=512, simulated=True)  # fmt: skip
     m = services.join_group(group=g, user=initiator, data_size=5)
     client.force_login(auditor)
     for model in MODELS:

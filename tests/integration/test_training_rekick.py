@@ -22,8 +22,8 @@ def test_overdue_work_is_re_enqueued_once_per_period_and_fresh_work_is_left_alon
     services._rekicked.clear()
     user = django_user_model.objects.create_user("rk", password="pw")
     ledger.create_party_account(user=user)
-    g = services.create_group(initiator=user, name="rk", n_parties=2, threshold=2, rounds=1,
-                              deposit=10, key_bits=512)  # fmt: skip
+    g = services.create_group(initiator=user, name="rk", n_parties=3, threshold=2, rounds=1,
+                              deposit=10, key_bits=512, simulated=True)  # fmt: skip
     m = services.join_group(group=g, user=user, data_size=5)
     CooperativeGroup.objects.filter(pk=g.pk).update(status="running")
     now = services.now_ms()

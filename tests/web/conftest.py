@@ -36,8 +36,8 @@ def make_group(db):
         from training_app.services import create_group
 
         params = dict(
-            name=kw.pop("name", "test group"), n_parties=2, threshold=2, rounds=1, deposit=100,
-            key_bits=512,
+            name=kw.pop("name", "test group"), n_parties=3, threshold=2, rounds=1, deposit=100,
+            key_bits=512, simulated=True,
         )  # fmt: skip
         params.update(kw)
         return create_group(initiator=initiator, **params)

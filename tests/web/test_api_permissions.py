@@ -55,6 +55,8 @@ ENDPOINTS: dict[str, Rule] = {
     "api/ledger/status/": Rule(),
     "api/ledger/verify/": Rule(),
     "api/ledger/wallet/": Rule(),
+    "api/ledger/chain/": Rule(invalid=(("get", {"from": "-1"}),)),
+    "api/ledger/blobs/<str:h>/": Rule(kwargs={"h": lambda w: "00" * 32}),
     "api/ledger/transfer/": Rule(
         invalid=(
             ("post", {}),
@@ -71,6 +73,29 @@ ENDPOINTS: dict[str, Rule] = {
             ("post", {}),
             ("post", {"name": "g", "n_parties": 2, "threshold": 3, "rounds": 1, "deposit": 1}),
             ("post", {"name": "g", "n_parties": 2, "threshold": 2, "rounds": 1, "deposit": -1}),
+            ("post", {"name": "g", "n_parties": 2, "threshold": 2, "rounds": 1, "deposit": 5}),
+            (
+                "post",
+                {
+                    "name": "g",
+                    "n_parties": 4,
+                    "threshold": 2,
+                    "rounds": 1,
+                    "deposit": 5,
+                    "min_contributors": 2,
+                },
+            ),
+            (
+                "post",
+                {
+                    "name": "g",
+                    "n_parties": 3,
+                    "threshold": 2,
+                    "rounds": 1,
+                    "deposit": 5,
+                    "min_contributors": 4,
+                },
+            ),
         )
     ),
     "api/groups/mine/": Rule(),
@@ -96,6 +121,7 @@ ENDPOINTS: dict[str, Rule] = {
     "api/groups/<int:group_id>/rounds/<int:number>/gradient/": Rule(foreign=("post",)),
     "api/groups/<int:group_id>/rounds/<int:number>/aggregate/": Rule(foreign=("get",)),
     "api/groups/<int:group_id>/rounds/<int:number>/share/": Rule(foreign=("post",)),
+    "api/groups/<int:group_id>/rounds/<int:number>/refusal/": Rule(foreign=("post",)),
     "api/groups/<int:group_id>/rounds/<int:number>/result/": Rule(foreign=("get",)),
     "api/groups/<int:group_id>/rounds/<int:number>/metrics/": Rule(foreign=("post",)),
 }

@@ -15,9 +15,9 @@ def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
     from training_app import services
     from training_app.models import CooperativeGroup
 
-    a, b = make_user(), make_user()
+    a, b, c = make_user(), make_user(), make_user()  # N >= 3 (min_contributors)
     g = make_group(a, model_name=model)
-    for u in (a, b):
+    for u in (a, b, c):
         services.join_group(group=g, user=u, simulated=True)
     services.start_group(group=g, by=a)
     assert services.run_key_ceremony(g.id) is True

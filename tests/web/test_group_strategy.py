@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from deepchain.learning.strategies import Strategy
 
-BASE = {"name": "skewed", "n_parties": 2, "threshold": 2, "rounds": 1, "deposit": 10}
+BASE = {"name": "skewed", "n_parties": 3, "threshold": 2, "rounds": 1, "deposit": 10,
+        "simulated": True}  # fmt: skip
 
 
 def _api(user) -> APIClient:
@@ -23,7 +24,7 @@ def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
     from training_app import services
     from training_app.models import CooperativeGroup
 
-    a, b = make_user(), make_user()
+    a, b, c = make_user(), make_user(), make_user()
     res = _api(a).post(
         "/api/groups/",
         {**BASE, "strategy": "fedadam", "server_lr": 0.02, "tau": 0.01, "prox_mu": 0.05},
@@ -35,7 +36,7 @@ def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
     g.save(update_fields=["key_bits"])
     want = Strategy.from_options("fedadam", server_lr=0.02, tau=0.01, mu=0.05)
     assert services.strategy_of(g) == want
-    for u in (a, b):
+    for u in (a, b, c):
         services.join_group(group=g, user=u, simulated=True)
     services.start_group(group=g, by=a)
     assert services.run_key_ceremony(g.id) is True
@@ -78,7 +79,7 @@ def test_a_field_out_of_range_is_400_a_rule_across_fields_409(make_user, extra, 
 
 def _form(**extra) -> dict:
     return {
-        "name": "form group", "task": "MNIST", "model_name": "tiny", "n_parties": 2,
+        "name": "form group", "task": "MNIST", "model_name": "tiny", "n_parties": 3,
         "threshold": 2, "rounds": 1, "deposit": 10, "partition": "dirichlet",
         "local_iterations": 5, "phase_seconds": 30, "key_bits": 512, **extra,
     }  # fmt: skip

@@ -49,7 +49,7 @@ def _assert_json_4xx(response, *, status: int | tuple[int, ...] = 400) -> dict:
     return body
 
 
-GROUP = {"name": "g", "n_parties": 2, "threshold": 2, "rounds": 1, "deposit": 10}
+GROUP = {"name": "g", "n_parties": 3, "threshold": 2, "rounds": 1, "deposit": 10}
 
 
 @pytest.mark.django_db
