@@ -82,8 +82,6 @@ class GroupCreateForm(forms.Form):
         help_text="The platform runs and holds the keys of the parties of a simulated group; "
         "a real group's parties run their own agent (python -m deepchain.party).",
     )  # fmt: skip
-    threshold = forms.IntegerField(min_value=1, max_value=50, initial=2, label="Threshold (t)")
-    rounds = forms.IntegerField(min_value=1, max_value=100, initial=3)
     deposit = forms.IntegerField(
         min_value=1, max_value=INT64_MAX // 16, initial=100, label="Deposit d (DeepCoin)",
         help_text="Staked to join, and again with each message until its proof verifies.",

@@ -206,7 +206,10 @@ class ChainPage(APIView):
     party agent downloads and verifies itself (hash links, quorum, signatures)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("from", int, description="first block height (default 0)")],
+        parameters=[OpenApiParameter(
+            "from", {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+            description="first block height (default 0)",
+        )],
         responses=inline_serializer(
             "ChainPage",
             {"from": serializers.IntegerField(),
@@ -215,8 +218,9 @@ class ChainPage(APIView):
     )  # fmt: skip
     def get(self, request):
         raw = request.query_params.get("from", "0")
-        if not raw.isdigit() or len(raw) > 12:
-            raise DomainError("from must be a non-negative block height", code="bad_filter")
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 20) or int(raw) > INT64_MAX:
+            # outside the documented parameter: a schema violation (400), not a refusal
+            raise ValidationError({"from": ["must be a block height from 0 to 2^63-1"]})
         return Response({"from": int(raw), "blocks": selectors.blocks_from(int(raw))})
 
 

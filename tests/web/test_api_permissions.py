@@ -55,7 +55,9 @@ ENDPOINTS: dict[str, Rule] = {
     "api/ledger/status/": Rule(),
     "api/ledger/verify/": Rule(),
     "api/ledger/wallet/": Rule(),
-    "api/ledger/chain/": Rule(invalid=(("get", {"from": "-1"}),)),
+    "api/ledger/chain/": Rule(
+        invalid=(("get", {"from": "-1"}), ("get", {"from": "\u00b2"}), ("get", {"from": "9" * 30}))
+    ),
     "api/ledger/blobs/<str:h>/": Rule(kwargs={"h": lambda w: "00" * 32}),
     "api/ledger/transfer/": Rule(
         invalid=(

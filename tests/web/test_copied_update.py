@@ -57,14 +57,17 @@ def test_it_refuses_a_copied_update_and_the_chain_still_audits_clean(make_user, 
     from training_app import services
     from training_app.models import CooperativeGroup, Membership, Round, Submission
 
-    users = [make_user() for _ in range(3)]
-    g = make_group(users[0], n_parties=3, threshold=2, model_name="tiny")
+    # four parties: after the copier's rejection three accepted updates remain, enough
+    # (min_contributors = 3) for the round to go on to its aggregate
+    users = [make_user() for _ in range(4)]
+    g = make_group(users[0], n_parties=4, threshold=2, model_name="tiny")
     for u in users:
         services.join_group(group=g, user=u, simulated=True)
     services.start_group(group=g, by=users[0])
     assert services.run_key_ceremony(g.id)
     g = CooperativeGroup.objects.get(pk=g.pk)
-    a, b, c = Membership.objects.filter(group=g).select_related("account").order_by("party_index")
+    members = Membership.objects.filter(group=g).select_related("account")
+    a, b, c, e = members.order_by("party_index")
 
     blob_a = _update(services, g, a, 0)
     sub_a = _gradient(services, ledger, g, a, blob_a)
@@ -82,12 +85,14 @@ def test_it_refuses_a_copied_update_and_the_chain_still_audits_clean(make_user, 
     assert verify.payload["ok"] is False and "copied ciphertext" in verify.payload["reason"]
     assert verify.payload["duplicate_of"] == sub_a.transaction.tx_hash
 
-    sub_c = _gradient(services, ledger, g, c, _update(services, g, c, 2))
-    assert services.verify_gradient(sub_c.id)
+    for m, seed in ((c, 2), (e, 3)):
+        sub = _gradient(services, ledger, g, m, _update(services, g, m, seed))
+        assert services.verify_gradient(sub.id)
     r = Round.objects.get(group=g, number=1)
     services.advance_round(r.id)  # every gradient in, none pending: T1, T2 (settlement), T3
     r.refresh_from_db()
     assert {"gradient_submission", "verification", "upload"} <= set(r.closed_phases)
+    assert r.n_accepted == 3 and not r.status_reason
     penalty = ledger_models.Transaction.objects.get(
         kind=TxKind.PENALTY, payload__party=b.account.address
     )
@@ -96,5 +101,5 @@ def test_it_refuses_a_copied_update_and_the_chain_still_audits_clean(make_user, 
 
     findings, aud = _audit(ledger_models)
     assert findings == [], [str(f) for f in findings]
-    assert aud.costs["proof_pk"][0] == 3 and aud.costs["verify"][0] == 3  # all re-checked
-    assert aud.costs["settlement"][0] >= 3  # the paybacks and the copier's penalty
+    assert aud.costs["proof_pk"][0] == 4 and aud.costs["verify"][0] == 4  # all re-checked
+    assert aud.costs["settlement"][0] >= 4  # the paybacks and the copier's penalty

@@ -117,26 +117,27 @@ def test_start_from_the_page_says_which_agents_are_offline_and_abort_returns_the
     from ledger_app.models import Account
     from training_app import services
 
-    owner, other = make_user("ona"), make_user("oleg")
+    users = [make_user(name) for name in ("ona", "oleg", "olav")]
+    owner = users[0]
     g = make_group(owner)
-    for u in (owner, other):
+    for u in users:
         services.join_group(group=g, user=u, data_size=10)
     client.force_login(owner)
     page = client.get(f"/groups/{g.id}/", follow=True)
-    assert page.content.decode().count("never seen") == 2
+    assert page.content.decode().count("never seen") == 3
     r = client.post(f"/groups/{g.id}/start/", follow=True)
     text = r.content.decode()
-    a, b = (Account.objects.get(user=u).address[:12] for u in (owner, other))
-    assert f"not every party agent is online: P1 ({a}), P2 ({b})" in text
+    a, b, c = (Account.objects.get(user=u).address[:12] for u in users)
+    assert f"not every party agent is online: P1 ({a}), P2 ({b}), P3 ({c})" in text
     st = client.get(f"/groups/{g.id}/status.json").json()
     assert st["all_online"] is False and [m["agent"]["online"] for m in st["members"]] == [
-        False, False]  # fmt: skip
+        False, False, False]  # fmt: skip
     r = client.post(f"/groups/{g.id}/abort/", {"reason": "nobody online"}, follow=True)
     text = r.content.decode()
     assert (
         'id="group-status">aborted<' in text and "aborted by the initiator: nobody online" in text
     )
-    assert {Account.objects.get(user=u).balance for u in (owner, other)} == {10_000}
+    assert {Account.objects.get(user=u).balance for u in users} == {10_000}
     wallet = client.get("/wallet/").content.decode()
     assert "Stake returned" in wallet and "Stake locked in the group" in wallet
     assert g.name in wallet
