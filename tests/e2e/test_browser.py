@@ -463,8 +463,10 @@ def test_an_aborted_group_shows_aborted_and_the_stake_coming_back(live_server_ur
     page.fill("#id_deposit", str(DEPOSIT))
     for field in ("training_seconds", "share_seconds", "phase_seconds"):
         page.fill(f"#id_{field}", "60")
+    page.check("#id_simulated")  # a browser wallet (held by the platform) joins only a demo
     page.click("#group-form button[type=submit]")
     page.wait_for_selector("#group-name")
+    assert page.inner_text("#group-simulated") == "simulated"
     page.click("details.alt-join summary")
     page.click("#join-form button[type=submit]")
     page.wait_for_selector("#my-status")

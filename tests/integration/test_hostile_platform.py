@@ -42,6 +42,7 @@ from deepchain.ledger.blocks import sign_vote as vote_for
 from deepchain.ledger.consensus import select_committee, select_leader
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx, thaw
 from deepchain.party import AgentConfig, Api, PartyAgent, b64e
+from frontend.selectors import dashboard_snapshot
 from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
 from ledger_app.models import Account, WorkerNode
@@ -306,6 +307,11 @@ def _run_hostile_round(url: str, tmp_path: Path, variant: str) -> None:
     for t in refusals:
         assert WHY[variant] in t.payload["reason"], t.payload["reason"]
     assert Submission.objects.filter(round=r, kind="decryption_refusal").count() == 4
+    # the dashboard shows each refusal with its reason (and the round why it decrypted nothing)
+    snap = dashboard_snapshot(g)
+    shown = [s for s in snap["submissions"] if s["kind"] == "decryption_refusal"]
+    assert len(shown) == 4 and all(WHY[variant] in s["reason"] for s in shown), shown
+    assert snap["outcome"]["rounds"][0]["reason"] == r.status_reason
     assert r.settlements["decryption_share"]["penalised"] == {}
 
     # refusing cost nothing: every deposit and the stake came back; the chain audits clean

@@ -228,6 +228,7 @@ def test_two_accepted_updates_of_four_decrypt_nothing_and_the_round_says_why(
     # the API and the dashboard snapshot say why
     from rest_framework.test import APIClient
 
+    from frontend.selectors import dashboard_snapshot
     from training_app.selectors import group_snapshot
 
     client = APIClient()
@@ -236,6 +237,7 @@ def test_two_accepted_updates_of_four_decrypt_nothing_and_the_round_says_why(
     done = snap["rounds_done"][0]
     assert done["reason"] == r.status_reason and snap["group"]["min_contributors"] == 3
     assert group_snapshot(g)["rounds_done"][0]["reason"] == r.status_reason
+    assert dashboard_snapshot(g)["outcome"]["rounds"][0]["reason"] == r.status_reason
     settle_chain()
     verdict = ledger_selectors.verify_chain()
     assert verdict.ok, verdict.verdict()

@@ -74,7 +74,13 @@ def test_a_real_group_refuses_custodial_wallets_and_simulated_parties(client, ma
     client.force_login(owner)
     for url in (f"/groups/{demo.id}/", f"/groups/{demo.id}/dashboard/", "/groups/"):
         assert 'class="badge simulated"' in client.get(url).content.decode(), url
-    assert 'class="badge simulated"' not in client.get(f"/groups/{real.id}/").content.decode()
+    real_page = client.get(f"/groups/{real.id}/").content.decode()
+    assert 'class="badge simulated"' not in real_page
+    assert 'id="join-form"' not in real_page  # no browser join offered: it would be refused
+    other = make_user()
+    client.force_login(other)
+    assert 'id="join-form"' in client.get(f"/groups/{demo.id}/").content.decode()
+    client.force_login(owner)
     api = APIClient()
     api.force_authenticate(owner)
     assert api.get(f"/api/groups/{demo.id}/").json()["group"]["simulated"] is True

@@ -155,7 +155,9 @@
     const st = $("dash-status"); st.textContent = s.status; st.className = "badge " + s.status;
     $("status-reason").textContent = s.status_reason || "";
     $("progress-what").textContent = state.ended ? "" : (state.progress.what || "");
-    fillTable("submissions", s.submissions || [], (x) => [x.round, x.party, String(x.kind).replace(/_/g, " "), badge(x.status)]);
+    fillTable("submissions", s.submissions || [], (x) => x.kind === "decryption_refusal"
+      ? [x.round, x.party, "refused to decrypt: " + x.reason, badge("refused")]
+      : [x.round, x.party, String(x.kind).replace(/_/g, " "), badge(x.status)]);
     fillTable("penalties", s.penalties || [], (x) => [x.round, x.party, x.phase_label || phaseLabel(x.phase), x.amount, x.reason_label || reasonLabel(x.reason)]);
     fillTable("payouts", s.payouts || [], (x) => [x.round, x.party || x.to_name || short(x.destination), x.amount, x.reason_label || reasonLabel(x.reason)]);
     renderBlocks(s.blocks);
@@ -183,6 +185,8 @@
       case "aggregate": return "Workers appended the aggregate of " + ev.n_accepted + " updates" + (ev.approvers ? " (approved by " + ev.approvers.length + ")" : "");
       case "decrypted": return "Aggregate of round " + ev.round + " decrypted from " + ev.n_accepted + " updates";
       case "metrics": return (ev.party ? p : "Collaborative model") + ": accuracy " + pct(ev.accuracy) + ", loss " + Number(ev.loss).toFixed(4);
+      case "refusal": return p + " refused to decrypt the aggregate of round " + ev.round + ": " + ev.reason;
+      case "round_failed": return "Round " + ev.round + " closes without decryption: " + ev.reason;
       case "round_finished": return "Round " + ev.round + " finished" + (ev.accuracy !== null && ev.accuracy !== undefined ? ": accuracy " + pct(ev.accuracy) : "") + (ev.reason ? " (" + ev.reason + ")" : "");
       case "block": return "Block #" + ev.height + " holds " + ev.group_txs + " of this group's transactions";
       default: return String(ev.type).replace(/_/g, " ");
