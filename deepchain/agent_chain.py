@@ -3,7 +3,7 @@
 A party agent trusts the chain, not the platform (paper 4.2.5: a block is final once a quorum
 of the committee signed it). :class:`ChainClient` downloads the blocks it has not seen yet,
 in order from the genesis, and verifies each one exactly as the offline auditor does
-(:func:`deepchain.ledger.consensus.check_block`: hash link, Merkle root, leader eligibility
+(:func:`deepchain.ledger.rules.check_block`: hash link, Merkle root, leader eligibility
 and signature, committee quorum and vote signatures, every transaction's signature, nonce and
 money rule) before it reads a single transaction from it. The genesis hash is pinned on first
 use in the agent's keystore (or given by the operator), so a platform that later serves
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deepchain.ledger.blocks import Block, genesis_params
-from deepchain.ledger.consensus import InvalidBlock, check_block
+from deepchain.ledger.rules import InvalidBlock, check_block
 from deepchain.ledger.state import LedgerState, genesis_state
 from deepchain.ledger.transactions import Transaction, TxFormatError, TxKind
 from deepchain.private_files import write_private

@@ -39,7 +39,7 @@ from deepchain.crypto.paillier import generate_threshold_keypair
 from deepchain.crypto.vector import EncryptedUpdate
 from deepchain.ledger.blocks import Block, BlockHeader, genesis_params, merkle_root, sign_block
 from deepchain.ledger.blocks import sign_vote as vote_for
-from deepchain.ledger.consensus import select_committee, select_leader
+from deepchain.ledger.rules import select_committee, select_leader
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx, thaw
 from deepchain.party import AgentConfig, Api, PartyAgent, b64e
 from frontend.selectors import dashboard_snapshot

@@ -64,7 +64,9 @@ def test_a_group_created_without_a_strategy_runs_fedavg(make_user, make_group):
         ({"strategy": "fedavg", "prox_mu": "lots"}, "prox_mu", 400),
         # within every field's range, refused by a rule across fields
         ({"strategy": "fedavg", "server_lr": 0.5}, "strategy", 409),
-        ({"threshold": 3}, "threshold", 409),
+        ({"threshold": 4}, "threshold", 409),
+        ({"min_contributors": 4}, "min_contributors", 409),
+        ({"n_parties": 2}, "n_parties", 400),
     ],
 )
 def test_a_field_out_of_range_is_400_a_rule_across_fields_409(make_user, extra, field, status):
