@@ -3,6 +3,7 @@ the caller's wallet and transfers. Authenticated only; views call selectors and 
 
 from __future__ import annotations
 
+import base64
 import json
 
 from django.db.models import Q
@@ -235,13 +236,12 @@ class BlobView(APIView):
     )
     def get(self, request, h: str):
         from deepchain.blobs import BlobError
-        from deepchain.party import b64e
 
         try:
             data = services.blob_store().get(h)
         except BlobError:
             raise DomainError(f"no blob {h[:64]}", code="not_found", status_code=404) from None
-        return Response({"blob": h, "data": b64e(data)})
+        return Response({"blob": h, "data": base64.b64encode(data).decode("ascii")})
 
 
 def _my_account(request) -> Account:

@@ -32,7 +32,7 @@ def _bounded_group(users, url: str, behaviours: list[str]):
         initiator=users[0], name="bounded", n_parties=len(users), threshold=3, rounds=1,
         deposit=DEPOSIT, model_name="tiny", local_iterations=40, learning_rate=0.3,
         batch_size=32, deadlines={"T1": 90_000, "T2": 60_000, "T5": 90_000}, data_limit=2000,
-        seed=7, api_url=url, update_clip=CLIP,
+        seed=7, api_url=url, update_clip=CLIP, simulated=True,
     )  # fmt: skip
     for u, b in zip(users, behaviours, strict=True):
         services.join_group(group=g, user=u, data_size=DATA_SIZE, simulated=True, behaviour=b)
