@@ -31,9 +31,9 @@ def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
 def test_the_group_page_shows_the_update_bound_every_update_proves(client, make_user, make_group):
     from training_app import services
 
-    a, b = make_user(), make_user()
+    a, b, c = make_user(), make_user(), make_user()
     g = make_group(a, model_name="tiny", update_clip=2.0)
-    for u in (a, b):
+    for u in (a, b, c):
         services.join_group(group=g, user=u, simulated=True)
     services.start_group(group=g, by=a)
     assert services.run_key_ceremony(g.id) is True
