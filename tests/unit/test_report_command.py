@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from deepchain.bench import report, training
-from deepchain.bench.report_render import PHASES, readme
+from deepchain.bench.report_plots import PHASES
+from deepchain.bench.report_render import readme
 from deepchain.learning import experiment
 
 
