@@ -53,9 +53,11 @@ So every c_j encrypts exactly off_j + D_j with digits in [0, R]: |q| <= b for ev
 slack 1x. Soundness error per hash query about 2^-127 (rho 2^-128, y m ell / r, e 2 / 2^K),
 in the random-oracle model, assuming discrete log in BLS12-381 G1 (no strong RSA, no
 ring-Pedersen parameters). Honest-verifier zero knowledge: V_j, A_j, T0, T1 are perfectly
-hiding Pedersen commitments, z uniform on [2^K, 2^ZB) given acceptance, tau uniform, z2 hides
-e sum rho alpha statistically (2^-KAPPA), a is a DJN encryption (short-exponent assumption,
-as every ciphertext of the protocol).
+hiding Pedersen commitments, z uniform on [2^K, 2^ZB) given acceptance (whether an attempt is
+accepted depends on the bits only with probability about 2^-KAPPA per bit, so the whole
+transcript is within m ell 2^-KAPPA of one that does not depend on them: 2^-18 at the CNN's
+2^22 bits), tau uniform, z2 hides e sum rho alpha statistically (2^-KAPPA), a is a DJN
+encryption (short-exponent assumption, as every ciphertext of the protocol).
 
 Cost: per bit, one mask, one response of ZB bits (21 bytes) and its share of two multi-scalar
 multiplications; per ciphertext two G1 points and a scalar. Size is linear in m ell (the
