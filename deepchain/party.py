@@ -72,6 +72,7 @@ from deepchain.agent_verify import (
 )
 from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
+from deepchain.ceremony_agent import CeremonyClient, share_path
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import Identity
 from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey, open_key_share
@@ -322,6 +323,7 @@ class PartyAgent:
         self._group_address: str | None = None
         self._optimizer: tuple[int, ServerState] | None = None  # (round, state after it)
         self._verified: tuple[ChainGroup, ThresholdPublicKey, PackingScheme] | None = None
+        self._ceremony: CeremonyClient | None = None
 
     # -- local state (keystore directory) ---------------------------------------------------
     def _state_path(self) -> Path:
@@ -394,10 +396,15 @@ class PartyAgent:
         return self._require_verified()[2]
 
     def key_share(self) -> KeyShare:
-        """Open the dealer's sealed box (checks the signature of the GROUP_CREATE's signer and
+        """My share: the one this party made in the group's key ceremony (keystore file), or
+        the dealer's sealed box opened (checks the signature of the GROUP_CREATE's signer and
         v_i); kept in memory only."""
         if self._share is None:
             cg, pk, _ = self._require_verified()
+            own = share_path(self.cfg.keystore, cg.address)
+            if own.exists():
+                self._share = KeyShare.from_json(json.loads(own.read_text()), pk)
+                return self._share
             self._share = open_key_share(
                 self.info()["sealed_key_share"],
                 self.identity,
@@ -464,7 +471,10 @@ class PartyAgent:
         """Do whatever the current round needs from this party; returns what it did."""
         st = self.api.get(f"groups/{self.cfg.group}/round/")
         status = st["group_status"]
-        if status in ("recruiting", "keygen"):
+        if status == "keygen":
+            did = self.ceremony_step()
+            return "waiting" if did == "done" else did
+        if status == "recruiting":
             return "waiting"
         if self.cfg.behaviour == "silent":
             return "done" if status in ENDED else "silent"
@@ -499,6 +509,22 @@ class PartyAgent:
         ):
             return self.submit_share(r)
         return did or "idle"
+
+    def ceremony_step(self) -> str:
+        """My part of the group's dealerless key ceremony (``deepchain.ceremony_agent``):
+        what the step did, "done" once it ended, "waiting" while the group has no ceremony
+        (a dealer's key is on its way)."""
+        if self._ceremony is None:
+            self._ceremony = CeremonyClient(
+                self.api, self.identity, self.cfg.group, self.cfg.keystore,
+                behaviour=self.cfg.behaviour,
+            )  # fmt: skip
+        try:
+            return self._ceremony.step()
+        except ApiError as exc:
+            if exc.status == 404:
+                return "waiting"
+            raise
 
     def heartbeat(self, api: Api | None = None) -> dict[str, Any]:
         """Tell the platform this agent is running: a signed heartbeat for my membership."""

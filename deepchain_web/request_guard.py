@@ -3,7 +3,8 @@
 * A NUL character in the path or the query string is refused (PostgreSQL cannot store or
   compare it; every such lookup would otherwise be a server error).
 * Each endpoint has a body-size limit matching what it accepts (:func:`body_limit`): the
-  gradient and share uploads one blob (``deepchain_web.limits.upload_body_limit``), every
+  gradient and share uploads and the key ceremony's posts (a round's envelopes, the public
+  transcript, a revealed message) one blob (``deepchain_web.limits.upload_body_limit``), every
   other API call ``DEEPCHAIN_API_BODY_BYTES``, the pages ``DEEPCHAIN_PAGE_BODY_BYTES``.
   Larger bodies get 413 (JSON under ``/api/``) before anything reads them.
 """
@@ -18,7 +19,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from deepchain_web.limits import upload_body_limit
 
-UPLOAD_PATH = re.compile(r"^/api/groups/[0-9]+/rounds/[0-9]+/(gradient|share)/$")
+UPLOAD_PATH = re.compile(
+    r"^/api/groups/[0-9]+/(rounds/[0-9]+/(gradient|share)|ceremony/(messages|result|blame))/$"
+)
 
 
 def is_api(request: HttpRequest) -> bool:

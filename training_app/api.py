@@ -163,13 +163,18 @@ class GroupCreateSerializer(RequestSerializer):
     beta2 = _range_field("beta2", "second-moment decay (fedadam, fedyogi)")
     tau = _range_field("tau", "adaptivity tau (fedadam, fedyogi)")
     prox_mu = _range_field("mu", "FedProx proximal coefficient mu (0: plain local SGD)")
+    key_origin = serializers.ChoiceField(
+        choices=("dealer", "dealerless"), default="dealer",
+        help_text="dealerless: the parties make PK_model in their own key ceremony "
+        "(needs N >= 3 and t <= N - floor((N-1)/2)); dealer: the platform does",
+    )  # fmt: skip
 
 
 GROUP_RULES = (
     "Each field is checked against its range here (400). Rules across fields are the "
     "protocol's and answer 409 with the reason: the threshold t and min_contributors must "
-    "not exceed N, and fedavg has no server learning rate (server_lr only with fedavgm, "
-    "fedadam or fedyogi)."
+    "not exceed N, fedavg has no server learning rate (server_lr only with fedavgm, "
+    "fedadam or fedyogi), and a dealerless key ceremony needs t <= N - floor((N-1)/2)."
 )
 
 
@@ -177,8 +182,8 @@ class GroupSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = CooperativeGroup
         fields = ["id", "name", "address", "status", "n_parties", "threshold", "rounds",
-                  "model_name", "partition", "deposit", "key_bits", "current_round",
-                  "min_contributors", "simulated"]  # fmt: skip
+                  "model_name", "partition", "deposit", "key_bits", "key_origin",
+                  "current_round", "min_contributors", "simulated"]  # fmt: skip
 
 
 class GroupListView(APIView):

@@ -45,6 +45,11 @@ class CooperativeGroup(models.Model):
     deposit = models.BigIntegerField()  # d, staked per phase (gradient, decryption share)
     deadlines = models.JSONField(default=dict)  # Deadlines.to_json(): T_t1..T_t9 durations
     key_bits = models.PositiveIntegerField(default=2048)
+    #: how PK_model is made: "dealerless" (the parties' ceremony, KeyCeremony) or "dealer"
+    #: (the platform generates and seals the shares; tests and benchmarks only)
+    key_origin = models.CharField(max_length=12, default="dealer")
+    #: each key-ceremony message round's deadline in ms (0: settings.DEEPCHAIN_KEY_ROUND_MS)
+    key_round_ms = models.PositiveIntegerField(default=0)
     public_key = models.JSONField(null=True, blank=True)  # PK_model, public
     packing = models.JSONField(null=True, blank=True)  # PackingScheme.to_json()
     initial_params = models.CharField(max_length=64, blank=True)  # blob hash of W_0
@@ -185,3 +190,51 @@ class Metric(models.Model):
     seconds = models.JSONField(default=dict)  # phase -> seconds spent by this party
     bytes_sent = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class KeyCeremony(models.Model):
+    """The parties' dealerless key ceremony of a group: the platform only relays sealed,
+    signed envelopes (CeremonyMessage) round by round, under a deadline per message round."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        VERIFYING = "verifying"  # every party reported the same PK_model: public checks
+        DONE = "done"
+        FAILED = "failed"  # a party was blamed, or the result failed the public checks
+
+    group = models.OneToOneField(CooperativeGroup, on_delete=models.CASCADE,
+                                 related_name="ceremony")  # fmt: skip
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    round = models.PositiveIntegerField(default=0)  # the message round now open
+    phase = models.CharField(max_length=24, default="sieve")  # as the senders report it
+    deadline_ms = models.BigIntegerField()  # the open round closes then (trusted clock)
+    round_ms = models.BigIntegerField()  # each message round's allowance
+    #: SHA-256 chain over (round, sender, recipient, SHA-256(envelope)) of every relayed message
+    transcript_hash = models.CharField(max_length=64, default="0" * 64)
+    bytes_relayed = models.BigIntegerField(default=0)
+    #: per party index: the PK_model fingerprint and public-transcript hash it ended with
+    results = models.JSONField(default=dict, blank=True)
+    transcript_blob = models.CharField(max_length=64, blank=True)  # the public transcript
+    #: [{"party": i, "address", "phase", "round", "reason", "proven": bool}] (also on chain)
+    blame = models.JSONField(default=list, blank=True)
+    status_reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+
+class CeremonyMessage(models.Model):
+    """One sealed envelope (ciphertext only; the blob store holds it by SHA-256)."""
+
+    ceremony = models.ForeignKey(KeyCeremony, on_delete=models.CASCADE, related_name="messages")
+    round = models.PositiveIntegerField()
+    sender = models.PositiveIntegerField()
+    recipient = models.PositiveIntegerField()
+    blob = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ceremony", "round", "sender", "recipient"],
+                                    name="one_envelope_per_pair_and_round"),
+        ]  # fmt: skip
+        indexes = [models.Index(fields=["ceremony", "round", "recipient"])]

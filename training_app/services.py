@@ -73,7 +73,16 @@ log = logging.getLogger(__name__)
 
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")
 PARTITIONS = ("iid", "dirichlet")
-BEHAVIOURS = ("honest", "late", "cheat", "flaky", "silent", "scaled")
+BEHAVIOURS = (
+    "honest",
+    "late",
+    "cheat",
+    "flaky",
+    "silent",
+    "scaled",
+    "silent_keygen",
+    "cheat_keygen",
+)
 
 S = Submission
 #: status_reason prefix of a round whose t valid shares do not decode (blame on chain at T6)
@@ -120,11 +129,14 @@ def create_group(
     strategy: Strategy | None = None,
     min_contributors: int = MIN_CONTRIBUTORS,
     simulated: bool = False,
+    key_origin: str = "dealer",
+    key_round_ms: int = 0,
 ) -> CooperativeGroup:
     """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d, its
     aggregation strategy (FedProx mu, server optimizer; default FedAvg), the minimum number of
-    accepted updates a decrypted aggregate needs (>= 3), and whether the platform simulates
-    (and so holds the identities of) its parties."""
+    accepted updates a decrypted aggregate needs (>= 3), whether the platform simulates
+    (and so holds the identities of) its parties, and ``key_origin``: "dealerless" (the
+    parties' own key ceremony) or "dealer" (tests and benchmarks)."""
     if not MIN_CONTRIBUTORS <= n_parties <= 16:
         raise DomainError(f"N must be between {MIN_CONTRIBUTORS} and 16 parties: no aggregate "
                           f"of fewer than {MIN_CONTRIBUTORS} updates is ever decrypted",
@@ -147,6 +159,9 @@ def create_group(
     bits = int(key_bits or settings.DEEPCHAIN_KEY_BITS)
     if bits < 256 or bits % 2:
         raise DomainError("key size must be an even number of bits >= 256", code="bad_key_bits")
+    from training_app import key_ceremony
+
+    key_ceremony.check_origin(key_origin, bits, n_parties, threshold, key_round_ms)
     try:
         dl = Deadlines.default() if not deadlines else _deadlines(deadlines)
     except (ValueError, KeyError) as exc:
@@ -177,6 +192,8 @@ def create_group(
             strategy=(strategy or Strategy()).to_json(),
             min_contributors=min_contributors,
             simulated=bool(simulated),
+            key_origin=key_origin,
+            key_round_ms=int(key_round_ms),
         )
         publish(group.id, "group_created", name=group.name, address=group.address,
                 simulated=group.simulated)  # fmt: skip
@@ -408,19 +425,19 @@ def start_group(*, group, by, api_url: str | None = None) -> CooperativeGroup:
 
 
 def run_key_ceremony(group_id: int) -> bool:
-    """Dealer: threshold keypair (N, t), shares sealed to each member's box key and signed by
-    the authority; only PUBLIC data is stored (PK_model, sealed boxes, their hashes on chain).
-    Idempotent: returns False if the ceremony already happened."""
+    """Make PK_model: the parties' dealerless ceremony (``training_app.key_ceremony``), or,
+    for a "dealer" group, the dealer: a threshold keypair (N, t) whose shares are sealed to
+    each member's box key and signed by the authority. Only PUBLIC data is stored (PK_model,
+    sealed boxes, their hashes on chain). Idempotent: False if the ceremony already started."""
     from deepchain.crypto.paillier import generate_threshold_keypair, seal_key_share
-    from deepchain.learning.models import initial_params
+    from training_app import key_ceremony
 
     g = CooperativeGroup.objects.get(pk=group_id)
     if g.public_key is not None or g.status != CooperativeGroup.Status.KEYGEN:
         return False
-    members = list(g.members.filter(status=Membership.Status.ACTIVE).select_related("account"))
-    members.sort(key=lambda m: m.party_index)
-    if [m.party_index for m in members] != list(range(1, g.n_parties + 1)):
-        raise RuntimeError("key ceremony: party indices are not 1..N")
+    if g.key_origin == key_ceremony.DEALERLESS:
+        return key_ceremony.open_ceremony(group_id)
+    members = active_members(g)
     pk, shares = generate_threshold_keypair(g.key_bits, g.n_parties, g.threshold)
     dealer = ledger.authority_identity()
     boxes = {}
@@ -430,6 +447,32 @@ def run_key_ceremony(group_id: int) -> bool:
         recipient = PublicIdentity(sign_pk=m.account.address, box_pk=m.account.box_pk)
         boxes[m.pk] = seal_key_share(share, recipient, dealer, pk)
     del shares  # the dealer forgets the shares
+    commitments = [blob_hash(boxes[m.pk].encode()) for m in members]
+    return record_group_key(group_id, pk, members, commitments, {"key_origin": "dealer"}, boxes)
+
+
+def active_members(g: CooperativeGroup) -> list[Membership]:
+    """The group's active members in party-index order (checked to be 1..N)."""
+    members = list(g.members.filter(status=Membership.Status.ACTIVE).select_related("account"))
+    members.sort(key=lambda m: m.party_index)
+    if [m.party_index for m in members] != list(range(1, g.n_parties + 1)):
+        raise RuntimeError("key ceremony: party indices are not 1..N")
+    return members
+
+
+def record_group_key(
+    group_id: int,
+    pk: ThresholdPublicKey,
+    members: list[Membership],
+    commitments: list[str],
+    origin: dict[str, Any],
+    boxes: dict[int, str] | None = None,
+) -> bool:
+    """Store PK_model, put Tran_co (GROUP_CREATE) on chain with ``origin`` (key_origin and,
+    for a ceremony, its transcript hashes) and start round 1. False if already done."""
+    from deepchain.learning.models import initial_params
+
+    g = CooperativeGroup.objects.get(pk=group_id)
     scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name, g.update_clip)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(_floats(w0))
@@ -442,7 +485,8 @@ def run_key_ceremony(group_id: int) -> bool:
         if g.public_key is not None or g.status != CooperativeGroup.Status.KEYGEN:
             return False  # done already, or aborted meanwhile
         for m in members:
-            Membership.objects.filter(pk=m.pk).update(sealed_key_share=boxes[m.pk])
+            if boxes is not None:
+                Membership.objects.filter(pk=m.pk).update(sealed_key_share=boxes[m.pk])
         g.public_key = pk.to_json()
         g.packing = scheme.to_json()
         g.initial_params = w0_blob
@@ -450,7 +494,7 @@ def run_key_ceremony(group_id: int) -> bool:
         g.save(update_fields=["public_key", "packing", "initial_params", "status"])
         ledger.submit_transaction(
             kind=TxKind.GROUP_CREATE,
-            signer=dealer,
+            signer=ledger.authority_identity(),
             group=g.address,
             payload={
                 "name": g.name,
@@ -463,7 +507,7 @@ def run_key_ceremony(group_id: int) -> bool:
                 "pk_model_n_bits": pk.n_bits,
                 "packing": scheme.to_json(),
                 "parties": [m.account.address for m in members],
-                "commitments": [blob_hash(boxes[m.pk].encode()) for m in members],
+                "commitments": commitments,
                 "w0_blob": w0_blob,
                 "data_sizes": [int(m.data_size) for m in members],  # extra-pay weights
                 "deposit": int(g.deposit),
@@ -472,6 +516,7 @@ def run_key_ceremony(group_id: int) -> bool:
                 "strategy": strategy_of(g).to_json(),
                 "min_contributors": int(g.min_contributors),
                 "simulated": bool(g.simulated),
+                **origin,
             },
         )
         publish(g.id, "group_status", status=g.status, pk_model=pk.fingerprint())
@@ -1151,6 +1196,11 @@ def abort_group(*, group, by, reason: str = "") -> CooperativeGroup:
         _end_group(g, CooperativeGroup.Status.ABORTED, why)
         g.refresh_from_db()
     return g
+
+
+def end_group(g: CooperativeGroup, status: str, reason: str) -> None:
+    """End ``g`` (inside the caller's transaction): see :func:`_end_group`."""
+    _end_group(g, status, reason)
 
 
 def _end_group(g: CooperativeGroup, status: str, reason: str) -> None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training_app import api
+from training_app import api, ceremony_api
 
 urlpatterns = [
     path("agents/register/", api.AgentRegisterView.as_view(), name="api_agent_register"),
@@ -30,4 +30,14 @@ urlpatterns = [
          name="api_round_result"),
     path("groups/<int:group_id>/rounds/<int:number>/metrics/", api.MetricsView.as_view(),
          name="api_round_metrics"),
+    path("groups/<int:group_id>/ceremony/", ceremony_api.CeremonyView.as_view(),
+         name="api_ceremony"),
+    path("groups/<int:group_id>/ceremony/messages/", ceremony_api.MessagesView.as_view(),
+         name="api_ceremony_messages"),
+    path("groups/<int:group_id>/ceremony/inbox/<int:number>/", ceremony_api.InboxView.as_view(),
+         name="api_ceremony_inbox"),
+    path("groups/<int:group_id>/ceremony/result/", ceremony_api.ResultView.as_view(),
+         name="api_ceremony_result"),
+    path("groups/<int:group_id>/ceremony/blame/", ceremony_api.BlameView.as_view(),
+         name="api_ceremony_blame"),
 ]  # fmt: skip

@@ -41,6 +41,8 @@ class Reason(StrEnum):
     PENALTY_INVALID = "penalty:invalid_proof"
     PENALTY_LATE = "penalty:late"
     PENALTY_ABSENT = "penalty:absent"
+    #: the dealerless key ceremony named the party (stalled, or a provably inconsistent message)
+    PENALTY_KEY_SETUP = "penalty:key_setup"
     EXTRA_PAY = "extra_pay"
     WORKER_FEE = "worker_fee"
     #: a group ended (aborted, failed) before the phase settled: the message's deposit d back

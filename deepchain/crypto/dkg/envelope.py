@@ -3,10 +3,13 @@ relays. The platform stores and forwards ciphertext only.
 
 An envelope is  u32 len(header) || header || Ed25519 signature || box  where
 header = canonical JSON (ceremony id, round, sender index, recipient index, sender and
-recipient addresses), box = seal(recipient's X25519 key, body), and the signature covers the
-tag, the header and SHA-256(box). Anyone holding the roster, the relay included, can check an
-envelope's header and signature without reading the body (``check_envelope``): an honest
-platform refuses a mis-addressed or unsigned post at once, naming the poster. The recipient
+recipient addresses), box = seal(recipient's X25519 key, body signature || body), and the
+outer signature covers the tag, the header and SHA-256(box). The body signature (inside the
+box, so only the recipient sees it) covers another tag, the header and SHA-256(body): with it
+the recipient can later show anyone the body the sender sent it (``check_evidence``), so an
+inconsistent message is provably the sender's. Anyone holding the roster, the relay included,
+can check an envelope's header and signature without reading the body (``check_envelope``): an
+honest platform refuses a mis-addressed or unsigned post at once, naming the poster. The recipient
 checks again that the header names this ceremony, this round, the expected sender and itself,
 and that the box opens: a relay cannot read, alter, replay (another round or ceremony) or
 redirect a message unnoticed. A failure at delivery is not attributable to the sender (a
@@ -32,6 +35,7 @@ from deepchain.crypto.identity import (
 )
 
 _TAG = b"deepchain/dkg/message/v1\x00"
+_BODY_TAG = b"deepchain/dkg/message-body/v1\x00"
 
 
 class RelayTampering(CeremonyError):
@@ -43,8 +47,14 @@ class EnvelopeError(ValueError):
     """An envelope that is malformed or whose signature does not verify (check_envelope)."""
 
 
-def _signed(header: bytes, box: bytes) -> bytes:
-    return _TAG + struct.pack(">I", len(header)) + header + hashlib.sha256(box).digest()
+def _signed(header: bytes, box: bytes, tag: bytes = _TAG) -> bytes:
+    return tag + struct.pack(">I", len(header)) + header + hashlib.sha256(box).digest()
+
+
+def envelope_header(envelope: bytes) -> bytes:
+    """The canonical header bytes of an envelope (no check; see ``check_envelope``)."""
+    (hlen,) = struct.unpack(">I", envelope[:4])
+    return envelope[4 : 4 + hlen]
 
 
 def seal_message(
@@ -67,7 +77,7 @@ def seal_message(
             "to": to.sign_pk,
         }
     )
-    box = seal(to.box_pk, body).encode()
+    box = seal(to.box_pk, me.sign(_signed(header, body, _BODY_TAG)) + body).encode()
     return struct.pack(">I", len(header)) + header + me.sign(_signed(header, box)) + box
 
 
@@ -108,6 +118,19 @@ def open_message(
 ) -> bytes:
     """The body of an envelope from ``sender`` to this party for this round; RelayTampering
     if it is anything else or does not open."""
+    return open_signed(envelope, ceremony, round_no, sender, me, my_index, roster)[0]
+
+
+def open_signed(
+    envelope: bytes,
+    ceremony: str,
+    round_no: int,
+    sender: int,
+    me: Identity,
+    my_index: int,
+    roster: Mapping[int, PublicIdentity],
+) -> tuple[bytes, bytes]:
+    """(body, the sender's body signature) of an envelope, checked as ``open_message``."""
     try:
         doc = check_envelope(envelope, roster)
     except EnvelopeError as exc:
@@ -119,9 +142,27 @@ def open_message(
         )
     (hlen,) = struct.unpack(">I", envelope[:4])
     try:
-        return me.open_sealed(envelope[68 + hlen :].decode("ascii"))
+        inner = me.open_sealed(envelope[68 + hlen :].decode("ascii"))
     except (IdentityError, UnicodeDecodeError) as exc:
         raise RelayTampering(f"an envelope for party {my_index} does not open") from exc
+    sig, body = inner[:64], inner[64:]
+    if not check_evidence(envelope, body, sig, roster):
+        raise RelayTampering(f"an envelope for party {my_index} has no valid body signature")
+    return body, sig
+
+
+def check_evidence(
+    envelope: bytes, body: bytes, body_sig: bytes, roster: Mapping[int, PublicIdentity]
+) -> bool:
+    """True iff ``body`` is what the envelope's sender signed for this envelope's header:
+    what the relay checks when a recipient reveals a body to accuse its sender."""
+    try:
+        doc = check_envelope(envelope, roster)
+    except EnvelopeError:
+        return False
+    header = envelope_header(envelope)
+    key = roster[int(doc["sender"])].sign_pk
+    return len(body_sig) == 64 and verify_signature(key, _signed(header, body, _BODY_TAG), body_sig)
 
 
 class SealedParty:

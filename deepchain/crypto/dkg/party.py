@@ -357,8 +357,12 @@ class DKGParty:
         tau = self._unit(n)
         t_i = int(tau * tau % n)  # this party's factor of the ring-Pedersen base t
         del tau
-        inbox = yield "share", {j: {"f": f[j - 1], "C": commits, "t": t_i} for j in senders}
-        del f
+        out = {j: {"f": f[j - 1], "C": commits, "t": t_i, "N": n} for j in senders}
+        inbox = yield "share", out
+        del f, out
+        for j in senders:  # the dealer's own N makes its message checkable by anyone
+            if self._field(inbox, j, "N") != n:
+                raise InconsistentMessage(f"party {j} shares for another N", party=j)
         rp_t = math.prod(gmpy2.mpz(self._field(inbox, j, "t")) for j in senders) % n
         f_in = {j: self._field(inbox, j, "f") for j in senders}
         C_in = {j: self._field(inbox, j, "C") for j in senders}

@@ -96,3 +96,25 @@ def _verify(pk: ThresholdPublicKey, tr: dict[str, Any], n_bits: int) -> bool:
             return False
     S = next(itertools.combinations(range(1, N + 1), t))
     return combine(pk, {i: int(shares[i - 1]) for i in S}) == test_plaintext(n)
+
+
+def transcript_to_json(tr: Any) -> Any:
+    """The public transcript with every integer as a decimal string (JSON-safe, any size)."""
+    if isinstance(tr, dict):
+        return {str(k): transcript_to_json(v) for k, v in tr.items()}
+    if isinstance(tr, list | tuple):
+        return [transcript_to_json(x) for x in tr]
+    if isinstance(tr, bool):
+        raise ValueError("a transcript holds no booleans")
+    return str(int(tr))
+
+
+def transcript_from_json(doc: Any) -> Any:
+    """Inverse of ``transcript_to_json``; ValueError on anything but strings of digits."""
+    if isinstance(doc, dict):
+        return {str(k): transcript_from_json(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [transcript_from_json(x) for x in doc]
+    if not isinstance(doc, str) or len(doc) > 20_000:
+        raise ValueError("a transcript value must be a decimal string")
+    return int(doc)
