@@ -265,7 +265,7 @@ def post_result(*, group: CooperativeGroup, user, public_key: Any, transcript: A
         tr = transcript_from_json(transcript)
         if not isinstance(tr, dict):
             raise ValueError("the transcript is not an object")
-    except (CryptoFormatError, ValueError, TypeError, KeyError) as exc:
+    except (CryptoFormatError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise DomainError(f"not a public key and transcript: {exc}", code="bad_result",
                           status_code=400) from None  # fmt: skip
     m = _member(group, user)

@@ -8,7 +8,9 @@ exported ledger and the blob store alone:
 - Tran_co (GROUP_CREATE): PK_model is fetched from the blob whose hash is on chain
   (``pk_model_blob``, or ``pk_model`` = its fingerprint = the blob hash of its canonical JSON)
   and must match N, t and the packing; its ring-Pedersen parameters' Pi^prm must verify; the
-  update length is |W_0| (``w0_blob``);
+  update length is |W_0| (``w0_blob``); a key with ``key_origin: "dealerless"`` must pass the
+  ceremony's public checks (``dkg.verify.verify_public_key``) on the public transcript whose
+  blob Tran_co names (``ceremony.transcript_blob``);
 - GRADIENT: fsver1 is recomputed: the update blob parses under PK_model, has |W_0| values and
   its Proof_PK (batched, or one per ciphertext) verifies for the context the chain records
   (PK_model, group, round, phase, the sender's index and address), and the
@@ -62,6 +64,7 @@ from gmpy2 import mpz
 from deepchain.audit.chain import AuditContext, AuditReport, audit_ledger, report_from
 from deepchain.blobs import BlobError, BlobStore, blob_hash
 from deepchain.canonical import canonical_json
+from deepchain.crypto.dkg.verify import transcript_from_json, verify_public_key
 from deepchain.crypto.duplicates import Gradient, check_history, ciphertext_digest
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import ThresholdPublicKey
@@ -473,6 +476,10 @@ class ProtocolAuditor:
             return bad("group", f"PK_model has N = {pk.N} shares for {len(parties)} parties")
         if p.get("N", pk.N) != pk.N or p.get("t", pk.t) != pk.t:
             return bad("group", "N or t differ from PK_model's")
+        if p.get("key_origin") == "dealerless":
+            why = self._ceremony_check(pk, p.get("ceremony"))
+            if why:
+                return bad("group", f"dealerless PK_model: {why}")
         try:
             scheme = PackingScheme.from_json(thaw(p["packing"]))
             packing = canonical_json(thaw(p["packing"])).decode()
@@ -517,6 +524,17 @@ class ProtocolAuditor:
                                        scale_bits=s_bits, model_broken=broken)  # fmt: skip
         if w0 is not None and not broken:
             self.groups[tx.group].optimizer = strategy.initial_state(w0.size, s_bits)
+
+    def _ceremony_check(self, pk: ThresholdPublicKey, ceremony: Any) -> str:
+        """The dealerless key's public checks (``dkg.verify``) on the ceremony's public
+        transcript named in Tran_co; the reason it fails, or ""."""
+        try:
+            tr = transcript_from_json(json.loads(self.blobs.get(thaw(ceremony)["transcript_blob"])))
+        except (BlobError, KeyError, TypeError, ValueError) as exc:
+            return f"its public transcript is not available: {exc}"
+        if not isinstance(tr, dict) or not verify_public_key(pk, tr, pk.n_bits):
+            return "it fails the ceremony's public checks (dkg.verify)"
+        return ""
 
     def _deposit(self, tx: Transaction, bad) -> None:
         if tx.round is None:  # the group stake posted at join

@@ -15,17 +15,20 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
-from deepchain.blobs import blob_hash
+from deepchain.audit_protocol import audit_protocol
+from deepchain.blobs import BlobStore, blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.ceremony_agent import share_path
 from deepchain.crypto.dkg.envelope import check_envelope
 from deepchain.crypto.dkg.party import ceremony_share_context
-from deepchain.crypto.dkg.verify import transcript_from_json, verify_public_key
+from deepchain.crypto.dkg.verify import transcript_from_json, transcript_to_json, verify_public_key
 from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey, combine, partial_decrypt
 from deepchain.crypto.zk.proof_cd import prove_cd, verify_cd
 from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
+from ledger_app import tasks as ledger_tasks
 from ledger_app.models import Account, Transaction
 from training_app import key_ceremony, services
 from training_app.models import CeremonyMessage, CooperativeGroup, KeyCeremony
@@ -83,8 +86,20 @@ def _money_is_conserved(g) -> None:
     assert ledger_selectors.balance(f"escrow:{g.address}") == 0
 
 
+def _audited(tmp_path) -> tuple[dict, BlobStore]:
+    """The exported chain once every transaction is in a block, and the blob store."""
+    end = time.monotonic() + 240
+    while Transaction.objects.filter(status=Transaction.Status.PENDING).exists():
+        assert time.monotonic() < end, "transactions still pending"
+        ledger_tasks.run_consensus.delay(timeout_s=5.0)
+        time.sleep(1.0)
+    path = tmp_path / "ledger.json"
+    call_command("audit_chain", export=str(path))
+    return json.loads(path.read_text()), BlobStore(ledger.blob_store().root)
+
+
 def test_four_parties_make_the_key_through_the_api_and_any_three_decrypt(
-    celery_worker, live_server_url
+    celery_worker, live_server_url, tmp_path
 ):
     users = _users("dkg")
     g = _start(users, live_server_url)
@@ -141,6 +156,19 @@ def test_four_parties_make_the_key_through_the_api_and_any_three_decrypt(
     services.abort_group(group=g, by=users[0], reason="test over")
     _money_is_conserved(g)
     assert key_ceremony.verify_ceremony(c.id) is False  # the task run again changes nothing
+
+    # the offline auditor reruns the public checks from Tran_co; a changed transcript fails
+    doc, blobs = _audited(tmp_path)
+    report = audit_protocol(doc, blobs)
+    assert report.ok, [str(f) for f in report.findings]
+    tr["commitments"][0][0] = tr["commitments"][0][0] * 4 % (pk.n * pk.n)
+    forged = blobs.put(canonical_json(transcript_to_json(tr)))
+    for b in doc["blocks"]:
+        for t in b["transactions"]:
+            if t["kind"] == "group_create" and t["group"] == g.address:
+                t["payload"]["ceremony"]["transcript_blob"] = forged
+    findings = [str(f) for f in audit_protocol(doc, blobs).findings]
+    assert any("dealerless PK_model" in f for f in findings), findings
 
 
 def test_a_party_that_goes_silent_mid_ceremony_is_named_and_loses_its_deposit(

@@ -126,6 +126,17 @@ ENDPOINTS: dict[str, Rule] = {
     "api/groups/<int:group_id>/rounds/<int:number>/refusal/": Rule(foreign=("post",)),
     "api/groups/<int:group_id>/rounds/<int:number>/result/": Rule(foreign=("get",)),
     "api/groups/<int:group_id>/rounds/<int:number>/metrics/": Rule(foreign=("post",)),
+    # the dealerless key ceremony: a party posts and reads only its own envelopes
+    "api/groups/<int:group_id>/ceremony/": Rule(foreign=("get",)),
+    "api/groups/<int:group_id>/ceremony/messages/": Rule(
+        foreign=("post",),
+        invalid=(("post", {}), ("post", {"round": 0, "phase": "nope", "envelopes": {}})),
+    ),
+    "api/groups/<int:group_id>/ceremony/inbox/<int:number>/": Rule(foreign=("get",)),
+    "api/groups/<int:group_id>/ceremony/result/": Rule(foreign=("post",), invalid=(("post", {}),)),
+    "api/groups/<int:group_id>/ceremony/blame/": Rule(
+        foreign=("post",), invalid=(("post", {}), ("post", {"round": -1, "reason": "x"}))
+    ),
 }
 
 
