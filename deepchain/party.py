@@ -510,10 +510,11 @@ class PartyAgent:
             return self.submit_share(r)
         return did or "idle"
 
-    def ceremony_step(self) -> str:
+    def ceremony_step(self, refusal: str | None = None) -> str:
         """My part of the group's dealerless key ceremony (``deepchain.ceremony_agent``):
         what the step did, "done" once it ended, "waiting" while the group has no ceremony
-        (a dealer's key is on its way)."""
+        (a dealer's key is on its way). With ``refusal``, a refused or failed request is
+        logged and answered with it instead of raised."""
         if self._ceremony is None:
             self._ceremony = CeremonyClient(
                 self.api, self.identity, self.cfg.group, self.cfg.keystore,
@@ -524,7 +525,14 @@ class PartyAgent:
         except ApiError as exc:
             if exc.status == 404:
                 return "waiting"
-            raise
+            if refusal is None:
+                raise
+            log.warning("key ceremony: %s", exc)
+        except (OSError, requests.RequestException) as exc:
+            if refusal is None:
+                raise
+            log.warning("key ceremony: %s", exc)
+        return refusal
 
     def heartbeat(self, api: Api | None = None) -> dict[str, Any]:
         """Tell the platform this agent is running: a signed heartbeat for my membership."""

@@ -18,6 +18,7 @@ app.conf.task_routes = {
     "training_app.tasks.*": {"queue": "training"},
 }
 app.autodiscover_tasks()
+app.autodiscover_tasks(["training_app"], related_name="ceremony_tasks")
 
 
 @app.task(name="deepchain_web.ping")

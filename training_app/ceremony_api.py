@@ -9,6 +9,7 @@ mis-addressed or unsigned envelope, the ceremony ended).
 
 from __future__ import annotations
 
+import base64
 import binascii
 
 from django.shortcuts import get_object_or_404
@@ -18,7 +19,6 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deepchain.party import b64d, b64e
 from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import StrictCharField, StrictIntegerField
 from deepchain_web.limits import base64_len, max_blob
@@ -35,8 +35,8 @@ def _bytes(text: str, what: str) -> bytes:
         raise DomainError(f"{what}: larger than {max_blob()} bytes", code="too_large",
                           status_code=413)  # fmt: skip
     try:
-        return b64d(text)
-    except (binascii.Error, ValueError):
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
         raise DomainError(f"{what}: not valid base64", code="bad_blob", status_code=400) from None
 
 
@@ -89,7 +89,7 @@ class InboxView(APIView):
     def get(self, request, group_id: int, number: int):
         g = _group(request, group_id)
         got = key_ceremony.inbox(group=g, user=request.user, round_no=number)
-        envelopes = {str(k): b64e(v) for k, v in sorted(got.items())}
+        envelopes = {str(k): base64.b64encode(v).decode("ascii") for k, v in sorted(got.items())}
         return Response({"round": number, "envelopes": envelopes})
 
 

@@ -30,6 +30,7 @@ import json
 import time
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -52,14 +53,12 @@ from deepchain.ledger.transactions import TxKind
 from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from ledger_app import services as ledger
+from training_app import services
 from training_app.models import CeremonyMessage, CooperativeGroup, KeyCeremony, Membership
+from training_app.services import DEALERLESS
 
-DEALERLESS = "dealerless"
-DEALER = "dealer"
-ORIGINS = (DEALERLESS, DEALER)
 #: the phases a DKGParty goes through (what a post may report)
 PHASES = ("sieve", "modulus", "biprimality", "key", "share", "test-decryption", "ring-pedersen")
-MIN_ROUND_MS, MAX_ROUND_MS = 1_000, 3_600_000
 MAX_ROUNDS = 10_000
 
 KC = KeyCeremony
@@ -67,22 +66,6 @@ KC = KeyCeremony
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def check_origin(origin: str, bits: int, N: int, t: int, round_ms: int = 0) -> None:
-    """Refuse a group whose key cannot be made the way it asks (409 with the reason)."""
-    if origin not in ORIGINS:
-        raise DomainError(f"key_origin must be one of {', '.join(ORIGINS)}", code="bad_origin",
-                          status_code=400)  # fmt: skip
-    if round_ms and not MIN_ROUND_MS <= round_ms <= MAX_ROUND_MS:
-        raise DomainError(f"key_round_ms must be {MIN_ROUND_MS}..{MAX_ROUND_MS}",
-                          code="bad_key_round_ms", status_code=400)  # fmt: skip
-    if origin == DEALERLESS:
-        try:
-            DKGParams(bits, N, t)
-        except ValueError as exc:
-            raise DomainError(f"a dealerless key ceremony cannot run: {exc}",
-                              code="bad_ceremony") from None  # fmt: skip
 
 
 def params_of(g: CooperativeGroup) -> DKGParams:
@@ -109,10 +92,9 @@ def roster(g: CooperativeGroup) -> dict[int, PublicIdentity]:
 
 
 def _on_commit_task(name: str, *args: Any) -> None:
-    from training_app import tasks
-
-    task = getattr(tasks, name)
-    transaction.on_commit(lambda: task.apply_async(args=args))
+    """Enqueue training_app.tasks.<name> once the transaction commits (by name: the
+    ceremony's tasks module imports this one)."""
+    transaction.on_commit(lambda: current_app.send_task(f"training_app.tasks.{name}", args=args))
 
 
 def _progress(c: KeyCeremony, **extra: Any) -> None:
@@ -299,8 +281,6 @@ def post_result(*, group: CooperativeGroup, user, public_key: Any, transcript: A
 def verify_ceremony(ceremony_id: int) -> bool:
     """Public checks of the reported key; on success Tran_co (key_origin dealerless) and
     round 1, else the group fails with refunds. Idempotent (False when already decided)."""
-    from training_app import services
-
     c = KC.objects.select_related("group").get(pk=ceremony_id)
     if c.status != KC.Status.VERIFYING:
         return False
@@ -416,8 +396,6 @@ def _fail(c: KeyCeremony, g: CooperativeGroup, parties: list[int], why: str, nam
     """End the ceremony (inside the caller's transaction): each named party forfeits
     min(d, its stake) to the pool (PENALTY on chain, naming it); the group then ends
     ``failed`` and every remaining stake comes back."""
-    from training_app import services
-
     g = CooperativeGroup.objects.select_for_update().get(pk=g.pk)
     members = _members(g)
     blame = list(c.blame)

@@ -29,6 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -36,6 +37,7 @@ from django.utils import timezone
 from deepchain.agent_verify import MIN_CONTRIBUTORS
 from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
+from deepchain.crypto.dkg import DKGParams
 from deepchain.crypto.duplicates import ciphertext_digest, find_duplicate
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import PublicIdentity
@@ -83,6 +85,11 @@ BEHAVIOURS = (
     "silent_keygen",
     "cheat_keygen",
 )
+
+#: how PK_model is made: the parties' own ceremony (training_app.key_ceremony) or a dealer
+DEALERLESS, DEALER = "dealerless", "dealer"
+KEY_ORIGINS = (DEALERLESS, DEALER)
+KEY_ROUND_MS = (1_000, 3_600_000)  # bounds of a key-ceremony message round's deadline
 
 S = Submission
 #: status_reason prefix of a round whose t valid shares do not decode (blame on chain at T6)
@@ -159,9 +166,7 @@ def create_group(
     bits = int(key_bits or settings.DEEPCHAIN_KEY_BITS)
     if bits < 256 or bits % 2:
         raise DomainError("key size must be an even number of bits >= 256", code="bad_key_bits")
-    from training_app import key_ceremony
-
-    key_ceremony.check_origin(key_origin, bits, n_parties, threshold, key_round_ms)
+    check_key_origin(key_origin, bits, n_parties, threshold, key_round_ms)
     try:
         dl = Deadlines.default() if not deadlines else _deadlines(deadlines)
     except (ValueError, KeyError) as exc:
@@ -198,6 +203,22 @@ def create_group(
         publish(group.id, "group_created", name=group.name, address=group.address,
                 simulated=group.simulated)  # fmt: skip
     return group
+
+
+def check_key_origin(origin: str, bits: int, N: int, t: int, round_ms: int = 0) -> None:
+    """Refuse a group whose key cannot be made the way it asks (the reason with 400/409)."""
+    if origin not in KEY_ORIGINS:
+        raise DomainError(f"key_origin must be one of {', '.join(KEY_ORIGINS)}",
+                          code="bad_origin", status_code=400)  # fmt: skip
+    if round_ms and not KEY_ROUND_MS[0] <= round_ms <= KEY_ROUND_MS[1]:
+        raise DomainError(f"key_round_ms must be {KEY_ROUND_MS[0]}..{KEY_ROUND_MS[1]}",
+                          code="bad_key_round_ms", status_code=400)  # fmt: skip
+    if origin == DEALERLESS:
+        try:
+            DKGParams(bits, N, t)
+        except ValueError as exc:
+            raise DomainError(f"a dealerless key ceremony cannot run: {exc}",
+                              code="bad_ceremony") from None  # fmt: skip
 
 
 def _deadlines(d: dict) -> Deadlines:
@@ -420,23 +441,27 @@ def start_group(*, group, by, api_url: str | None = None) -> CooperativeGroup:
             g.api_url = api_url
         g.save(update_fields=["status", "api_url"])
         publish(g.id, "group_status", status=g.status)
-        _on_commit_task("crypto_keygen", g.id)
+        if g.key_origin == DEALER:
+            _on_commit_task("crypto_keygen", g.id)
+        else:  # by name: the ceremony's tasks live above this module (key_ceremony)
+            gid = g.id
+            transaction.on_commit(lambda: current_app.send_task(
+                "training_app.tasks.crypto_open_ceremony", args=(gid,)))  # fmt: skip
     return g
 
 
 def run_key_ceremony(group_id: int) -> bool:
-    """Make PK_model: the parties' dealerless ceremony (``training_app.key_ceremony``), or,
-    for a "dealer" group, the dealer: a threshold keypair (N, t) whose shares are sealed to
+    """The dealer of a "dealer" group (a dealerless group's parties make PK_model in
+    ``training_app.key_ceremony`` instead): a threshold keypair (N, t) whose shares are sealed to
     each member's box key and signed by the authority. Only PUBLIC data is stored (PK_model,
     sealed boxes, their hashes on chain). Idempotent: False if the ceremony already started."""
     from deepchain.crypto.paillier import generate_threshold_keypair, seal_key_share
-    from training_app import key_ceremony
 
     g = CooperativeGroup.objects.get(pk=group_id)
     if g.public_key is not None or g.status != CooperativeGroup.Status.KEYGEN:
         return False
-    if g.key_origin == key_ceremony.DEALERLESS:
-        return key_ceremony.open_ceremony(group_id)
+    if g.key_origin != DEALER:
+        return False  # the parties make it (task crypto_open_ceremony)
     members = active_members(g)
     pk, shares = generate_threshold_keypair(g.key_bits, g.n_parties, g.threshold)
     dealer = ledger.authority_identity()

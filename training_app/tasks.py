@@ -24,23 +24,13 @@ PARTY_RETRIES = 60
 
 @shared_task(name="training_app.tasks.tick_clock", ignore_result=True)
 def tick_clock() -> int:
-    """The protocol clock (beat): close every due phase exactly once, and end every key
-    ceremony whose open round is past its deadline."""
-    from training_app import key_ceremony
-
-    return services.close_due_phases() + key_ceremony.close_due()
+    """The protocol clock (beat): close every due phase exactly once."""
+    return services.close_due_phases()
 
 
 @shared_task(name="training_app.tasks.crypto_keygen", ignore_result=True)
 def crypto_keygen(group_id: int) -> bool:
     return services.run_key_ceremony(group_id)
-
-
-@shared_task(name="training_app.tasks.crypto_verify_ceremony", ignore_result=True)
-def crypto_verify_ceremony(ceremony_id: int) -> bool:
-    from training_app import key_ceremony
-
-    return key_ceremony.verify_ceremony(ceremony_id)
 
 
 @shared_task(name="training_app.tasks.crypto_verify_gradient", ignore_result=True)
@@ -126,44 +116,3 @@ def party_step(membership_id: int, attempt: int = 0) -> str:
     if not did_any and did in ("idle", "waiting", "error") and attempt < PARTY_RETRIES:
         party_step.apply_async((membership_id, attempt + 1), countdown=1)
     return did
-
-
-#: a simulated party's ceremony loop gives up after this many seconds without progress
-CEREMONY_IDLE_S = 600.0
-
-
-@shared_task(name="training_app.tasks.party_ceremony", ignore_result=True)
-def party_ceremony(group_id: int) -> int:
-    """The group's simulated parties take part in its key ceremony: the same client as the
-    CLI (``PartyAgent.ceremony_step``, REST only), stepped in turn in this one process, which
-    keeps their ceremony state in memory until every one is done. Returns the steps taken."""
-    import time
-
-    from deepchain.party import ApiError
-    from training_app.models import Membership
-
-    ids = list(
-        Membership.objects.filter(
-            group_id=group_id, simulated=True, status=Membership.Status.ACTIVE
-        ).values_list("id", flat=True)
-    )
-    agents = [simulated_agent(mid) for mid in ids]
-    steps, last = 0, time.monotonic()
-    active = list(agents)
-    while active and time.monotonic() - last < CEREMONY_IDLE_S:
-        progressed = False
-        for agent in list(active):
-            try:
-                did = agent.ceremony_step()
-            except (ApiError, OSError) as exc:
-                log.warning("party %s: %s", agent.cfg.group, exc)
-                did = "error"
-            if did == "done":
-                active.remove(agent)
-            elif did not in ("waiting", "silent", "error"):
-                progressed, steps = True, steps + 1
-        if progressed:
-            last = time.monotonic()
-        else:
-            time.sleep(0.2)
-    return steps

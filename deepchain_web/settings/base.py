@@ -142,6 +142,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE = {
     # The protocol clock: close every phase whose deadline passed (idempotent).
     "protocol-clock": {"task": "training_app.tasks.tick_clock", "schedule": 2.0},
+    # ... and for key ceremonies: name every party that stalled past its round's deadline.
+    "key-ceremony-clock": {"task": "training_app.tasks.tick_key_ceremonies", "schedule": 2.0},
     # Blockwise-BA: turn pending transactions into a block agreed by the committee.
     "consensus-height": {"task": "ledger_app.tasks.run_consensus", "schedule": 3.0},
 }

@@ -17,7 +17,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from deepchain.audit_protocol import audit_protocol
+from deepchain.audit.protocol import audit_protocol
 from deepchain.blobs import BlobStore, blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.ceremony_agent import share_path
