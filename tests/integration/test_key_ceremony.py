@@ -54,7 +54,7 @@ def _start(users, url: str, behaviours=None, round_ms: int = 60_000) -> Cooperat
     g = services.create_group(
         initiator=users[0], name="ceremony", n_parties=len(users), threshold=T_DECRYPT,
         rounds=1, deposit=DEPOSIT, model_name="tiny", key_bits=512, data_limit=500,
-        api_url=url, key_origin="dealerless", key_round_ms=round_ms,
+        api_url=url, key_origin="dealerless", key_round_ms=round_ms, simulated=True,
         deadlines={"T1": 600_000, "T2": 600_000, "T5": 600_000},
     )  # fmt: skip
     for u, b in zip(users, behaviours or ["honest"] * len(users), strict=True):
