@@ -219,13 +219,13 @@ def recompute_aggregate(
     for party, ref, data in updates:
         if blob_hash(data) != ref:
             raise Refusal(f"the update blob of {party[:16]} does not hash to its GRADIENT's")
-        try:
-            upd = EncryptedUpdate.from_bytes(data, pk)
+        try:  # its proofs were the verifier's to check (VERIFY on chain): only C(dW_j) here
+            length, cts = EncryptedUpdate.ciphertexts_from_bytes(data, pk)
         except ValueError as exc:
             raise Refusal(f"the update of {party[:16]} is malformed: {exc}") from None
-        if len(upd.ciphertexts) != len(prod) or upd.length != agg.length:
+        if len(cts) != len(prod) or length != agg.length:
             raise Refusal(f"the update of {party[:16]} and the aggregate differ in length")
-        prod = [a * mpz(c) % n2 for a, c in zip(prod, upd.ciphertexts, strict=True)]
+        prod = [a * mpz(c) % n2 for a, c in zip(prod, cts, strict=True)]
     bad = [j for j, (a, c) in enumerate(zip(prod, agg.ciphertexts, strict=True)) if a != c]
     if bad:
         raise Refusal(f"{len(bad)} of {len(prod)} aggregate ciphertexts (first: {bad[0]}) are not "

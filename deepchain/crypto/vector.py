@@ -198,8 +198,12 @@ class EncryptedUpdate:
             w.parts.append(raw)
         return w.getvalue()
 
-    @classmethod
-    def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
+    @staticmethod
+    def _read_head(
+        data: bytes, pk: ThresholdPublicKey | None
+    ) -> tuple[Reader, int, list[int], int, bool]:
+        """The compact form's header and ciphertexts: (reader at the proofs, length,
+        ciphertexts, which Proof_PK form, whether a slot-bound proof follows)."""
         r = Reader(data, b"DCEU")
         length, k, width, flag = r.u64(), r.u32(), r.u32(), r.u8()
         has, has_bound = flag & 3, bool(flag & 4)
@@ -209,7 +213,24 @@ class EncryptedUpdate:
             raise CryptoFormatError("EncryptedUpdate: ciphertext width does not match key")
         if k * width > len(data):
             raise CryptoFormatError("truncated data")
-        cts = [r.fixed(width) for _ in range(k)]
+        return r, length, [r.fixed(width) for _ in range(k)], has, has_bound
+
+    @classmethod
+    def ciphertexts_from_bytes(cls, data: bytes, pk: ThresholdPublicKey) -> tuple[int, list[int]]:
+        """Only the vector length and the ciphertexts (each a unit mod n^2) of the compact
+        form, its proofs left unparsed: what a decryptor needs to recompute an aggregate, at a
+        small fraction of the cost of reading the proofs (checked by the verifier, not here)."""
+        _r, length, cts, _has, _bound = cls._read_head(data, pk)
+        if length < len(cts) or (length and not cts):
+            raise CryptoFormatError("EncryptedUpdate: length inconsistent with ciphertexts")
+        for k, c in enumerate(cts):
+            check_unit(c, pk.n, f"EncryptedUpdate.ciphertexts[{k}]")
+        return length, cts
+
+    @classmethod
+    def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> EncryptedUpdate:
+        r, length, cts, has, has_bound = cls._read_head(data, pk)
+        k = len(cts)
         proofs = [ProofPK.read(r) for _ in range(k)] if has == 1 else []
         batch = BatchProofPK.read(r) if has == 2 else None
         bound = SlotBoundProof.from_bytes(r.take(r.u64())) if has_bound else None

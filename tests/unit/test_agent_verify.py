@@ -6,6 +6,7 @@ contract's free refusal."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import stat
@@ -79,6 +80,24 @@ def test_it_refuses_an_update_blob_that_does_not_hash_to_its_gradient():
     swapped = [*INPUTS[:3], (INPUTS[3][0], INPUTS[3][1], BLOBS[0])]
     with pytest.raises(Refusal, match="does not hash"):
         recompute_aggregate(PK, served, blob_hash(served), swapped)
+
+
+def test_the_decryptor_reads_the_ciphertexts_of_a_proved_update_and_refuses_a_non_unit():
+    from deepchain.crypto.vector import encrypt_update, proof_context
+
+    q = np.random.default_rng(9).integers(-1000, 1000, LENGTH)
+    ctx = proof_context(PK, "co-test", 1, "gradient_submission", 1, "a" * 64)
+    bounded = dataclasses.replace(SCHEME, bound=1000)  # with the slot-bound proof too
+    proved = encrypt_update(PK, bounded, q, rng=random.Random(9), ctx=ctx).to_bytes(PK)
+    assert EncryptedUpdate.ciphertexts_from_bytes(proved, PK) == (
+        LENGTH, EncryptedUpdate.from_bytes(proved, PK).ciphertexts)  # fmt: skip
+    assert EncryptedUpdate.from_bytes(proved, PK).bound_proof is not None
+    zeroed = EncryptedUpdate(ciphertexts=[PK.n, *UPDATES[0].ciphertexts[1:]], proofs=[],
+                             length=LENGTH).to_bytes(PK)  # fmt: skip
+    served = _served([u.ciphertexts for u in UPDATES])
+    bad = [(INPUTS[0][0], blob_hash(zeroed), zeroed), *INPUTS[1:]]
+    with pytest.raises(Refusal, match="malformed"):
+        recompute_aggregate(PK, served, blob_hash(served), bad)
 
 
 @settings(max_examples=15, deadline=None)
