@@ -17,7 +17,8 @@ platform only through the REST API (token auth) and, per round r:
    reason (no deposit, no penalty);
 3. downloads the decrypted aggregate S = sum_j q_j and the number n of accepted updates,
    applies the group's strategy to the mean round(S / n) in fixed point (FedAvg:
-   W_r = W_{r-1} + round(S / n) / scale, :func:`apply_aggregate`; a server optimizer's state is
+   W_r = W_{r-1} + round(S / n) / scale, ``learning.fixed_point.apply_aggregate``; a server
+   optimizer's state is
    re-derived from the published aggregates, ``learning.strategies``), evaluates W_r on its
    local validation split and reports accuracy, loss, seconds per phase and bytes sent.
    With FedProx (the group's mu > 0) step 1 trains on F(w) + (mu / 2) ||w - W_{r-1}||^2.
@@ -47,7 +48,6 @@ member yet, staking d with its own signed DEPOSIT. This module imports no Django
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import json
 import logging
@@ -71,7 +71,6 @@ from deepchain.agent_verify import (
     verify_round_aggregate,
 )
 from deepchain.blobs import blob_hash
-from deepchain.canonical import canonical_json
 from deepchain.ceremony_agent import CeremonyClient, share_path
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import Identity
@@ -82,28 +81,29 @@ from deepchain.crypto.vector import (
     encrypt_update,
     proof_context,
 )
-from deepchain.incentives.contracts import fixed_point_mean
 from deepchain.learning.data import Dataset, load_mnist, train_test_split
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.strategies import (
     ServerState,
     Strategy,
     apply_strategy,
-    fixed_point_mean_vector,
     replay_state,
     scale_bits_of,
-    twin_aggregate,
 )
 from deepchain.ledger.transactions import TxKind, make_tx
 from deepchain.private_files import private_dir, write_private
+from deepchain.wire import (
+    b64d,
+    b64e,
+    floats_from_bytes,
+    heartbeat_message,
+    ints_from_bytes,
+    registration_message,
+)
 
 log = logging.getLogger("deepchain.party")
 
 IDENTITY_FILE = "identity.json"
-#: domain tag of the proof of possession an agent signs when it registers its public keys
-REGISTER_TAG = "deepchain/agent-register/v1"
-#: domain tag of the heartbeat a running agent signs (the group page shows it online)
-HEARTBEAT_TAG = "deepchain/agent-heartbeat/v1"
 #: seconds between heartbeats (the platform counts an agent online for a few of these)
 HEARTBEAT_SECONDS = 5.0
 #: group states after which an agent has nothing left to do
@@ -113,34 +113,9 @@ __all__ = [
     "AgentConfig",
     "ApiError",
     "PartyAgent",
-    "apply_aggregate",
-    "b64d",
-    "b64e",
-    "fixed_point_mean_vector",
-    "floats_from_bytes",
     "fault_in_round",
-    "floats_to_bytes",
-    "heartbeat_message",
-    "ints_from_bytes",
-    "ints_to_bytes",
     "main",
-    "registration_message",
 ]
-
-
-def registration_message(user_id: int, sign_pk: str, box_pk: str) -> bytes:
-    """What an agent signs with pk_psu's private key to register it (proof of possession),
-    bound to the platform user, so a captured signature registers nothing for anyone else."""
-    doc = {"tag": REGISTER_TAG, "user": int(user_id), "sign_pk": sign_pk, "box_pk": box_pk}
-    return canonical_json(doc)
-
-
-def heartbeat_message(group_address: str, party: str, at_ms: int) -> bytes:
-    """What a running agent signs with pk_psu's private key to say it is online in a group:
-    bound to the group and the party, with the agent's own clock (the platform accepts each
-    heartbeat once, newer than the last, and close to its own time)."""
-    doc = {"tag": HEARTBEAT_TAG, "group": group_address, "party": party, "at_ms": int(at_ms)}
-    return canonical_json(doc)
 
 
 def fault_in_round(behaviour: str, r: int) -> str | None:
@@ -179,62 +154,6 @@ def model_replacement_update(
                        ctx=ctx)  # fmt: skip
     upd = EncryptedUpdate(cs, [], int(bad.size), batch_proof=batch, bound_proof=proof)
     return bad, upd
-
-
-# -- encodings shared by the agent, the platform and the benchmark ----------------------------
-def b64e(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def b64d(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"), validate=True)
-
-
-def floats_to_bytes(w: np.ndarray) -> bytes:
-    """W as little-endian float32 bytes (the params blob format)."""
-    return np.asarray(w, dtype="<f4").reshape(-1).tobytes()
-
-
-def floats_from_bytes(data: bytes) -> np.ndarray:
-    if len(data) % 4:
-        raise ValueError("float32 vector: length is not a multiple of 4")
-    return np.frombuffer(data, dtype="<f4").astype(np.float32)
-
-
-def ints_to_bytes(q: np.ndarray) -> bytes:
-    """An integer vector (quantized update, aggregate sums) as little-endian int64 bytes."""
-    return np.asarray(q, dtype="<i8").reshape(-1).tobytes()
-
-
-def ints_from_bytes(data: bytes) -> np.ndarray:
-    if len(data) % 8:
-        raise ValueError("int64 vector: length is not a multiple of 8")
-    return np.frombuffer(data, dtype="<i8").astype(np.int64)
-
-
-def apply_aggregate(
-    w_prev: np.ndarray, sums: np.ndarray, n: int, scheme: PackingScheme
-) -> np.ndarray:
-    """W_r = W_{r-1} + (1/n) sum_j dW_j, the 1/n applied once in fixed point (paper Alg. 2).
-
-    ``sums`` is the decrypted integer aggregate S = sum_j q_j of the n accepted quantized
-    updates; the mean round(S / n) is exact in integers, then dequantized.
-    """
-    mean_q = fixed_point_mean_vector(sums, n)
-    w = np.asarray(w_prev, dtype=np.float64) + mean_q.astype(np.float64) / scheme.scale
-    return w.astype(np.float32)
-
-
-def fixed_point_twin(scheme: PackingScheme, strategy: Strategy | None = None):
-    """Plaintext training with exactly the encrypted path's arithmetic: quantize each update,
-    sum the integers (what threshold decryption of the aggregate yields), apply the 1/n mean
-    and the group's server optimizer (default FedAvg) in fixed point. Encrypted and twin runs
-    differ only if the cryptography changed a value. One per run: it keeps the optimizer state.
-    """
-    return twin_aggregate(strategy or Strategy(), scheme.quantize, scale_bits_of(scheme.scale))
-
-
-assert int(fixed_point_mean_vector(np.array([5]), 2)[0]) == fixed_point_mean(5, 2)
 
 
 # -- REST client ------------------------------------------------------------------------------

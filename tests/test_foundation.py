@@ -68,7 +68,7 @@ WEB_COMMON = {
 }
 #: layers from the bottom: a module imports only its own layer's group or lower layers
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("deepchain.canonical", "deepchain.procpool", "deepchain.blobs"),
+    ("deepchain.canonical", "deepchain.procpool", "deepchain.blobs", "deepchain.wire"),
     ("deepchain.crypto", "deepchain.incentives"),
     ("deepchain.ledger", "deepchain.learning"),
     ("deepchain.party", "deepchain.audit", "deepchain.bench", "deepchain"),
@@ -79,22 +79,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("wiring",),
 )
 #: arrows that still run up; the list only shrinks
-KNOWN_UPWARD = {
-    # the learning study uses the agent's fixed-point twin: that encoding moves into the core
-    ("deepchain.learning.experiment", "deepchain.party"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 #: deepchain.party is the agent and its CLI: the platform and the tools must not depend on
-#: it. Modules that still do (for packing, byte formats, fixed point, which move into the
-#: core); the list only shrinks
-KNOWN_AGENT_USERS = {
-    "deepchain.bench.packing",
-    "deepchain.bench.training",
-    "deepchain.learning.experiment",
-    "training_app.api",
-    "training_app.presence",
-    "training_app.services",
-    "training_app.tasks",
-}
+#: it (the encodings they share are in deepchain.wire and deepchain.learning.fixed_point).
+#: The one user left runs the agent itself, for a group's simulated parties; the list only
+#: shrinks
+KNOWN_AGENT_USERS = {"training_app.tasks"}
 #: import cycles that still exist; the list only shrinks
 KNOWN_CYCLES = [{"training_app.services", "training_app.tasks"}]
 

@@ -21,7 +21,7 @@ from deepchain.agent_verify import MIN_CONTRIBUTORS
 from deepchain.incentives.clock import Phase
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain.learning.strategies import STRATEGIES
-from deepchain.party import b64d, b64e
+from deepchain.wire import b64d, b64e
 from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import (
     RequestSerializer,
@@ -88,13 +88,13 @@ class AgentRegisterView(APIView):
     """An external party agent registers the public keys it generated itself.
 
     GET: what to sign (user id) and the caller's account, if any. POST {sign_pk, box_pk,
-    signature}: ``signature`` = Ed25519 over ``deepchain.party.registration_message(user,
+    signature}: ``signature`` = Ed25519 over ``deepchain.wire.registration_message(user,
     sign_pk, box_pk)``; 201 on registration, 200 if these keys are already the caller's.
     """
 
     @extend_schema(responses=AgentStatusSerializer)
     def get(self, request):
-        from deepchain.party import REGISTER_TAG
+        from deepchain.wire import REGISTER_TAG
 
         return Response({"user": request.user.id, "username": request.user.get_username(),
                          "tag": REGISTER_TAG,
@@ -277,7 +277,7 @@ class HeartbeatSerializer(RequestSerializer):
 
 class HeartbeatView(APIView):
     """A running party agent says it is online: ``signature`` = Ed25519 by the member's key
-    over ``deepchain.party.heartbeat_message(group address, party address, at_ms)``."""
+    over ``deepchain.wire.heartbeat_message(group address, party address, at_ms)``."""
 
     @extend_schema(
         request=HeartbeatSerializer,

@@ -1,7 +1,7 @@
 """Party agents' presence: signed heartbeats, and who is online in a group.
 
 A running agent (``python -m deepchain.party``) signs a heartbeat every few seconds
-(``deepchain.party.heartbeat_message``: group, party, its own clock) with its identity key.
+(``deepchain.wire.heartbeat_message``: group, party, its own clock) with its identity key.
 The platform accepts one only from the member's own account key, newer than the last one it
 accepted and within ``MAX_SKEW_MS`` of its own clock, and counts the agent online while the
 last accepted one is younger than ``settings.DEEPCHAIN_AGENT_ONLINE_S``. A simulated party is
@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deepchain.crypto.identity import signature_from_hex, verify_signature
-from deepchain.party import heartbeat_message
+from deepchain.wire import heartbeat_message
 from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from training_app.models import CooperativeGroup, Membership

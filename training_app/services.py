@@ -257,7 +257,7 @@ def register_agent(*, user, sign_pk: str, box_pk: str, signature: str) -> tuple[
 
     from deepchain.crypto.identity import signature_from_hex, verify_signature
     from deepchain.ledger.transactions import is_pk_hex
-    from deepchain.party import registration_message
+    from deepchain.wire import registration_message
 
     if not (isinstance(sign_pk, str) and is_pk_hex(sign_pk)) or not (
         isinstance(box_pk, str) and is_pk_hex(box_pk)
@@ -550,7 +550,7 @@ def record_group_key(
 
 
 def _floats(w: np.ndarray) -> bytes:
-    from deepchain.party import floats_to_bytes
+    from deepchain.wire import floats_to_bytes
 
     return floats_to_bytes(w)
 
@@ -603,7 +603,7 @@ def strategy_from_options(name: str, **values: Any) -> Strategy:
 def _published_aggregates(r: Round) -> list[tuple[np.ndarray, int] | None]:
     """(S, n) of each round before ``r`` in order (None for a round without a result): what
     the group's optimizer state is re-derived from."""
-    from deepchain.party import ints_from_bytes
+    from deepchain.wire import ints_from_bytes
 
     store = ledger.blob_store()
     out: list[tuple[np.ndarray, int] | None] = []
@@ -1379,7 +1379,7 @@ def combine_round(round_id: int) -> bool:
     from deepchain.crypto.vector import DecryptionShare, combine_vector
     from deepchain.learning.local import evaluate
     from deepchain.learning.strategies import apply_strategy, replay_state, scale_bits_of
-    from deepchain.party import floats_from_bytes, ints_to_bytes
+    from deepchain.wire import floats_from_bytes, ints_to_bytes
     from training_app.datasets import test_split
 
     r = Round.objects.select_related("group").get(pk=round_id)

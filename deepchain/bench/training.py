@@ -49,6 +49,7 @@ from deepchain.learning.experiment import (
     run_federated,
     run_single,
 )
+from deepchain.learning.fixed_point import fixed_point_twin
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.models import PRESETS, configure_torch_threads
 from deepchain.learning.strategies import (
@@ -59,7 +60,6 @@ from deepchain.learning.strategies import (
     replay_models,
     scale_bits_of,
 )
-from deepchain.party import fixed_point_twin
 
 #: Phases each party runs on its own host (the rest is the verifying worker's).
 PARTY_PHASES = ("training", "encrypt+prove", "agent_verify", "shares+prove")

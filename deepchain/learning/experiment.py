@@ -243,7 +243,8 @@ def run_federated(
     layer's quantize/dequantize round trip) and the group applies
     ``aggregate(W_{i-1}, updates)`` (default :func:`fedavg_step`, W + mean dW).
     ``strategy`` supplies FedProx's mu to local training (its server optimizer is applied by
-    ``aggregate``: pass :func:`deepchain.party.fixed_point_twin` of the same strategy; a
+    ``aggregate``: pass :func:`deepchain.learning.fixed_point.fixed_point_twin` of the same
+    strategy; a
     stateful strategy without ``aggregate`` is refused, its arithmetic is the protocol's).
     ``parties`` overrides the partition of ``train``. Per-party metrics are the test accuracy
     of each party's local model W_{i-1} + dW_ij before aggregation; ``on_round`` is called
@@ -607,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     make_aggregate = None
     if args.exact_twin:
         from deepchain.crypto.packing import PLATFORM_PACKING  # the protocol's arithmetic
-        from deepchain.party import fixed_point_twin
+        from deepchain.learning.fixed_point import fixed_point_twin
 
         scheme = PLATFORM_PACKING.scheme(2048, config.model)
         make_aggregate = lambda st: fixed_point_twin(scheme, st)  # noqa: E731

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deepchain.crypto.encoding import PackingScheme
-from deepchain.party import ints_from_bytes
+from deepchain.wire import ints_from_bytes
 from ledger_app import selectors
 from ledger_app import services as ledger
 from ledger_app.models import Account, Transaction

@@ -20,7 +20,7 @@ from deepchain.audit.protocol import audit_protocol
 from deepchain.blobs import BlobStore, blob_hash
 from deepchain.crypto.identity import Identity
 from deepchain.ledger.transactions import TxKind, make_tx
-from deepchain.party import heartbeat_message
+from deepchain.wire import heartbeat_message
 from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
 from ledger_app import tasks as ledger_tasks
@@ -225,7 +225,7 @@ def test_a_round_without_any_gradient_ends_the_group_failed_with_its_reason(cele
 
 
 def _register(user, ident: Identity):
-    from deepchain.party import registration_message
+    from deepchain.wire import registration_message
 
     msg = registration_message(user.id, ident.address, ident.public.box_pk)
     body = {"sign_pk": ident.address, "box_pk": ident.public.box_pk,

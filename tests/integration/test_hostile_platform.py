@@ -41,7 +41,8 @@ from deepchain.ledger.blocks import Block, BlockHeader, genesis_params, merkle_r
 from deepchain.ledger.blocks import sign_vote as vote_for
 from deepchain.ledger.rules import select_committee, select_leader
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx, thaw
-from deepchain.party import AgentConfig, Api, PartyAgent, b64e
+from deepchain.party import AgentConfig, Api, PartyAgent
+from deepchain.wire import b64e
 from frontend.selectors import dashboard_snapshot
 from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger

@@ -20,7 +20,8 @@ from rest_framework.test import APIClient
 
 from deepchain.crypto.identity import Identity
 from deepchain.learning.data import read_idx, write_idx
-from deepchain.party import IDENTITY_FILE, ints_from_bytes, registration_message
+from deepchain.party import IDENTITY_FILE
+from deepchain.wire import ints_from_bytes, registration_message
 from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
 from ledger_app.models import Account, Transaction

@@ -20,7 +20,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from deepchain.incentives.payoff import contribution_weights, payoff
-from deepchain.party import ints_from_bytes
+from deepchain.wire import ints_from_bytes
 from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
 from ledger_app.models import Account, LedgerEntry, Transaction

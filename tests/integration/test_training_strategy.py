@@ -14,7 +14,8 @@ from django.core.management import call_command
 from deepchain.audit.protocol import audit_protocol
 from deepchain.blobs import BlobStore
 from deepchain.learning.strategies import Strategy, replay_models, scale_bits_of
-from deepchain.party import PartyAgent, floats_from_bytes, ints_from_bytes
+from deepchain.party import PartyAgent
+from deepchain.wire import floats_from_bytes, ints_from_bytes
 from ledger_app import services as ledger
 from ledger_app.models import Transaction
 from tests.integration.test_audit_protocol_training import _wait_for_blocks

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepchain.crypto.packing import PLATFORM_PACKING
+from deepchain.incentives.contracts import fixed_point_mean
 from deepchain.learning.data import Dataset, load_dataset, partition_dirichlet, train_test_split
 from deepchain.learning.experiment import run_federated
+from deepchain.learning.fixed_point import apply_aggregate, fixed_point_twin
 from deepchain.learning.local import train_local
 from deepchain.learning.models import PRESETS, initial_params
 from deepchain.learning.strategies import (
@@ -19,6 +21,7 @@ from deepchain.learning.strategies import (
     Strategy,
     StrategyError,
     apply_strategy,
+    fixed_point_mean_vector,
     integer_sqrt,
     parse_spec,
     replay_models,
@@ -27,7 +30,6 @@ from deepchain.learning.strategies import (
     scale_bits_of,
     twin_aggregate,
 )
-from deepchain.party import apply_aggregate, fixed_point_twin
 
 SCHEME = PLATFORM_PACKING.scheme(2048, "paper_cnn")
 S_BITS = scale_bits_of(SCHEME.scale)  # the packing scale 2^s
@@ -321,3 +323,10 @@ def test_the_largest_valid_aggregates_never_overflow(strat, s_bits):
     aggs = [(np.array([top, -top, top // 3]), 1)] * 400
     models = replay_models(strat, np.zeros(3, np.float32), aggs, s_bits)
     assert all(np.all(np.isfinite(w)) for w in models)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=20), st.integers(1, 50))
+def test_the_vector_mean_rounds_every_sum_like_the_contracts_scalar_mean(sums, n):
+    got = fixed_point_mean_vector(np.array(sums, dtype=np.int64), n)
+    assert [int(x) for x in got] == [fixed_point_mean(s, n) for s in sums]
