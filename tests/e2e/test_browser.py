@@ -545,7 +545,8 @@ def test_every_page_loads_under_its_csp_without_a_violation(live_server_url, bro
         create_party_account(user=u)
     for name, public in (("Open co-op", True), ("Private co-op", False)):
         g = services.create_group(initiator=pat, name=name, n_parties=3, threshold=2, rounds=1,
-                                  deposit=DEPOSIT, model_name="tiny", public=public)  # fmt: skip
+                                  deposit=DEPOSIT, model_name="tiny", public=public,
+                                  simulated=True)  # fmt: skip
         services.join_group(group=g, user=pat, data_size=100)  # a DEPOSIT transaction
     starts = ["/", "/explorer/", "/explorer/blocks/0/", "/groups/", "/groups/new/", "/wallet/",
               "/assets/", "/accounts/profile/", "/accounts/login/", "/accounts/signup/",
