@@ -5,9 +5,10 @@ server, a real Celery worker and REAL party agent processes (``python -m deepcha
 - a visitor, not signed in, watches the public demo group live: its dashboard shows the
   misbehaving party's penalty, the honest parties' extra pay and the outcome summary, and the
   explorer, a block and a transaction open without an account;
-- two new users take part from the browser: the first creates a group (the form derives its
-  windows from the measured cost), each copies the agent command from the group page (copy
-  button, clipboard), two real CLI agents started with it join and come online on the page;
+- new users take part from the browser: the first creates a group (the form derives its
+  windows from the measured cost), each of the three copies the agent command from the group
+  page (copy button, clipboard), three real CLI agents started with it join and come online
+  on the page (a real group has no party simulated by the platform);
   Start is refused while an agent is offline and accepted once it is back; the round runs and
   the outcome card appears on the dashboard without any reload; the wallet labels every line;
   an auditor sees the admin without write controls;
@@ -306,13 +307,11 @@ def test_two_new_users_take_part_with_agents_started_from_the_page(
     from django.contrib.auth.models import Group
 
     from ledger_app.models import Account
-    from ledger_app.services import create_party_account
-    from training_app import services
     from training_app.models import CooperativeGroup
 
     base = live_server_url
-    alice_ctx, bob_ctx = _context(browser, base), _context(browser, base)
-    alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
+    alice_ctx, bob_ctx, carol_ctx = (_context(browser, base) for _ in range(3))
+    alice, bob, carol = alice_ctx.new_page(), bob_ctx.new_page(), carol_ctx.new_page()
 
     # alice signs up and creates a group: the form explains each field and the risk
     _sign_up(alice, base, "alice")
@@ -348,23 +347,20 @@ def test_two_new_users_take_part_with_agents_started_from_the_page(
     assert "--data ./deepchain-alice/data --keystore ./deepchain-alice/keystore" in alice_cmd
     _shot(alice, "group-onboarding")
 
-    _sign_up(bob, base, "bob")
-    bob.goto(group_url)
-    bob.click("#create-token")
-    bob.wait_for_selector("#copy-command")
-    bob_cmd = _copied_command(bob)
-    assert "--token " in bob_cmd and bob_cmd != alice_cmd
+    commands = {"alice": alice_cmd}
+    for name, page in (("bob", bob), ("carol", carol)):  # a real group: every party its agent
+        _sign_up(page, base, name)
+        page.goto(group_url)
+        page.click("#create-token")
+        page.wait_for_selector("#copy-command")
+        commands[name] = _copied_command(page)
+        assert "--token " in commands[name] and commands[name] != alice_cmd
+    bob_cmd = commands["bob"]
 
-    # a third party simulated by the platform (online by construction)
-    carol = get_user_model().objects.create_user("carol", password=PASSWORD)
-    create_party_account(user=carol)
-    services.join_group(group=group, user=carol, data_size=400, simulated=True)
-
-    # two real agents, each started with the command copied from its page
-    for name, seed in (("alice", 1), ("bob", 2)):
+    # three real agents, each started with the command copied from its page
+    for seed, name in enumerate(commands, start=1):
         _write_party_data(tmp_path / f"deepchain-{name}" / "data", seed)
-    agents = {"alice": _start_agent(alice_cmd, tmp_path, "alice"),
-              "bob": _start_agent(bob_cmd, tmp_path, "bob")}  # fmt: skip
+    agents = {name: _start_agent(cmd, tmp_path, name) for name, cmd in commands.items()}
     try:
         alice.goto(group_url)
         mark = _mark(alice)
@@ -445,7 +441,7 @@ def test_two_new_users_take_part_with_agents_started_from_the_page(
                         "input[name=_addanother]", "a.deletelink"):  # fmt: skip
             assert aud.locator(control).count() == 0, (path, control)
     aud.screenshot(path=str(ARTIFACTS / "admin-auditor.png"), full_page=True)
-    _assert_no_csp_violation(alice_ctx, bob_ctx, aud_ctx)
+    _assert_no_csp_violation(alice_ctx, bob_ctx, carol_ctx, aud_ctx)
 
 
 # --- an aborted group ----------------------------------------------------------------------
