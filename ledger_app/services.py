@@ -24,9 +24,10 @@ from django.utils import timezone
 from deepchain.blobs import BlobStore
 from deepchain.canonical import canonical_json
 from deepchain.crypto.identity import Identity
+from deepchain.incentives.money import escrow_account, pool_account
 from deepchain.ledger.blocks import Block as CoreBlock
 from deepchain.ledger.blocks import make_genesis
-from deepchain.ledger.state import LedgerState, escrow, pool
+from deepchain.ledger.state import LedgerState
 from deepchain.ledger.transactions import (
     GENESIS_SENDER,
     InvalidTransaction,
@@ -323,7 +324,7 @@ def hand_over_custodial_account(*, user, sign_pk: str, box_pk: str) -> Account:
 def _contract_accounts(group: str | None) -> frozenset[str]:
     """The contract accounts of a group: ``escrow:<group>`` (stakes, deposits) and
     ``pool:<group>`` (forfeited deposits). They exist from the first transaction touching them."""
-    return frozenset({escrow(group), pool(group)}) if group else frozenset()
+    return frozenset({escrow_account(group), pool_account(group)}) if group else frozenset()
 
 
 def _ensure_contract_account(address: str) -> None:
@@ -344,13 +345,13 @@ def _touched(tx_kind: TxKind, sender: str, payload: dict, group: str | None) -> 
     if tx_kind == TxKind.TRANSFER and isinstance(payload.get("to"), str):
         out.add(payload["to"])
     elif tx_kind == TxKind.DEPOSIT and group:
-        out.add(escrow(group))
+        out.add(escrow_account(group))
     elif tx_kind == TxKind.PAYOUT and group:
-        out |= {escrow(group), pool(group)}
+        out |= {escrow_account(group), pool_account(group)}
         if isinstance(payload.get("to"), str):
             out.add(payload["to"])
     elif tx_kind == TxKind.PENALTY and group:
-        out |= {escrow(group), pool(group)}
+        out |= {escrow_account(group), pool_account(group)}
     return out
 
 
@@ -500,14 +501,20 @@ def move_money(
         payload["source"] = "pool" if source.startswith("pool:") else "escrow"
     expected = {
         TxKind.TRANSFER: (signer.address, destination),
-        TxKind.DEPOSIT: (signer.address, escrow(group) if group else None),
-        TxKind.PAYOUT: (escrow(group) if group else None, destination),
-        TxKind.PENALTY: (escrow(group) if group else None, pool(group) if group else None),
+        TxKind.DEPOSIT: (signer.address, escrow_account(group) if group else None),
+        TxKind.PAYOUT: (escrow_account(group) if group else None, destination),
+        TxKind.PENALTY: (
+            escrow_account(group) if group else None,
+            pool_account(group) if group else None,
+        ),
     }.get(kind)
     if expected is None:
         raise DomainError(f"{kind} does not move money; use submit_transaction", code="kind")
     if kind == TxKind.PAYOUT and group:
-        expected = (source if source in (escrow(group), pool(group)) else None, destination)
+        expected = (
+            source if source in (escrow_account(group), pool_account(group)) else None,
+            destination,
+        )
     if (source, destination) != expected:
         raise _refuse(_Refused(None, f"{kind} cannot move money from {source[:24]} to "
                                      f"{destination[:24]} signed by {signer.address[:16]}",

@@ -48,7 +48,8 @@ from deepchain.crypto.identity import PublicIdentity
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.crypto.serialize import CryptoFormatError
 from deepchain.incentives.contracts import Reason
-from deepchain.ledger.state import escrow, pool
+from deepchain.incentives.money import escrow_account as escrow
+from deepchain.incentives.money import pool_account as pool
 from deepchain.ledger.transactions import TxKind
 from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish

@@ -52,9 +52,10 @@ from deepchain.incentives.contracts import (
     TradingContract,
     Transfer,
 )
+from deepchain.incentives.money import escrow_account as escrow
+from deepchain.incentives.money import pool_account as pool
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.learning.strategies import Strategy, StrategyError
-from deepchain.ledger.state import escrow, pool
 from deepchain.ledger.transactions import Transaction as CoreTx
 from deepchain.ledger.transactions import TxFormatError, TxKind
 from deepchain_web.api_errors import DomainError

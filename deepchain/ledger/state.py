@@ -1,6 +1,6 @@
 """The money state a chain implies (DeepCoin balances, nonces), re-derivable by any auditor.
 
-Accounts:
+Accounts (named in ``incentives.money``):
 - a party's or worker's address (Ed25519 public key hex);
 - ``escrow:<group>``: deposits held by a group's contracts (F*_GradientCollecting, ...);
 - ``pool:<group>``: penalties awaiting redistribution as extra pay.
@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from deepchain.canonical import canonical_json, tagged_hash
+from deepchain.incentives.money import escrow_account, pool_account
 from deepchain.ledger.blocks import Vote
 from deepchain.ledger.transactions import (
     GENESIS_SENDER,
@@ -45,16 +46,6 @@ GROUP_KINDS = frozenset(
         TxKind.CLOCK,
     }
 )
-
-
-def escrow(group: str) -> str:
-    """Account holding a group's deposits."""
-    return f"escrow:{group}"
-
-
-def pool(group: str) -> str:
-    """Account holding a group's penalties awaiting redistribution."""
-    return f"pool:{group}"
 
 
 def _amount(payload: dict, key: str = "amount") -> int:
@@ -134,7 +125,7 @@ class LedgerState:
                 raise InvalidTransaction("transfer recipient must be an address")
             mv.append((tx.sender, to, _amount(p)))
         elif kind == TxKind.DEPOSIT:
-            mv.append((tx.sender, escrow(tx.group), _amount(p)))
+            mv.append((tx.sender, escrow_account(tx.group), _amount(p)))
         elif kind == TxKind.PAYOUT:
             to, source = p.get("to"), p.get("source")
             if not is_pk_hex(to):
@@ -143,14 +134,14 @@ class LedgerState:
                 raise InvalidTransaction("payout source must be 'escrow' or 'pool'")
             if not isinstance(p.get("reason"), str):
                 raise InvalidTransaction("payout needs a reason")
-            src = escrow(tx.group) if source == "escrow" else pool(tx.group)
+            src = escrow_account(tx.group) if source == "escrow" else pool_account(tx.group)
             mv.append((src, to, _amount(p)))
         elif kind == TxKind.PENALTY:
             if not is_pk_hex(p.get("party")):
                 raise InvalidTransaction("penalty must name the penalised party")
             if not isinstance(p.get("reason"), str):
                 raise InvalidTransaction("penalty needs a reason")
-            mv.append((escrow(tx.group), pool(tx.group), _amount(p)))
+            mv.append((escrow_account(tx.group), pool_account(tx.group), _amount(p)))
         elif kind == TxKind.REJECTION and not (
             isinstance(p.get("tx_hash"), str) and isinstance(p.get("reason"), str)
         ):

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from deepchain.ledger.state import escrow, pool
+from deepchain.incentives.money import escrow_account as escrow
+from deepchain.incentives.money import pool_account as pool
 from deepchain.ledger.transactions import TxKind
 from deepchain_web.api_errors import DomainError
 from ledger_app import selectors, services

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepchain.incentives.money import escrow_account as escrow
+from deepchain.incentives.money import pool_account as pool
 from deepchain.ledger.sim import identity
-from deepchain.ledger.state import LedgerState, escrow, genesis_state, pool
+from deepchain.ledger.state import LedgerState, genesis_state
 from deepchain.ledger.transactions import (
     InvalidTransaction,
     Transaction,

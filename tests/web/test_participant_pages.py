@@ -147,7 +147,8 @@ def test_start_from_the_page_says_which_agents_are_offline_and_abort_returns_the
 def test_the_wallet_labels_each_line_and_shows_a_penalty_taken_from_the_stake(
     client, make_user, make_group
 ):
-    from deepchain.ledger.state import escrow, pool
+    from deepchain.incentives.money import escrow_account as escrow
+    from deepchain.incentives.money import pool_account as pool
     from deepchain.ledger.transactions import TxKind
     from ledger_app import services as ledger
     from training_app import services
@@ -172,7 +173,8 @@ def test_the_wallet_labels_each_line_and_shows_a_penalty_taken_from_the_stake(
 def test_the_outcome_and_the_demo_terminal_tell_penalties_extra_pay_and_the_urls(
     make_user, make_group
 ):
-    from deepchain.ledger.state import escrow, pool
+    from deepchain.incentives.money import escrow_account as escrow
+    from deepchain.incentives.money import pool_account as pool
     from deepchain.ledger.transactions import TxKind
     from frontend.narrator import Narrator
     from frontend.selectors import dashboard_snapshot
