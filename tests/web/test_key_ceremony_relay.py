@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from deepchain.crypto.dkg import DKGParams, DKGParty
@@ -175,3 +177,27 @@ def test_a_party_past_the_deadline_is_named_when_anyone_next_calls(ceremony):
     assert ledger_selectors.balance(f"escrow:{g.address}") == 0
     total, supply = ledger_selectors.total_supply_check()
     assert total == supply
+
+
+def test_the_dashboard_shows_the_ceremony_phase_progress_and_blame(ceremony):
+    from frontend import story
+
+    w = ceremony
+    g = w["g"]
+    steps = [s["what"] for s in story.key_setup(g)["steps"]]
+    assert any("dealerless key ceremony" in s for s in steps)
+    assert any("phase sieve: message round 0, 0 of 3 parties posted" in s for s in steps)
+    body = {j: b"x" for j in range(1, N + 1)}
+    assert _post(w, 1, 0, body).status_code == 202
+    steps = [s["what"] for s in story.key_setup(g)["steps"]]
+    assert any("1 of 3 parties posted" in s for s in steps), steps
+    KeyCeremony.objects.filter(group=g).update(deadline_ms=key_ceremony.now_ms() - 1)
+    key_ceremony.close_due()
+    g.refresh_from_db()
+    steps = [s["what"] for s in story.key_setup(g)["steps"]]
+    assert any(s.startswith("blame: P2: sent nothing in round 0") for s in steps), steps
+    assert any(s.startswith("blame: P3:") and f"forfeited {DEPOSIT}" in s for s in steps)
+    browser = Client()
+    browser.force_login(w["users"][0])
+    page = browser.get(reverse("group_detail", args=[g.id]))
+    assert page.status_code == 200 and b'data-key-origin="dealerless"' in page.content

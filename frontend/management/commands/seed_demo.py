@@ -80,6 +80,7 @@ class Command(BaseCommand):
                 deposit=100, model_name="mlp", partition="iid", local_iterations=DEMO_ITERATIONS,
                 learning_rate=0.1, batch_size=64, deadlines=DEMO_DEADLINES,
                 key_bits=int(settings.DEEPCHAIN_KEY_BITS), seed=0, simulated=True,
+                key_origin="dealerless",  # the parties make PK_model themselves
                 api_url=api_url or getattr(settings, "DEEPCHAIN_API_URL", "http://127.0.0.1:8000"),
                 public=True,  # its dashboard is open to visitors (read-only)
             )  # fmt: skip
