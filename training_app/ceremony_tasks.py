@@ -18,8 +18,8 @@ from training_app.tasks import simulated_agent
 
 log = logging.getLogger(__name__)
 
-#: a simulated party's ceremony loop gives up after this many seconds without progress
-CEREMONY_IDLE_S = 600.0
+#: beyond a round's allowance, how long the simulated parties' loop waits without progress
+CEREMONY_SLACK_S = 30.0
 
 
 @shared_task(name="training_app.tasks.crypto_open_ceremony", ignore_result=True)
@@ -42,24 +42,42 @@ def tick_key_ceremonies() -> int:
 def party_ceremony(group_id: int) -> int:
     """The group's simulated parties take part in its key ceremony: the same client as the
     CLI (``PartyAgent.ceremony_step``, REST only), stepped in turn in this one process, which
-    keeps their ceremony state in memory until every one is done. Returns the steps taken."""
-    from training_app.models import Membership
+    keeps their ceremony state in memory until every one is done, the ceremony has ended, or
+    nothing has happened for a round's allowance + CEREMONY_SLACK_S (the platform is gone, or
+    the clock has not been applied). Returns the steps taken."""
+    from training_app.models import KeyCeremony, Membership
+
+    def open_() -> KeyCeremony | None:
+        return KeyCeremony.objects.filter(
+            group_id=group_id,
+            status__in=(KeyCeremony.Status.RUNNING, KeyCeremony.Status.VERIFYING),
+        ).first()
+
+    c = open_()
+    idle_s = (c.round_ms / 1000 if c else 0) + CEREMONY_SLACK_S
 
     ids = Membership.objects.filter(
         group_id=group_id, simulated=True, status=Membership.Status.ACTIVE
     ).values_list("id", flat=True)
     active = [simulated_agent(mid) for mid in ids]
     steps, last = 0, time.monotonic()
-    while active and time.monotonic() - last < CEREMONY_IDLE_S:
+    answered = last  # when the platform last answered any of them
+    while active and open_() is not None and time.monotonic() - last < idle_s:
         progressed = False
         for agent in list(active):
             did = agent.ceremony_step(refusal="error")
+            if did != "error":
+                answered = time.monotonic()
             if did == "done":
                 active.remove(agent)
             elif did not in ("waiting", "silent", "error"):
                 progressed, steps = True, steps + 1
         if progressed:
             last = time.monotonic()
+        elif time.monotonic() - answered > CEREMONY_SLACK_S:
+            log.warning("group %s: the platform has not answered for %.0f s", group_id,
+                        CEREMONY_SLACK_S)  # fmt: skip
+            break
         else:
             time.sleep(0.2)
     return steps
