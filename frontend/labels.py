@@ -26,6 +26,7 @@ def phase_label(phase: str | None) -> str:
 
 #: why money moved (contracts.Reason values and the ledger's own reasons) -> one phrase
 REASONS = {
+    "penalty:key_setup": "Key-setup deposit forfeited (named by the key ceremony)",
     "faucet grant": "Sign-up grant",
     "stake": "Stake locked in the group's escrow",
     "stake_return": "Stake returned",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ledger_app.models import Transaction
-from training_app.models import CooperativeGroup, Membership, Round
+from training_app.models import CooperativeGroup, KeyCeremony, Membership, Round
 
 from .labels import phase_label, reason_label
 
@@ -30,6 +30,7 @@ class Narrator:
         self.closed: set[tuple[int, str]] = set()
         self.money: set[int] = set()
         self.rounds_told: set[int] = set()
+        self.ceremony: tuple[str, str] = ("", "")  # (status, phase) last told
         self.done = False
 
     def urls(self) -> dict[str, str]:
@@ -55,6 +56,7 @@ class Narrator:
             self.status = g.status
             if g.status not in ENDED:
                 self.write(f"[demo] group “{g.name}” is {g.status}")
+        self._tell_ceremony(g)
         for r in Round.objects.filter(group=g).order_by("number"):
             for phase in r.closed_phases or []:
                 if (r.number, phase) not in self.closed:
@@ -73,7 +75,11 @@ class Narrator:
             self.money.add(t.id)
             p = t.payload or {}
             reason = p.get("reason", "")
-            if t.kind == "penalty":
+            if t.kind == "penalty" and t.round is None:
+                who = names.get(p.get("party", ""), p.get("party", "")[:12])
+                self.write(f"[key ceremony] penalty {p.get('amount')} from {who}: "
+                           f"{reason_label(reason)}: {p.get('why', '')}")  # fmt: skip
+            elif t.kind == "penalty":
                 who = names.get(p.get("party", ""), p.get("party", "")[:12])
                 self.write(f"[round {t.round}] penalty {p.get('amount')} from {who}: "
                            f"{reason_label(reason)} in {phase_label(t.phase)}")  # fmt: skip
@@ -88,6 +94,24 @@ class Narrator:
             self.summary(g)
             self.done = True
         return self.done
+
+    def _tell_ceremony(self, g: CooperativeGroup) -> None:
+        """Each phase of the dealerless key ceremony once, and how it ended."""
+        c = KeyCeremony.objects.filter(group=g).first()
+        if c is None or (c.status, c.phase) == self.ceremony:
+            return
+        self.ceremony = (c.status, c.phase)
+        if c.status == KeyCeremony.Status.RUNNING:
+            self.write(f"[key ceremony] phase {c.phase} (message round {c.round}): the parties "
+                       "exchange sealed, signed messages through the platform")  # fmt: skip
+        elif c.status == KeyCeremony.Status.VERIFYING:
+            self.write("[key ceremony] every party reported PK_model: public checks running")
+        elif c.status == KeyCeremony.Status.DONE:
+            self.write(f"[key ceremony] PK_model made by the parties in {c.round} message "
+                       f"rounds, {c.bytes_relayed / 1e6:.1f} MB relayed; nobody holds its "
+                       "factors")  # fmt: skip
+        else:
+            self.write(f"[key ceremony] failed: {c.status_reason}")
 
     def summary(self, g: CooperativeGroup) -> None:
         from .story import outcome, party_directory

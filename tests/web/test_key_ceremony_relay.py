@@ -181,9 +181,14 @@ def test_a_party_past_the_deadline_is_named_when_anyone_next_calls(ceremony):
 
 def test_the_dashboard_shows_the_ceremony_phase_progress_and_blame(ceremony):
     from frontend import story
+    from frontend.narrator import Narrator
 
     w = ceremony
     g = w["g"]
+    told: list[str] = []
+    narrator = Narrator(g.id, "http://demo", told.append)
+    narrator.poll()
+    assert any(t.startswith("[key ceremony] phase sieve (message round 0)") for t in told)
     steps = [s["what"] for s in story.key_setup(g)["steps"]]
     assert any("dealerless key ceremony" in s for s in steps)
     assert any("phase sieve: message round 0, 0 of 3 parties posted" in s for s in steps)
@@ -197,6 +202,11 @@ def test_the_dashboard_shows_the_ceremony_phase_progress_and_blame(ceremony):
     steps = [s["what"] for s in story.key_setup(g)["steps"]]
     assert any(s.startswith("blame: P2: sent nothing in round 0") for s in steps), steps
     assert any(s.startswith("blame: P3:") and f"forfeited {DEPOSIT}" in s for s in steps)
+    narrator.poll()  # the demo's terminal story tells the same
+    assert any(
+        t.startswith("[key ceremony] failed: key ceremony: P2, P3 sent nothing") for t in told
+    )
+    assert any(t.startswith(f"[key ceremony] penalty {DEPOSIT} from P3") for t in told), told
     browser = Client()
     browser.force_login(w["users"][0])
     page = browser.get(reverse("group_detail", args=[g.id]))
