@@ -4,7 +4,8 @@ The platform only relays: a party posts one sealed, signed envelope per recipien
 and fetches those addressed to it once the round has closed (base64 in JSON). Errors are
 ``{"message", "code"}``: 400 outside the schema, 403 not a party, 404 no ceremony or no such
 envelope, 409 a rule of the ceremony refuses the request (wrong round, already posted, a
-mis-addressed or unsigned envelope, the ceremony ended).
+mis-addressed or unsigned envelope, an envelope that is not base64 or not keyed by a party
+index, the ceremony ended).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepchain_web.api_errors import DomainError
-from deepchain_web.fields import StrictCharField, StrictIntegerField
+from deepchain_web.fields import RequestSerializer, StrictCharField, StrictIntegerField
 from deepchain_web.limits import base64_len, max_blob
 from training_app import key_ceremony, selectors
 from training_app.key_ceremony import MAX_ROUNDS, PHASES
@@ -37,7 +38,7 @@ def _bytes(text: str, what: str) -> bytes:
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise DomainError(f"{what}: not valid base64", code="bad_blob", status_code=400) from None
+        raise DomainError(f"{what}: not valid base64", code="bad_blob") from None
 
 
 class CeremonyView(APIView):
@@ -55,7 +56,7 @@ class CeremonyView(APIView):
         return Response(state)
 
 
-class EnvelopesSerializer(serializers.Serializer):
+class EnvelopesSerializer(RequestSerializer):
     round = StrictIntegerField(min_value=0, max_value=MAX_ROUNDS)
     phase = serializers.ChoiceField(choices=PHASES)
     envelopes = serializers.DictField(
@@ -74,8 +75,7 @@ class MessagesView(APIView):
         try:
             envs = {int(k): _bytes(v, f"envelope {k}") for k, v in d["envelopes"].items()}
         except ValueError:
-            raise DomainError("envelopes are keyed by party index", code="bad_envelopes",
-                              status_code=400) from None  # fmt: skip
+            raise DomainError("envelopes are keyed by party index", code="bad_envelopes") from None
         res = key_ceremony.post_envelopes(group=g, user=request.user, round_no=d["round"],
                                           phase=d["phase"], envelopes=envs)  # fmt: skip
         return Response(res, status=202)
@@ -93,9 +93,9 @@ class InboxView(APIView):
         return Response({"round": number, "envelopes": envelopes})
 
 
-class ResultSerializer(serializers.Serializer):
-    public_key = serializers.JSONField(help_text="PK_model as the party ended with it")
-    transcript = serializers.JSONField(help_text="the public transcript (decimal strings)")
+class ResultSerializer(RequestSerializer):
+    public_key = serializers.DictField(help_text="PK_model as the party ended with it")
+    transcript = serializers.DictField(help_text="the public transcript (decimal strings)")
 
 
 class ResultView(APIView):
@@ -110,7 +110,7 @@ class ResultView(APIView):
         return Response(res, status=202)
 
 
-class BlameSerializer(serializers.Serializer):
+class BlameSerializer(RequestSerializer):
     round = StrictIntegerField(min_value=0, max_value=MAX_ROUNDS)
     reason = StrictCharField(max_length=300)
     accused = StrictIntegerField(min_value=1, max_value=16, required=False)

@@ -173,8 +173,7 @@ def post_envelopes(
         if c.messages.filter(round=round_no, sender=m.party_index).exists():
             raise DomainError("you already posted this round", code="already_posted")
         if sorted(envelopes) != list(range(1, g.n_parties + 1)):
-            raise DomainError("post exactly one envelope per party 1..N", code="bad_envelopes",
-                              status_code=400)  # fmt: skip
+            raise DomainError("post exactly one envelope per party 1..N", code="bad_envelopes")
         ros, name = roster(g), ceremony_name(g)
         rows = []
         for j, env in sorted(envelopes.items()):
@@ -249,8 +248,7 @@ def post_result(*, group: CooperativeGroup, user, public_key: Any, transcript: A
         if not isinstance(tr, dict):
             raise ValueError("the transcript is not an object")
     except (CryptoFormatError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise DomainError(f"not a public key and transcript: {exc}", code="bad_result",
-                          status_code=400) from None  # fmt: skip
+        raise DomainError(f"not a public key and transcript: {exc}", code="bad_result") from None
     m = _member(group, user)
     store = ledger.blob_store()
     tr_blob = store.put(canonical_json(transcript_to_json(tr)))

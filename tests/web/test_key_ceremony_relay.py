@@ -100,7 +100,7 @@ def test_it_refuses_envelopes_for_another_round_ceremony_or_sender_and_unsigned_
     r = _post(w, 1, 0, body, tamper=_bad_signature)
     assert r.status_code == 409 and "not signed by its sender" in r.json()["message"]
     r = _post(w, 1, 0, {1: b"x", 2: b"x"})  # not one per party
-    assert r.status_code == 400
+    assert r.status_code == 409 and "one envelope per party" in r.json()["message"]
     _nothing_stored(w)
     assert _post(w, 1, 0, body).status_code == 202
     assert _post(w, 1, 0, body).status_code == 409  # once per round
