@@ -74,7 +74,8 @@ from deepchain.blobs import blob_hash
 from deepchain.ceremony_agent import CeremonyClient, share_path
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.identity import Identity
-from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey, open_key_share
+from deepchain.crypto.keyshare import open_key_share
+from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey
 from deepchain.crypto.vector import (
     EncryptedUpdate,
     decryption_share,

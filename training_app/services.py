@@ -456,7 +456,8 @@ def run_key_ceremony(group_id: int) -> bool:
     ``training_app.key_ceremony`` instead): a threshold keypair (N, t) whose shares are sealed to
     each member's box key and signed by the authority. Only PUBLIC data is stored (PK_model,
     sealed boxes, their hashes on chain). Idempotent: False if the ceremony already started."""
-    from deepchain.crypto.paillier import generate_threshold_keypair, seal_key_share
+    from deepchain.crypto.keyshare import seal_key_share
+    from deepchain.crypto.paillier import generate_threshold_keypair
 
     g = CooperativeGroup.objects.get(pk=group_id)
     if g.public_key is not None or g.status != CooperativeGroup.Status.KEYGEN:

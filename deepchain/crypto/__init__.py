@@ -2,7 +2,7 @@
 
 Public API (see the modules for details):
 - paillier: ThresholdPublicKey, KeyShare, generate_threshold_keypair, verify_key_share, add,
-  scalar_mul, negate, partial_decrypt, combine, seal_key_share, open_key_share,
+  scalar_mul, negate, partial_decrypt, combine,
   decrypt_with_factors, plain_public_key
 - encoding: PackingScheme
 - zk.proof_pk: ProofPK, prove_pk, verify_pk; zk.batch_proof_pk: BatchProofPK, prove_update,

@@ -10,14 +10,12 @@ import sys
 import pytest
 
 from deepchain.crypto.identity import Identity
+from deepchain.crypto.keyshare import KeyShareError, open_key_share, seal_key_share
 from deepchain.crypto.paillier import (
     KeyGenerationError,
     KeyShare,
-    KeyShareError,
     generate_threshold_keypair,
-    open_key_share,
     safe_prime,
-    seal_key_share,
 )
 from deepchain.crypto.serialize import CryptoFormatError
 

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepchain.crypto.identity import Identity
+from deepchain.crypto.keyshare import KeyShareError, open_key_share, seal_key_share
+from deepchain.crypto.keyshare import seal_key_share as _seal
 from deepchain.crypto.paillier import (
     KeyShare,
-    KeyShareError,
     PlainPublicKey,
     ThresholdPublicKey,
     add,
@@ -22,17 +23,12 @@ from deepchain.crypto.paillier import (
     decrypt_with_factors,
     generate_threshold_keypair,
     negate,
-    open_key_share,
     partial_decrypt,
     partial_decrypt_all,
     plain_public_key,
     safe_prime,
     scalar_mul,
-    seal_key_share,
     verify_key_share,
-)
-from deepchain.crypto.paillier import (
-    seal_key_share as _seal,
 )
 from deepchain.crypto.serialize import CryptoFormatError
 
