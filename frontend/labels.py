@@ -68,3 +68,44 @@ def address_names(addresses: Iterable[str]) -> dict[str, str]:
             kind, g = a.split(":", 1)
             names[a] = f"{kind} of “{by_addr.get(g, g)}”"
     return names
+
+
+def payload_rows(payload: dict) -> list[dict]:
+    """A transaction's signed payload as labelled rows: each value as text, and where the
+    platform knows it, a link (a transaction or block hash) or a name (a known address);
+    a money reason and a phase in words. Nested values stay compact JSON."""
+    import json
+    import re
+
+    from django.urls import reverse
+
+    from ledger_app.models import Block, Transaction
+
+    hexes = {v for v in payload.values() if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v)}
+    txs = set(Transaction.objects.filter(tx_hash__in=hexes).values_list("tx_hash", flat=True))
+    blocks = dict(Block.objects.filter(block_hash__in=hexes).values_list("block_hash", "height"))
+    names = address_names(v for v in payload.values() if isinstance(v, str))
+    rows = []
+    for key in sorted(payload):
+        value = payload[key]
+        row = {"key": key.replace("_", " "), "text": "", "href": "", "name": "", "code": False}
+        if isinstance(value, dict | list):
+            row["text"], row["code"] = json.dumps(value, sort_keys=True), True
+        elif isinstance(value, str):
+            row["text"], row["code"] = value, value in hexes or ":" in value
+            if value in txs:
+                row["href"] = reverse("tx_detail", args=[value])
+            elif value in blocks:
+                row["href"] = reverse("block_detail", args=[blocks[value]])
+            row["name"] = names.get(value, "")
+            if key == "reason":
+                row["name"] = reason_label(value) if reason_label(value) != value else ""
+            elif key in ("phase", "closed", "opened"):
+                row["name"] = phase_label(value) if value in PHASE_T else ""
+            if key.endswith("blob") and not row["href"]:
+                row["name"] = "content hash of the stored blob"
+        else:
+            row["text"] = json.dumps(value)
+        row["text"] = row["text"] or "—"
+        rows.append(row)
+    return rows

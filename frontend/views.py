@@ -29,7 +29,7 @@ from training_app.models import CooperativeGroup, Membership
 
 from . import selectors, services
 from .forms import AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
-from .labels import RUN_ORDER, phase_label
+from .labels import RUN_ORDER, payload_rows, phase_label
 from .permissions import can_watch_group, is_auditor
 
 
@@ -512,9 +512,11 @@ def tx_detail(request: HttpRequest, tx_hash: str) -> HttpResponse:
     from ledger_app.selectors import signed_fields
 
     signed = signed_fields(tx)  # what was signed, not the indexed column beside it
-    payload = json.dumps(signed.get("payload", tx.payload), indent=2, sort_keys=True)
+    body = signed.get("payload", tx.payload)
+    payload = json.dumps(body, indent=2, sort_keys=True)
+    rows = payload_rows(body) if isinstance(body, dict) else []
     return render(
         request,
         "frontend/explorer/tx.html",
-        {"tx": tx, "payload": payload, "checks": tx_checks(tx)},
+        {"tx": tx, "payload": payload, "payload_rows": rows, "checks": tx_checks(tx)},
     )

@@ -580,3 +580,42 @@ def test_every_page_loads_under_its_csp_without_a_violation(live_server_url, bro
         assert must in routes, (must, sorted(routes))
     assert any(r.startswith("/admin/ledger_app/transaction/") and r.count("/") > 4
                for r in routes), sorted(routes)  # fmt: skip
+
+    # layout: the audit lists show every column at 1366 px, a block's raw JSON stays inside
+    # the page, and on a phone-sized screen nothing widens the page or wraps the search
+    from ledger_app.models import Block, Transaction
+
+    page = contexts[-1].pages[0]  # audrey, staff
+    for path in ("/admin/ledger_app/transaction/", "/admin/ledger_app/account/"):
+        page.goto(f"{base}{path}")
+        clipped = page.evaluate(CLIPPED_COLUMNS)
+        assert not clipped, (path, clipped)
+    page.goto(f"{base}/admin/ledger_app/block/{Block.objects.get(height=0).id}/change/")
+    assert page.evaluate(OVERFLOWING_READONLY) == [], "a block field overflows the page"
+    _shot(page, "admin-block")
+    tx = Transaction.objects.filter(kind="deposit").first()
+    page.set_viewport_size({"width": 400, "height": 800})
+    for path in ("/explorer/", "/explorer/blocks/0/", f"/explorer/tx/{tx.tx_hash}/"):
+        page.goto(f"{base}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), path
+        assert page.evaluate(SEARCH_ON_ONE_LINE), path
+        _shot(page, "narrow-" + path.strip("/").split("/")[-1][:12])
+    decoded = page.inner_text("#tx-payload dl")  # decoded: the stake's reason in words
+    assert "Stake locked in the group's escrow" in decoded, decoded
+
+
+CLIPPED_COLUMNS = """() => {
+  const box = document.querySelector('#changelist .results').getBoundingClientRect();
+  return [...document.querySelectorAll('#result_list th')]
+    .filter(th => th.getBoundingClientRect().right > box.right + 1)
+    .map(th => th.textContent.trim());
+}"""
+OVERFLOWING_READONLY = """() => [...document.querySelectorAll('.readonly')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1
+               || e.getBoundingClientRect().right > document.documentElement.clientWidth)
+  .map(e => e.textContent.slice(0, 40))"""
+SEARCH_ON_ONE_LINE = """() => {
+  const f = document.querySelector('#explorer-search');
+  const [i, b] = [f.querySelector('input'), f.querySelector('button')];
+  return Math.abs(i.getBoundingClientRect().top - b.getBoundingClientRect().top) < 12;
+}"""

@@ -94,3 +94,28 @@ def test_asset_form_without_blocks_shows_an_error_and_records_nothing(client, ma
     r = client.post(reverse("asset_list"), {"title": "x", "keywords": "a"})
     assert r.status_code == 200 and "at least one data block" in r.content.decode()
     assert Transaction.objects.count() == before
+
+
+def test_a_transaction_page_decodes_its_payload_with_links_and_names(client, make_user):
+    from frontend.labels import payload_rows
+    from ledger_app.models import Block, Transaction
+
+    alice = make_user("alice")
+    grant = Transaction.objects.filter(kind="transfer").first()  # alice's sign-up grant
+    genesis = Block.objects.get(height=0)
+    rows = {r["key"]: r for r in payload_rows({
+        "subject": grant.tx_hash, "block": genesis.block_hash, "party": alice.account.address,
+        "update_blob": "ab" * 32, "reason": "payback", "phase": "verification", "ok": True,
+        "reason_empty": "",
+    })}  # fmt: skip
+    assert rows["subject"]["href"] == f"/explorer/tx/{grant.tx_hash}/"
+    assert rows["block"]["href"] == "/explorer/blocks/0/"
+    assert rows["party"]["name"] == alice.account.label and not rows["party"]["href"]
+    assert rows["update blob"]["name"] == "content hash of the stored blob"
+    assert rows["reason"]["name"] == "Deposit paid back (message verified)"
+    assert rows["phase"]["name"] == "T2 verification"
+    assert rows["ok"]["text"] == "true" and rows["reason empty"]["text"] == "—"
+
+    client.force_login(alice)
+    page = client.get(f"/explorer/tx/{grant.tx_hash}/").content.decode()
+    assert 'id="tx-payload"' in page and "Signed JSON" in page
