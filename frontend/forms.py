@@ -54,7 +54,8 @@ class GroupCreateForm(forms.Form):
     model_name = forms.ChoiceField(
         choices=[("mlp", "MLP"), ("tiny", "Tiny (fast demo)"), ("paper_cnn", "CNN (paper)")],
         label="Model",
-        help_text="Bigger models train better and cost more ciphertexts per update.",
+        help_text="Bigger models train better and cost more ciphertexts per update; an update "
+        "with its proofs must fit one upload (the CNN's is about 80 MB, over the default limit).",
     )
     key_bits = forms.TypedChoiceField(
         choices=KEY_SIZES, coerce=int, label="Paillier key size",

@@ -32,7 +32,7 @@ from deepchain_web.fields import (
 )
 from deepchain_web.limits import INT32_MAX, INT64_MAX, MAX_PHASE_MS, base64_len, max_blob
 from ledger_app.services import authority_identity, blob_store
-from training_app import presence, selectors, services
+from training_app import presence, selectors, services, upload_limits
 from training_app.models import CooperativeGroup, Membership, Round
 
 
@@ -51,16 +51,22 @@ def _round(group: CooperativeGroup, number: int) -> Round:
     return get_object_or_404(Round, group=group, number=number)
 
 
-def _blob(text: str, what: str) -> bytes:
+def _blob(text: str, what: str, limit: int | None = None, why: str = "") -> bytes:
+    """The bytes of a base64 field of at most ``limit`` bytes (DEEPCHAIN_MAX_BLOB)."""
     if not isinstance(text, str):
         raise DomainError(f"{what}: expected a base64 string", code="bad_blob")
-    if len(text) > base64_len(max_blob()):
-        raise DomainError(f"{what}: larger than {max_blob()} bytes", code="too_large",
-                          status_code=413)  # fmt: skip
+    limit = max_blob() if limit is None else limit
+    too_large = DomainError(f"{what}: larger than {limit} bytes{why}", code="too_large",
+                            status_code=413)  # fmt: skip
+    if len(text) > base64_len(limit):
+        raise too_large
     try:
-        return b64d(text)
+        data = b64d(text)
     except (binascii.Error, ValueError):
         raise DomainError(f"{what}: not valid base64", code="bad_blob") from None
+    if len(data) > limit:
+        raise too_large
+    return data
 
 
 class AgentAccountSerializer(serializers.Serializer):
@@ -174,7 +180,10 @@ GROUP_RULES = (
     "Each field is checked against its range here (400). Rules across fields are the "
     "protocol's and answer 409 with the reason: the threshold t and min_contributors must "
     "not exceed N, fedavg has no server learning rate (server_lr only with fedavgm, "
-    "fedadam or fedyogi), and a dealerless key ceremony needs t <= N - floor((N-1)/2)."
+    "fedadam or fedyogi), and a dealerless key ceremony needs t <= N - floor((N-1)/2). A "
+    "group whose update (the model's parameters packed at the key size, with Proof_PK and "
+    "the slot-bound proof) exceeds DEEPCHAIN_MAX_BLOB is refused (409, code "
+    "update_too_large, with the size it needs)."
 )
 
 
@@ -197,7 +206,9 @@ class GroupListView(APIView):
         responses={
             201: GroupSummarySerializer,
             409: OpenApiResponse(description="A rule across fields refuses the settings "
-                                 "(t > N; server_lr with fedavg): message says which"),
+                                 "(t > N; server_lr with fedavg; an update of the model at "
+                                 "the key size, with its proofs, larger than one upload may "
+                                 "be, code update_too_large): message says which"),
         },
         description=GROUP_RULES,
     )  # fmt: skip
@@ -374,7 +385,10 @@ class ParamsView(APIView):
 
 
 class GradientSerializer(RequestSerializer):
-    update = StrictCharField(help_text="C(dW) and Proof_PK, base64 (DEEPCHAIN_MAX_BLOB)")
+    update = StrictCharField(
+        help_text="C(dW), Proof_PK and the slot-bound proof, base64: at most the size of the "
+        "group's update (from its packing and model), never above DEEPCHAIN_MAX_BLOB"
+    )
     tx = serializers.DictField()
     deposit_tx = serializers.DictField(required=False)
 
@@ -398,8 +412,12 @@ def _submit(request, group_id: int, number: int, serializer, field: str, submit)
     ser = serializer(data=request.data)
     ser.is_valid(raise_exception=True)
     d = ser.validated_data
+    limit, why = None, ""
+    if field == "update":
+        limit = upload_limits.gradient_blob_limit(g)
+        why = f", the most an update of this group ({g.model_name}, {g.key_bits}-bit key) takes"
     sub = submit(
-        group=g, round_number=number, membership=m, blob=_blob(d[field], field),
+        group=g, round_number=number, membership=m, blob=_blob(d[field], field, limit, why),
         signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
     )  # fmt: skip
     return Response({"status": sub.status, "blob": sub.blob}, status=202)
@@ -408,7 +426,14 @@ def _submit(request, group_id: int, number: int, serializer, field: str, submit)
 class GradientView(APIView):
     """Upload C(dW) with Proof_PK, the signed GRADIENT transaction and its deposit."""
 
-    @extend_schema(request=GradientSerializer, responses={202: SubmissionResultSerializer})
+    @extend_schema(
+        request=GradientSerializer,
+        responses={
+            202: SubmissionResultSerializer,
+            413: OpenApiResponse(description="The update is larger than any update of this "
+                                 "group can be (its packing and model): message says the size"),
+        },
+    )  # fmt: skip
     def post(self, request, group_id: int, number: int):
         def submit(*, blob, **kw):
             return services.submit_gradient(update_blob=blob, **kw)

@@ -62,7 +62,7 @@ from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from ledger_app import services as ledger
 from ledger_app.models import Account, WorkerNode
-from training_app import presence
+from training_app import presence, upload_limits
 from training_app.models import (
     CooperativeGroup,
     Membership,
@@ -168,6 +168,7 @@ def create_group(
     if bits < 256 or bits % 2:
         raise DomainError("key size must be an even number of bits >= 256", code="bad_key_bits")
     check_key_origin(key_origin, bits, n_parties, threshold, key_round_ms)
+    upload_limits.check_update_fits(bits, model_name, update_clip)
     try:
         dl = Deadlines.default() if not deadlines else _deadlines(deadlines)
     except (ValueError, KeyError) as exc:

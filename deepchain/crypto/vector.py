@@ -49,10 +49,20 @@ from deepchain.crypto.serialize import (
     get_int,
     hexs,
 )
-from deepchain.crypto.zk.batch_proof_pk import BatchProofPK, prove_update, verify_update_proof
+from deepchain.crypto.zk.batch_proof_pk import (
+    BatchProofPK,
+    batch_proof_max_bytes,
+    prove_update,
+    verify_update_proof,
+)
 from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.zk.proof_pk import ProofPK, prove_pk, verify_pk
-from deepchain.crypto.zk.slot_bound import SlotBoundProof, prove_slot_bound, slot_bound_failure
+from deepchain.crypto.zk.slot_bound import (
+    SlotBoundProof,
+    prove_slot_bound,
+    slot_bound_failure,
+    slot_bound_max_bytes,
+)
 from deepchain.crypto.zk.transcript import ProofContext
 from deepchain.procpool import pool_context
 
@@ -62,6 +72,22 @@ MAX_LENGTH = 1 << 40
 def ciphertext_width(n: int) -> int:
     """Bytes of one ciphertext (an element of Z_n^2) in the byte format."""
     return ((n * n).bit_length() + 7) // 8
+
+
+def update_max_bytes(scheme: PackingScheme, length: int) -> int:
+    """Most bytes an honest proven update of ``length`` coordinates takes in the byte format
+    (``EncryptedUpdate.to_bytes`` with the key): header, k = ceil(length / s) ciphertexts of
+    |n^2| bytes, the batched Proof_PK and, if the scheme has a bound, the slot-bound proof.
+    Every honest update blob of the scheme is at most this long, and at most a few kilobytes
+    (the proofs' variable-length integers) shorter."""
+    k = scheme.n_ciphertexts(length)
+    if k == 0:
+        return 22
+    size = 22 + k * ((2 * scheme.n_bits + 7) // 8)
+    size += batch_proof_max_bytes(scheme.n_bits, scheme.plaintext_bits, scheme.batch_log)
+    if scheme.bound is not None:
+        size += 8 + slot_bound_max_bytes(scheme.n_bits, scheme.bound, k, length)
+    return size
 
 
 # -- process pool helpers --------------------------------------------------------------------

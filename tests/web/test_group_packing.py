@@ -10,10 +10,12 @@ from deepchain.crypto.packing import PLATFORM_PACKING
 
 @pytest.mark.parametrize("model", ["paper_cnn", "mlp", "tiny"])
 def test_the_key_ceremony_records_the_platform_packing_of_the_groups_model(
-    make_user, make_group, model
+    make_user, make_group, model, settings
 ):
     from training_app import services
     from training_app.models import CooperativeGroup
+
+    settings.DEEPCHAIN_MAX_BLOB = 128 * 1024 * 1024  # the CNN's proven update is about 80 MB
 
     a, b, c = make_user(), make_user(), make_user()  # N >= 3 (min_contributors)
     g = make_group(a, model_name=model)

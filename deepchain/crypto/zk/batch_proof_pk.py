@@ -40,6 +40,7 @@ __all__ = [
     "batch_params",
     "batch_rho",
     "batch_transcript",
+    "batch_proof_max_bytes",
     "batch_w",
     "gamma_batch_bits",
     "prove_update",
@@ -76,6 +77,15 @@ def y_bits(L: int) -> int:
 def gamma_batch_bits() -> int:
     """gamma hides sum_i w_i mu_i < 2^(MU + K + log r)."""
     return ALPHA_BITS + K_BITS + LOG_R + KAPPA
+
+
+def batch_proof_max_bytes(n_bits: int, B: int, L: int) -> int:
+    """Most bytes an honest BatchProofPK takes in the byte format (``write``) for an n_bits key
+    and plaintext bound B, L: S_1..S_r and D below N^ (n bits), a below n^2, z1, z2, z3 below
+    2^T, 2^(y_bits + 1), 2^(gamma_batch_bits + 1); each integer with 4 length bytes."""
+    T = batch_proof_range_bits(B, L, K_BITS, KAPPA)
+    bits = [n_bits] * (BATCH_R + 1) + [2 * n_bits, T, y_bits(L) + 1, gamma_batch_bits() + 1]
+    return 4 + sum(4 + (x + 7) // 8 for x in bits)
 
 
 @dataclass(frozen=True)

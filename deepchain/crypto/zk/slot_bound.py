@@ -98,6 +98,7 @@ __all__ = [
     "prove_bits",
     "prove_slot_bound",
     "slot_bound_failure",
+    "slot_bound_max_bytes",
     "verify_slot_bound",
 ]
 
@@ -227,6 +228,16 @@ class SlotBoundProof:
             z2=z2,
             z=z,
         )
+
+
+def slot_bound_max_bytes(n_bits: int, b: int, k: int, length: int) -> int:
+    """Most bytes an honest SlotBoundProof takes (``to_bytes``) for k ciphertexts of an update
+    of ``length`` coordinates under bound b: 2k + 2 points, k + 1 scalars, a < n^2, z2 below its
+    range, and ell = |2b| responses of Z_BYTES per coordinate (these dominate)."""
+    ell = len(bit_basis(2 * b))
+    top = max(2 * n_bits, _eta_bits() + 1)
+    fixed = 5 + 4 + (2 * k + 2) * POINT_BYTES + (k + 1) * 32 + 2 * (4 + (top + 7) // 8) + 8
+    return fixed + length * ell * Z_BYTES
 
 
 # -- shared by prover and verifier ---------------------------------------------------------
