@@ -50,10 +50,11 @@ def _users(prefix: str, n: int = N):
     return out
 
 
-def _start(users, url: str, behaviours=None, round_ms: int = 60_000) -> CooperativeGroup:
+def _start(users, url: str, behaviours=None, round_ms: int = 60_000, t: int = T_DECRYPT,
+           bits: int = 512) -> CooperativeGroup:  # fmt: skip
     g = services.create_group(
-        initiator=users[0], name="ceremony", n_parties=len(users), threshold=T_DECRYPT,
-        rounds=1, deposit=DEPOSIT, model_name="tiny", key_bits=512, data_limit=500,
+        initiator=users[0], name="ceremony", n_parties=len(users), threshold=t,
+        rounds=1, deposit=DEPOSIT, model_name="tiny", key_bits=bits, data_limit=500,
         api_url=url, key_origin="dealerless", key_round_ms=round_ms, simulated=True,
         deadlines={"T1": 600_000, "T2": 600_000, "T5": 600_000},
     )  # fmt: skip
@@ -169,6 +170,36 @@ def test_four_parties_make_the_key_through_the_api_and_any_three_decrypt(
                 t["payload"]["ceremony"]["transcript_blob"] = forged
     findings = [str(f) for f in audit_protocol(doc, blobs).findings]
     assert any("dealerless PK_model" in f for f in findings), findings
+
+
+def test_ten_parties_make_the_key_through_the_api_and_any_six_decrypt(
+    celery_worker, live_server_url
+):
+    users = _users("dkg10", 10)
+    g = _start(users, live_server_url, t=6, bits=320)  # 320 bits: ~46 MB relayed, not ~170
+    g = _wait(g, lambda g: g.status != CooperativeGroup.Status.KEYGEN)
+    c = KeyCeremony.objects.get(group=g)
+    assert g.status == CooperativeGroup.Status.RUNNING, (g.status_reason, c.blame)
+    tx = Transaction.objects.get(group_ref=g.address, kind="group_create")
+    assert tx.payload["key_origin"] == "dealerless"
+    pk = ThresholdPublicKey.from_json(g.public_key)
+    shares = {}
+    for u in users:
+        path = share_path(agent_dir(_address(u)), g.address)
+        share = KeyShare.from_json(json.loads(path.read_text()), pk)
+        shares[share.i] = share
+    rng = random.Random(10)
+    m = rng.getrandbits(300)
+    cipher = pk.encrypt(m, rng=rng)
+    parts = {i: partial_decrypt(pk, s, cipher) for i, s in shares.items()}
+    for subset in itertools.combinations(range(1, 11), 6):
+        assert combine(pk, {i: parts[i] for i in subset}) == m
+    for i, s in shares.items():
+        ctx = ceremony_share_context(pk, i)
+        proof = prove_cd(pk, s, [cipher], [parts[i]], rng, ctx=ctx)
+        assert verify_cd(pk, i, [cipher], [parts[i]], proof, ctx=ctx)
+    services.abort_group(group=g, by=users[0], reason="test over")
+    _money_is_conserved(g)
 
 
 def test_a_party_that_goes_silent_mid_ceremony_is_named_and_loses_its_deposit(
