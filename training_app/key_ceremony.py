@@ -47,7 +47,7 @@ from deepchain.crypto.dkg.verify import (
 from deepchain.crypto.identity import PublicIdentity
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.crypto.serialize import CryptoFormatError
-from deepchain.incentives.contracts import Reason
+from deepchain.incentives.money import Reason
 from deepchain.incentives.money import escrow_account as escrow
 from deepchain.incentives.money import pool_account as pool
 from deepchain.ledger.transactions import TxKind

@@ -45,13 +45,8 @@ from deepchain.crypto.packing import PLATFORM_PACKING  # agents read the group's
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.crypto.zk.transcript import ProofContext
 from deepchain.incentives.clock import Deadlines, LateError, Phase, RoundSchedule
-from deepchain.incentives.contracts import (
-    DecryptionContract,
-    Reason,
-    Settlement,
-    TradingContract,
-    Transfer,
-)
+from deepchain.incentives.contracts import DecryptionContract, Settlement, TradingContract
+from deepchain.incentives.money import Reason, Transfer
 from deepchain.incentives.money import escrow_account as escrow
 from deepchain.incentives.money import pool_account as pool
 from deepchain.incentives.payoff import contribution_weights
@@ -1283,7 +1278,7 @@ def process_aggregate(round_id: int) -> bool:
     verify by every worker (recompute), append on > 2/3 approvals; AGGREGATE tx; worker fees.
     Idempotent (returns False when the aggregate is already appended)."""
     from deepchain.crypto.vector import EncryptedUpdate, aggregate
-    from deepchain.incentives.contracts import ProcessingContract
+    from deepchain.incentives.processing import ProcessingContract
 
     r = Round.objects.select_related("group").get(pk=round_id)
     g = r.group

@@ -16,12 +16,9 @@ from deepchain.incentives.clock import (
 )
 from deepchain.incentives.contracts import (
     DecryptionContract,
-    ProcessingContract,
-    ProcessingResult,
     Receipt,
     Settlement,
     TradingContract,
-    fee_transfers,
     stake_return_transfers,
     stake_transfers,
 )
@@ -35,6 +32,7 @@ from deepchain.incentives.payoff import (
     reward_transfers,
     split_reward,
 )
+from deepchain.incentives.processing import ProcessingContract, ProcessingResult, fee_transfers
 
 __all__ = [
     "ROUND_ORDER",

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Reason", "Transfer", "escrow_account", "pool_account", "stake_account"]
+__all__ = [
+    "Reason",
+    "Transfer",
+    "escrow_account",
+    "pool_account",
+    "stake_account",
+    "transfers_of",
+]
 
 
 def escrow_account(group: str) -> str:
@@ -77,3 +84,12 @@ class Transfer:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Transfer:
         return cls(d["source"], d["destination"], int(d["amount"]), d["reason"], d.get("party"))
+
+
+def transfers_of(
+    src: str, dst: str, amount: int, reason: Reason, party: str | None
+) -> list[Transfer]:
+    """[the transfer of ``amount``], or [] for a zero amount (never a negative one)."""
+    if amount < 0:
+        raise ValueError(f"a transfer amount cannot be negative, got {amount}")
+    return [Transfer(src, dst, amount, reason.value, party)] if amount else []

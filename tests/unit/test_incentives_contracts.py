@@ -11,16 +11,18 @@ from hypothesis import strategies as st
 from deepchain.incentives.clock import ContractError, Deadlines, LateError, ManualClock, Phase
 from deepchain.incentives.contracts import (
     DecryptionContract,
-    ProcessingContract,
     TradingContract,
-    fee_transfers,
-    fixed_point_mean,
     stake_return_transfers,
     stake_transfers,
-    update_model_fixed_point,
 )
 from deepchain.incentives.money import Reason, Transfer, escrow_account, pool_account, stake_account
 from deepchain.incentives.payoff import InsufficientFunds, apply_transfers
+from deepchain.incentives.processing import (
+    ProcessingContract,
+    fee_transfers,
+    fixed_point_mean,
+    update_model_fixed_point,
+)
 
 G = "co1"
 ESCROW, POOL, STAKE = escrow_account(G), pool_account(G), stake_account(G)

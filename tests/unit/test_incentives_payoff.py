@@ -13,7 +13,6 @@ from deepchain.incentives.clock import Deadlines, LateError, Phase
 from deepchain.incentives.contracts import (
     DecryptionContract,
     TradingContract,
-    fee_transfers,
     stake_transfers,
 )
 from deepchain.incentives.money import Transfer, pool_account, stake_account
@@ -25,6 +24,7 @@ from deepchain.incentives.payoff import (
     reward_transfers,
     split_reward,
 )
+from deepchain.incentives.processing import fee_transfers
 
 names = st.sampled_from(["a", "b", "c", "d", "e", "f"])
 weight_maps = st.dictionaries(names, st.integers(0, 50), min_size=1, max_size=6)

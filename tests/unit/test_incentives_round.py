@@ -24,7 +24,7 @@ from deepchain.incentives import (
     stake_account,
     stake_transfers,
 )
-from deepchain.incentives.contracts import update_model_fixed_point
+from deepchain.incentives.processing import update_model_fixed_point
 from tests.proofctx import share_ctx
 
 paillier = pytest.importorskip("deepchain.crypto.paillier")
