@@ -29,7 +29,7 @@ from training_app.models import CooperativeGroup, Membership
 
 from . import selectors, services
 from .forms import AssetForm, GroupCreateForm, JoinForm, SearchForm, SignUpForm
-from .labels import RUN_ORDER, payload_rows, phase_label
+from .labels import RUN_ORDER, address_names, payload_rows, phase_label
 from .permissions import can_watch_group, is_auditor
 
 
@@ -518,5 +518,11 @@ def tx_detail(request: HttpRequest, tx_hash: str) -> HttpResponse:
     return render(
         request,
         "frontend/explorer/tx.html",
-        {"tx": tx, "payload": payload, "payload_rows": rows, "checks": tx_checks(tx)},
+        {
+            "tx": tx,
+            "payload": payload,
+            "payload_rows": rows,
+            "checks": tx_checks(tx),
+            "sender_name": address_names([tx.sender]).get(tx.sender, ""),
+        },
     )

@@ -98,7 +98,7 @@ def test_asset_form_without_blocks_shows_an_error_and_records_nothing(client, ma
 
 def test_a_transaction_page_decodes_its_payload_with_links_and_names(client, make_user):
     from frontend.labels import payload_rows
-    from ledger_app.models import Block, Transaction
+    from ledger_app.models import Account, Block, Transaction
 
     alice = make_user("alice")
     grant = Transaction.objects.filter(kind="transfer").first()  # alice's sign-up grant
@@ -119,3 +119,5 @@ def test_a_transaction_page_decodes_its_payload_with_links_and_names(client, mak
     client.force_login(alice)
     page = client.get(f"/explorer/tx/{grant.tx_hash}/").content.decode()
     assert 'id="tx-payload"' in page and "Signed JSON" in page
+    sender = Account.objects.get(address=grant.sender).label  # a platform account: named
+    assert sender and f'<span class="muted" id="tx-sender-name">{sender}</span>' in page
