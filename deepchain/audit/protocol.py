@@ -45,6 +45,11 @@ Each finding names the block height, the transaction hash, the check and the rea
 Proof checks are the expensive part: with ``processes > 1`` every Proof_PK and Proof_CD of the
 ledger is verified up front in a process pool (``procpool``) (keyed by the blobs, so the in-order
 pass only looks results up). Costs per check are kept in :attr:`ProtocolAuditor.costs`.
+
+One piece (over 500 lines) on purpose: ``ProtocolAuditor`` is one in-order pass over the chain
+whose handlers (submissions, aggregates, results, settlements) read and extend the same
+per-group and per-round facts as each transaction is replayed; the checks are ordered by the
+chain, not by topic, so cutting the class by check would pass that state between modules.
 """
 
 from __future__ import annotations
