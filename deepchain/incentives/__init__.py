@@ -19,10 +19,16 @@ from deepchain.incentives.contracts import (
     Receipt,
     Settlement,
     TradingContract,
+)
+from deepchain.incentives.money import (
+    Reason,
+    Transfer,
+    escrow_account,
+    pool_account,
+    stake_account,
     stake_return_transfers,
     stake_transfers,
 )
-from deepchain.incentives.money import Reason, Transfer, escrow_account, pool_account, stake_account
 from deepchain.incentives.payoff import (
     InsufficientFunds,
     RoundPayoff,

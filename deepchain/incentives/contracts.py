@@ -36,7 +36,7 @@ A settlement conserves money exactly: escrow in == escrow out, and pool in + car
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -59,8 +59,6 @@ __all__ = [
     "Receipt",
     "Settlement",
     "TradingContract",
-    "stake_return_transfers",
-    "stake_transfers",
 ]
 
 
@@ -134,30 +132,7 @@ class Settlement:
         )
 
 
-# --- group-level stake ------------------------------------------------------------------------
-
-
-def stake_transfers(group: str, parties: Iterable[str], stake: int) -> list[Transfer]:
-    """Each party posts its group stake at join: party -> ``stake:{group}``."""
-    out: list[Transfer] = []
-    for p in parties:
-        out += transfers_of(p, stake_account(group), stake, Reason.STAKE, p)
-    return out
-
-
-def stake_return_transfers(group: str, remaining: Mapping[str, int]) -> list[Transfer]:
-    """At the end of the group, return what is left of each party's stake."""
-    out: list[Transfer] = []
-    for p, amount in remaining.items():
-        if amount < 0:
-            raise ValueError(f"negative remaining stake for {p}")
-        out += transfers_of(stake_account(group), p, amount, Reason.STAKE_RETURN, p)
-    return out
-
-
 # --- deposit contracts (Algorithms 3 and 4) ---------------------------------------------------
-
-
 class _DepositPhaseContract:
     """Deposit-with-message contract of one phase (shared by Trading and Decryption)."""
 

@@ -8,7 +8,7 @@ until paid out as extra pay).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -19,6 +19,8 @@ __all__ = [
     "escrow_account",
     "pool_account",
     "stake_account",
+    "stake_return_transfers",
+    "stake_transfers",
     "transfers_of",
 ]
 
@@ -93,3 +95,21 @@ def transfers_of(
     if amount < 0:
         raise ValueError(f"a transfer amount cannot be negative, got {amount}")
     return [Transfer(src, dst, amount, reason.value, party)] if amount else []
+
+
+def stake_transfers(group: str, parties: Iterable[str], stake: int) -> list[Transfer]:
+    """Each party posts its group stake at join: party -> ``stake:{group}``."""
+    out: list[Transfer] = []
+    for p in parties:
+        out += transfers_of(p, stake_account(group), stake, Reason.STAKE, p)
+    return out
+
+
+def stake_return_transfers(group: str, remaining: Mapping[str, int]) -> list[Transfer]:
+    """At the end of the group, return what is left of each party's stake."""
+    out: list[Transfer] = []
+    for p, amount in remaining.items():
+        if amount < 0:
+            raise ValueError(f"negative remaining stake for {p}")
+        out += transfers_of(stake_account(group), p, amount, Reason.STAKE_RETURN, p)
+    return out

@@ -12,10 +12,16 @@ from deepchain.incentives.clock import ContractError, Deadlines, LateError, Manu
 from deepchain.incentives.contracts import (
     DecryptionContract,
     TradingContract,
+)
+from deepchain.incentives.money import (
+    Reason,
+    Transfer,
+    escrow_account,
+    pool_account,
+    stake_account,
     stake_return_transfers,
     stake_transfers,
 )
-from deepchain.incentives.money import Reason, Transfer, escrow_account, pool_account, stake_account
 from deepchain.incentives.payoff import InsufficientFunds, apply_transfers
 from deepchain.incentives.processing import (
     ProcessingContract,

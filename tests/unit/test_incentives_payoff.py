@@ -13,9 +13,8 @@ from deepchain.incentives.clock import Deadlines, LateError, Phase
 from deepchain.incentives.contracts import (
     DecryptionContract,
     TradingContract,
-    stake_transfers,
 )
-from deepchain.incentives.money import Transfer, pool_account, stake_account
+from deepchain.incentives.money import Transfer, pool_account, stake_account, stake_transfers
 from deepchain.incentives.payoff import (
     InsufficientFunds,
     apply_transfers,
