@@ -6,7 +6,9 @@ only after that transaction commits, so the dashboard never shows what was rolle
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -20,14 +22,36 @@ def group_channel_name(group_id: int) -> str:
     return f"group.{group_id}"
 
 
-def send_now(group_id: int, payload: dict[str, Any]) -> None:
+def group_send(channel_group: str, payload: dict[str, Any]) -> None:
+    """Send ``payload`` to a Channels group from synchronous code, also from a thread that
+    runs an event loop (async_to_sync refuses that thread, so the send runs beside it)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "protocol.event", "payload": payload}
     try:
-        async_to_sync(layer.group_send)(
-            group_channel_name(group_id), {"type": "protocol.event", "payload": payload}
-        )
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(layer.group_send)(channel_group, message)
+        return
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            async_to_sync(layer.group_send)(channel_group, message)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+
+
+def send_now(group_id: int, payload: dict[str, Any]) -> None:
+    try:
+        group_send(group_channel_name(group_id), payload)
     except Exception:  # a dashboard push must never break the protocol step that made it
         log.warning("could not push %s to group %s", payload.get("type"), group_id, exc_info=True)
 
@@ -49,13 +73,8 @@ def publish_to_address(group_address: str, event_type: str, **data: Any) -> None
     payload = {"type": event_type, **data}
 
     def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
         try:
-            async_to_sync(layer.group_send)(
-                address_channel_name(group_address), {"type": "protocol.event", "payload": payload}
-            )
+            group_send(address_channel_name(group_address), payload)
         except Exception:
             log.warning("could not push %s to %s", event_type, group_address, exc_info=True)
 
