@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from deepchain.blobs import blob_hash
 from deepchain.crypto.vector import encrypt_update, proof_context
 from deepchain.ledger.transactions import TxKind, make_tx
-from deepchain.party import b64e
+from deepchain.wire import b64e
 
 GROUP = {"name": "g", "n_parties": 3, "threshold": 2, "rounds": 1, "deposit": 10}
 TINY = 240_834  # bytes of a tiny-model update at 512 bits with its proofs (tests/unit)
