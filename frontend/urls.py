@@ -3,7 +3,7 @@ from django.contrib.staticfiles.views import serve as static_serve
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from . import api, api_docs, views
+from . import api, api_docs, explorer_views, views
 
 urlpatterns = [
     # REST (under /api/auth/; the apps' include("api/") falls through to here)
@@ -39,9 +39,9 @@ urlpatterns = [
     # wallet, assets, explorer
     path("wallet/", views.wallet, name="wallet"),
     path("assets/", views.asset_list, name="asset_list"),
-    path("explorer/", views.explorer, name="explorer"),
-    path("explorer/blocks/<int:height>/", views.block_detail, name="block_detail"),
-    path("explorer/tx/<str:tx_hash>/", views.tx_detail, name="tx_detail"),
+    path("explorer/", explorer_views.explorer, name="explorer"),
+    path("explorer/blocks/<int:height>/", explorer_views.block_detail, name="block_detail"),
+    path("explorer/tx/<str:tx_hash>/", explorer_views.tx_detail, name="tx_detail"),
     # Static files through Django (Daphne serves no files itself; fine at this scale, put a
     # CDN-less reverse proxy in front for heavy production use).
     # ReDoc's bundle (settings REDOC_DIST points here), see frontend.api_docs
