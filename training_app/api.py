@@ -7,13 +7,9 @@ request outside the schema, 409 for a well-formed one that a protocol or busines
 
 from __future__ import annotations
 
-import binascii
-
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,8 +17,6 @@ from deepchain.agent_verify import MIN_CONTRIBUTORS
 from deepchain.incentives.clock import Phase
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain.learning.strategies import STRATEGIES
-from deepchain.wire import b64d, b64e
-from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import (
     RequestSerializer,
     StrictBooleanField,
@@ -30,43 +24,11 @@ from deepchain_web.fields import (
     StrictFloatField,
     StrictIntegerField,
 )
-from deepchain_web.limits import INT32_MAX, INT64_MAX, MAX_PHASE_MS, base64_len, max_blob
-from ledger_app.services import authority_identity, blob_store
-from training_app import presence, selectors, services, upload_limits
-from training_app.models import CooperativeGroup, Membership, Round
-
-
-def _group(request, group_id: int) -> CooperativeGroup:
-    return get_object_or_404(selectors.visible_groups(request.user), pk=group_id)
-
-
-def _member(request, group: CooperativeGroup) -> Membership:
-    m = selectors.membership_of(group, request.user)
-    if m is None:
-        raise PermissionDenied("only an active party of this group may do this")
-    return m
-
-
-def _round(group: CooperativeGroup, number: int) -> Round:
-    return get_object_or_404(Round, group=group, number=number)
-
-
-def _blob(text: str, what: str, limit: int | None = None, why: str = "") -> bytes:
-    """The bytes of a base64 field of at most ``limit`` bytes (DEEPCHAIN_MAX_BLOB)."""
-    if not isinstance(text, str):
-        raise DomainError(f"{what}: expected a base64 string", code="bad_blob")
-    limit = max_blob() if limit is None else limit
-    too_large = DomainError(f"{what}: larger than {limit} bytes{why}", code="too_large",
-                            status_code=413)  # fmt: skip
-    if len(text) > base64_len(limit):
-        raise too_large
-    try:
-        data = b64d(text)
-    except (binascii.Error, ValueError):
-        raise DomainError(f"{what}: not valid base64", code="bad_blob") from None
-    if len(data) > limit:
-        raise too_large
-    return data
+from deepchain_web.limits import INT32_MAX, INT64_MAX, MAX_PHASE_MS
+from ledger_app.services import authority_identity
+from training_app import presence, selectors, services
+from training_app.api_common import group_for, member_of
+from training_app.models import CooperativeGroup, Membership
 
 
 class AgentAccountSerializer(serializers.Serializer):
@@ -240,7 +202,7 @@ class GroupDetailView(APIView):
         "username only for that member and staff (null otherwise).",
     )
     def get(self, request, group_id: int):
-        return Response(selectors.group_snapshot(_group(request, group_id), request.user))
+        return Response(selectors.group_snapshot(group_for(request, group_id), request.user))
 
 
 class JoinSerializer(RequestSerializer):
@@ -261,7 +223,7 @@ class JoinView(APIView):
         ),
     )
     def post(self, request, group_id: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         ser = JoinSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         m = services.join_group(
@@ -277,7 +239,7 @@ class StartView(APIView):
         responses=inline_serializer("StartResult", {"status": serializers.CharField()}),
     )
     def post(self, request, group_id: int):
-        g = services.start_group(group=_group(request, group_id), by=request.user)
+        g = services.start_group(group=group_for(request, group_id), by=request.user)
         return Response({"status": g.status})
 
 
@@ -298,7 +260,7 @@ class HeartbeatView(APIView):
         ),
     )
     def post(self, request, group_id: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         ser = HeartbeatSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         m = presence.record_heartbeat(group=g, user=request.user, **ser.validated_data)
@@ -323,7 +285,7 @@ class AbortView(APIView):
     def post(self, request, group_id: int):
         ser = AbortSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        g = services.abort_group(group=_group(request, group_id), by=request.user,
+        g = services.abort_group(group=group_for(request, group_id), by=request.user,
                                  reason=ser.validated_data.get("reason", ""))  # fmt: skip
         return Response({"status": g.status, "reason": g.status_reason})
 
@@ -337,8 +299,8 @@ class MeView(APIView):
         "my own X25519 key) and the training settings.",
     )
     def get(self, request, group_id: int):
-        g = _group(request, group_id)
-        m = _member(request, g)
+        g = group_for(request, group_id)
+        m = member_of(request, g)
         return Response({
             "group": g.id, "group_address": g.address, "party_index": m.party_index,
             "address": m.account.address, "deposit": g.deposit, "status": g.status,
@@ -352,202 +314,3 @@ class MeView(APIView):
             "deadlines": g.deadlines, "min_contributors": g.min_contributors,
             "simulated": g.simulated,
         })  # fmt: skip
-
-
-class RoundStateView(APIView):
-    @extend_schema(
-        responses=OpenApiTypes.OBJECT,
-        description="The current round, its phase and deadlines, and what I still have to do.",
-    )
-    def get(self, request, group_id: int):
-        g = _group(request, group_id)
-        return Response(selectors.round_state(g, selectors.membership_of(g, request.user)))
-
-
-class ParamsView(APIView):
-    """W_{r-1}: the model round r starts from (float32, base64)."""
-
-    @extend_schema(
-        responses=inline_serializer(
-            "RoundParams",
-            {
-                "round": serializers.IntegerField(),
-                "blob": serializers.CharField(),
-                "data": serializers.CharField(help_text="float32 parameters, base64"),
-            },
-        )
-    )
-    def get(self, request, group_id: int, number: int):
-        g = _group(request, group_id)
-        r = _round(g, number)
-        h = services.params_before(r)
-        return Response({"round": r.number, "blob": h, "data": b64e(blob_store().get(h))})
-
-
-class GradientSerializer(RequestSerializer):
-    update = StrictCharField(
-        help_text="C(dW), Proof_PK and the slot-bound proof, base64: at most the size of the "
-        "group's update (from its packing and model), never above DEEPCHAIN_MAX_BLOB"
-    )
-    tx = serializers.DictField()
-    deposit_tx = serializers.DictField(required=False)
-
-
-class ShareSerializer(RequestSerializer):
-    share = StrictCharField(help_text="shares and Proof_CD, base64 (DEEPCHAIN_MAX_BLOB)")
-    tx = serializers.DictField()
-    deposit_tx = serializers.DictField(required=False)
-
-
-class SubmissionResultSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    blob = serializers.CharField()
-
-
-def _submit(request, group_id: int, number: int, serializer, field: str, submit) -> Response:
-    """Shared body of the gradient and share uploads: the caller acts only for itself."""
-    g = _group(request, group_id)
-    m = _member(request, g)
-    _round(g, number)
-    ser = serializer(data=request.data)
-    ser.is_valid(raise_exception=True)
-    d = ser.validated_data
-    limit, why = None, ""
-    if field == "update":
-        limit = upload_limits.gradient_blob_limit(g)
-        why = f", the most an update of this group ({g.model_name}, {g.key_bits}-bit key) takes"
-    sub = submit(
-        group=g, round_number=number, membership=m, blob=_blob(d[field], field, limit, why),
-        signed_tx=d["tx"], signed_deposit=d.get("deposit_tx"),
-    )  # fmt: skip
-    return Response({"status": sub.status, "blob": sub.blob}, status=202)
-
-
-class GradientView(APIView):
-    """Upload C(dW) with Proof_PK, the signed GRADIENT transaction and its deposit."""
-
-    @extend_schema(
-        request=GradientSerializer,
-        responses={
-            202: SubmissionResultSerializer,
-            413: OpenApiResponse(description="The update is larger than any update of this "
-                                 "group can be (its packing and model): message says the size"),
-        },
-    )  # fmt: skip
-    def post(self, request, group_id: int, number: int):
-        def submit(*, blob, **kw):
-            return services.submit_gradient(update_blob=blob, **kw)
-
-        return _submit(request, group_id, number, GradientSerializer, "update", submit)
-
-
-class ShareView(APIView):
-    """Upload a decryption share with Proof_CD, the signed transaction and its deposit."""
-
-    @extend_schema(request=ShareSerializer, responses={202: SubmissionResultSerializer})
-    def post(self, request, group_id: int, number: int):
-        def submit(*, blob, **kw):
-            return services.submit_decryption_share(share_blob=blob, **kw)
-
-        return _submit(request, group_id, number, ShareSerializer, "share", submit)
-
-
-class RefusalSerializer(RequestSerializer):
-    tx = serializers.DictField(help_text="the party's signed DECRYPTION_REFUSAL (with reason)")
-
-
-class RefusalView(APIView):
-    """Refuse to decrypt the round's aggregate (my agent could not verify it on chain): the
-    signed DECRYPTION_REFUSAL goes on chain; no deposit, no penalty."""
-
-    @extend_schema(request=RefusalSerializer, responses={202: SubmissionResultSerializer})
-    def post(self, request, group_id: int, number: int):
-        g = _group(request, group_id)
-        m = _member(request, g)
-        _round(g, number)
-        ser = RefusalSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        sub = services.submit_decryption_refusal(
-            group=g, round_number=number, membership=m, signed_tx=ser.validated_data["tx"]
-        )
-        return Response({"status": sub.status, "blob": sub.blob}, status=202)
-
-
-class AggregateView(APIView):
-    """C(sum dW) appended by the Processing contract (ciphertexts, base64)."""
-
-    @extend_schema(
-        responses=inline_serializer(
-            "RoundAggregate",
-            {
-                "round": serializers.IntegerField(),
-                "blob": serializers.CharField(),
-                "n_accepted": serializers.IntegerField(),
-                "data": serializers.CharField(help_text="ciphertexts, base64"),
-            },
-        )
-    )
-    def get(self, request, group_id: int, number: int):
-        r = _round(_group(request, group_id), number)
-        if not r.aggregate_blob:
-            raise DomainError("no aggregate yet", code="not_ready", status_code=404)
-        return Response({"round": r.number, "blob": r.aggregate_blob, "n_accepted": r.n_accepted,
-                         "data": b64e(blob_store().get(r.aggregate_blob))})  # fmt: skip
-
-
-class ResultView(APIView):
-    """The decrypted aggregate S (int64), n accepted, and W_r (float32); never one party's dW."""
-
-    @extend_schema(
-        responses=inline_serializer(
-            "RoundResult",
-            {
-                "round": serializers.IntegerField(),
-                "n_accepted": serializers.IntegerField(),
-                "accuracy": serializers.FloatField(allow_null=True),
-                "loss": serializers.FloatField(allow_null=True),
-                "result_blob": serializers.CharField(),
-                "params_blob": serializers.CharField(),
-                "sums": serializers.CharField(help_text="decrypted aggregate, int64, base64"),
-                "params": serializers.CharField(help_text="W_r, float32, base64"),
-            },
-        )
-    )
-    def get(self, request, group_id: int, number: int):
-        r = _round(_group(request, group_id), number)
-        if not r.result_blob:
-            raise DomainError("no result yet", code="not_ready", status_code=404)
-        store = blob_store()
-        return Response({
-            "round": r.number, "n_accepted": r.n_accepted, "accuracy": r.accuracy,
-            "loss": r.loss, "result_blob": r.result_blob, "params_blob": r.params_blob,
-            "sums": b64e(store.get(r.result_blob)), "params": b64e(store.get(r.params_blob)),
-        })  # fmt: skip
-
-
-class MetricSerializer(RequestSerializer):
-    accuracy = StrictFloatField(min_value=0.0, max_value=1.0)
-    loss = StrictFloatField(min_value=0.0, max_value=1e12)
-    seconds = serializers.DictField(
-        child=StrictFloatField(min_value=0.0, max_value=1e9), required=False
-    )
-    bytes_sent = StrictIntegerField(min_value=0, max_value=INT64_MAX, default=0)
-
-
-class MetricsView(APIView):
-    @extend_schema(
-        request=MetricSerializer,
-        responses={201: inline_serializer("MetricRecorded", {"ok": serializers.BooleanField()})},
-    )
-    def post(self, request, group_id: int, number: int):
-        g = _group(request, group_id)
-        m = _member(request, g)
-        _round(g, number)
-        ser = MetricSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        d = ser.validated_data
-        services.record_metrics(
-            group=g, round_number=number, membership=m, accuracy=d["accuracy"], loss=d["loss"],
-            seconds=d.get("seconds"), bytes_sent=d["bytes_sent"],
-        )  # fmt: skip
-        return Response({"ok": True}, status=201)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training_app import api, ceremony_api
+from training_app import api, ceremony_api, round_api
 
 urlpatterns = [
     path("agents/register/", api.AgentRegisterView.as_view(), name="api_agent_register"),
@@ -15,20 +15,21 @@ urlpatterns = [
          name="api_group_heartbeat"),
     path("groups/<int:group_id>/abort/", api.AbortView.as_view(), name="api_group_abort"),
     path("groups/<int:group_id>/me/", api.MeView.as_view(), name="api_group_me"),
-    path("groups/<int:group_id>/round/", api.RoundStateView.as_view(), name="api_round_state"),
-    path("groups/<int:group_id>/rounds/<int:number>/params/", api.ParamsView.as_view(),
+    path("groups/<int:group_id>/round/", round_api.RoundStateView.as_view(),
+         name="api_round_state"),
+    path("groups/<int:group_id>/rounds/<int:number>/params/", round_api.ParamsView.as_view(),
          name="api_round_params"),
-    path("groups/<int:group_id>/rounds/<int:number>/gradient/", api.GradientView.as_view(),
+    path("groups/<int:group_id>/rounds/<int:number>/gradient/", round_api.GradientView.as_view(),
          name="api_round_gradient"),
-    path("groups/<int:group_id>/rounds/<int:number>/aggregate/", api.AggregateView.as_view(),
+    path("groups/<int:group_id>/rounds/<int:number>/aggregate/", round_api.AggregateView.as_view(),
          name="api_round_aggregate"),
-    path("groups/<int:group_id>/rounds/<int:number>/share/", api.ShareView.as_view(),
+    path("groups/<int:group_id>/rounds/<int:number>/share/", round_api.ShareView.as_view(),
          name="api_round_share"),
-    path("groups/<int:group_id>/rounds/<int:number>/refusal/", api.RefusalView.as_view(),
+    path("groups/<int:group_id>/rounds/<int:number>/refusal/", round_api.RefusalView.as_view(),
          name="api_round_refusal"),
-    path("groups/<int:group_id>/rounds/<int:number>/result/", api.ResultView.as_view(),
+    path("groups/<int:group_id>/rounds/<int:number>/result/", round_api.ResultView.as_view(),
          name="api_round_result"),
-    path("groups/<int:group_id>/rounds/<int:number>/metrics/", api.MetricsView.as_view(),
+    path("groups/<int:group_id>/rounds/<int:number>/metrics/", round_api.MetricsView.as_view(),
          name="api_round_metrics"),
     path("groups/<int:group_id>/ceremony/", ceremony_api.CeremonyView.as_view(),
          name="api_ceremony"),
