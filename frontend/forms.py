@@ -83,6 +83,13 @@ class GroupCreateForm(forms.Form):
         help_text="The platform runs and holds the keys of the parties of a simulated group; "
         "a real group's parties run their own agent (python -m deepchain.party).",
     )  # fmt: skip
+    key_origin = forms.ChoiceField(
+        choices=[("dealerless", "Dealerless: the parties make it (key ceremony)"),
+                 ("dealer", "Dealer: the platform makes it (simulated groups only)")],
+        initial="dealerless", required=False, label="Who makes the Paillier key",
+        help_text="In a key ceremony no one, the platform included, learns the factors of n; "
+        "a dealer could decrypt every update, so only a simulated group may use one.",
+    )  # fmt: skip
     deposit = forms.IntegerField(
         min_value=1, max_value=INT64_MAX // 16, initial=100, label="Deposit d (DeepCoin)",
         help_text="Staked to join, and again with each message until its proof verifies.",

@@ -132,9 +132,11 @@ class GroupCreateSerializer(RequestSerializer):
     tau = _range_field("tau", "adaptivity tau (fedadam, fedyogi)")
     prox_mu = _range_field("mu", "FedProx proximal coefficient mu (0: plain local SGD)")
     key_origin = serializers.ChoiceField(
-        choices=("dealer", "dealerless"), default="dealer",
-        help_text="dealerless: the parties make PK_model in their own key ceremony "
-        "(needs N >= 3 and t <= N - floor((N-1)/2)); dealer: the platform does",
+        choices=services.KEY_ORIGINS, default=services.DEALERLESS,
+        help_text="dealerless (default): the parties make PK_model in their own key ceremony "
+        "(needs N >= 3 and t <= N - floor((N-1)/2)); dealer: the platform does, which would "
+        "let it decrypt every update, so only for a simulated group (409 dealer_key_refused "
+        "otherwise, unless DEEPCHAIN_ALLOW_DEALER_KEY is set, as in tests)",
     )  # fmt: skip
 
 
@@ -142,7 +144,8 @@ GROUP_RULES = (
     "Each field is checked against its range here (400). Rules across fields are the "
     "protocol's and answer 409 with the reason: the threshold t and min_contributors must "
     "not exceed N, fedavg has no server learning rate (server_lr only with fedavgm, "
-    "fedadam or fedyogi), and a dealerless key ceremony needs t <= N - floor((N-1)/2). A "
+    "fedadam or fedyogi), a dealerless key ceremony (the default) needs t <= N - "
+    "floor((N-1)/2), and a dealer key only for a simulated group (code dealer_key_refused). A "
     "group whose update (the model's parameters packed at the key size, with Proof_PK and "
     "the slot-bound proof) exceeds DEEPCHAIN_MAX_BLOB is refused (409, code "
     "update_too_large, with the size it needs)."

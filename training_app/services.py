@@ -132,14 +132,16 @@ def create_group(
     strategy: Strategy | None = None,
     min_contributors: int = MIN_CONTRIBUTORS,
     simulated: bool = False,
-    key_origin: str = "dealer",
+    key_origin: str = DEALERLESS,
     key_round_ms: int = 0,
 ) -> CooperativeGroup:
     """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d, its
     aggregation strategy (FedProx mu, server optimizer; default FedAvg), the minimum number of
     accepted updates a decrypted aggregate needs (>= 3), whether the platform simulates
     (and so holds the identities of) its parties, and ``key_origin``: "dealerless" (the
-    parties' own key ceremony) or "dealer" (tests and benchmarks)."""
+    parties' own key ceremony, the default) or "dealer" (the platform makes the key: only for a
+    simulated group, whose parties' keys it holds anyway, or where DEEPCHAIN_ALLOW_DEALER_KEY
+    allows it, as tests and benchmarks do)."""
     if not MIN_CONTRIBUTORS <= n_parties <= 16:
         raise DomainError(f"N must be between {MIN_CONTRIBUTORS} and 16 parties: no aggregate "
                           f"of fewer than {MIN_CONTRIBUTORS} updates is ever decrypted",
@@ -162,7 +164,7 @@ def create_group(
     bits = int(key_bits or settings.DEEPCHAIN_KEY_BITS)
     if bits < 256 or bits % 2:
         raise DomainError("key size must be an even number of bits >= 256", code="bad_key_bits")
-    check_key_origin(key_origin, bits, n_parties, threshold, key_round_ms)
+    check_key_origin(key_origin, bits, n_parties, threshold, key_round_ms, simulated=simulated)
     upload_limits.check_update_fits(bits, model_name, update_clip)
     try:
         dl = Deadlines.default() if not deadlines else _deadlines(deadlines)
@@ -202,11 +204,22 @@ def create_group(
     return group
 
 
-def check_key_origin(origin: str, bits: int, N: int, t: int, round_ms: int = 0) -> None:
-    """Refuse a group whose key cannot be made the way it asks (the reason with 400/409)."""
+def check_key_origin(
+    origin: str, bits: int, N: int, t: int, round_ms: int = 0, *, simulated: bool = False
+) -> None:
+    """Refuse a group whose key cannot be made the way it asks (the reason with 400/409). A
+    dealer knows the factorization of n and so could decrypt every update: refused (409) for
+    a real group unless DEEPCHAIN_ALLOW_DEALER_KEY (tests, benchmarks) allows it."""
     if origin not in KEY_ORIGINS:
         raise DomainError(f"key_origin must be one of {', '.join(KEY_ORIGINS)}",
                           code="bad_origin", status_code=400)  # fmt: skip
+    if origin == DEALER and not simulated and not settings.DEEPCHAIN_ALLOW_DEALER_KEY:
+        raise DomainError(
+            "a real group's key is made by its parties (key_origin dealerless): a dealer key "
+            "would let the platform decrypt every update; a dealer only makes the key of a "
+            "simulated group",
+            code="dealer_key_refused",
+        )
     if round_ms and not KEY_ROUND_MS[0] <= round_ms <= KEY_ROUND_MS[1]:
         raise DomainError(f"key_round_ms must be {KEY_ROUND_MS[0]}..{KEY_ROUND_MS[1]}",
                           code="bad_key_round_ms", status_code=400)  # fmt: skip

@@ -155,6 +155,9 @@ DEEPCHAIN_MNIST_DIR = os.environ.get(
     "DEEPCHAIN_MNIST_DIR", str(BASE_DIR.parent / "shared/datasets/mnist")
 )
 DEEPCHAIN_KEY_BITS = int(os.environ.get("DEEPCHAIN_KEY_BITS", "2048"))
+# A dealer (the platform) knows the factorization of n: only a simulated group's key, unless this
+# allows it for a real group too (tests and benchmarks; never a deployment).
+DEEPCHAIN_ALLOW_DEALER_KEY = os.environ.get("DEEPCHAIN_ALLOW_DEALER_KEY", "") == "1"
 DEEPCHAIN_WORKER_NODES = int(os.environ.get("DEEPCHAIN_WORKER_NODES", "4"))
 DEEPCHAIN_COMMITTEE_SIZE = int(os.environ.get("DEEPCHAIN_COMMITTEE_SIZE", "4"))
 DEEPCHAIN_GENESIS_SUPPLY = int(os.environ.get("DEEPCHAIN_GENESIS_SUPPLY", str(10**12)))

@@ -11,6 +11,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test run, so concurrent runs on one machine don't share a database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEEPCHAIN_KEY_BITS = 512
+# tests about something else than the key keep the fast dealer key (key_origin "dealer")
+DEEPCHAIN_ALLOW_DEALER_KEY = True
 # Throttles: x100 unless a test sets DEEPCHAIN_THROTTLE_SCALE = 1 (tests/web/test_throttles.py),
 # so suites that log in or write often never meet them; per-process counters.
 DEEPCHAIN_THROTTLE_SCALE = int(os.environ.get("DEEPCHAIN_THROTTLE_SCALE", "100"))

@@ -240,7 +240,7 @@ def test_a_visitor_watches_the_public_demo_with_its_penalty_extra_pay_and_outcom
         initiator=users[0], name="Public demo", n_parties=4, threshold=2, rounds=1,
         deposit=DEPOSIT, model_name="tiny", local_iterations=5, data_limit=2000,
         deadlines={"T1": 120_000, "T2": 60_000, "T5": 120_000}, api_url=base, public=True,
-        simulated=True,
+        simulated=True, key_origin="dealer",
     )  # fmt: skip
     for u, behaviour in zip(users, DEMO_BEHAVIOURS, strict=True):  # dave: invalid proof in round 1
         services.join_group(group=g, user=u, data_size=500, simulated=True, behaviour=behaviour)

@@ -33,6 +33,7 @@ def _bounded_group(users, url: str, behaviours: list[str]):
         deposit=DEPOSIT, model_name="tiny", local_iterations=40, learning_rate=0.3,
         batch_size=32, deadlines={"T1": 90_000, "T2": 60_000, "T5": 90_000}, data_limit=2000,
         seed=7, api_url=url, update_clip=CLIP, simulated=True,
+        key_origin="dealer",
     )  # fmt: skip
     for u, b in zip(users, behaviours, strict=True):
         services.join_group(group=g, user=u, data_size=DATA_SIZE, simulated=True, behaviour=b)

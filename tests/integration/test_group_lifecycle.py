@@ -44,6 +44,7 @@ def _users(prefix: str, n: int = 3):
 def _group(users, **kw):
     """A simulated group (its parties' wallets are held by the platform, so it must say so)."""
     kw.setdefault("simulated", True)
+    kw.setdefault("key_origin", "dealer")
     g = services.create_group(
         initiator=users[0], name="lifecycle", n_parties=len(users), threshold=2, rounds=2,
         deposit=DEPOSIT, model_name="tiny", key_bits=512, data_limit=500,

@@ -240,7 +240,7 @@ def _run_hostile_round(url: str, tmp_path: Path, variant: str) -> None:
         initiator=people[0][0], name=f"hostile platform: {variant}", n_parties=4, threshold=3,
         rounds=1, deposit=DEPOSIT, model_name="tiny", local_iterations=20, learning_rate=0.3,
         batch_size=32, deadlines={"T1": 120_000, "T2": 90_000, "T5": 120_000}, data_limit=2000,
-        seed=4, api_url=url,
+        seed=4, api_url=url, key_origin="dealer",
     )  # fmt: skip
     assert not g.simulated
     forger = Forger(g, variant)

@@ -115,6 +115,7 @@ def test_the_party_cli_registers_joins_and_trains_to_completion(
         deposit=DEPOSIT, model_name="tiny", local_iterations=40, learning_rate=0.3,
         batch_size=32, deadlines={"T1": 120_000, "T2": 90_000, "T5": 120_000}, data_limit=2000,
         seed=5, api_url=live_server_url, simulated=True,  # three parties run by the platform
+        key_origin="dealer",
     )  # fmt: skip
     for u in sims:
         services.join_group(group=g, user=u, data_size=CLI_EXAMPLES, simulated=True)

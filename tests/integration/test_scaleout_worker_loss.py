@@ -109,6 +109,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_happens_twice(
             deposit=DEPOSIT, model_name="tiny", local_iterations=40, learning_rate=0.3,
             batch_size=32, deadlines={"T1": 150_000, "T2": 120_000, "T5": 150_000},
             data_limit=2000, seed=3, api_url=live_server_url, simulated=True,
+            key_origin="dealer",
         )  # fmt: skip
         for u in users:
             services.join_group(group=g, user=u, data_size=400, simulated=True)

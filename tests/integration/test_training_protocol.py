@@ -53,7 +53,7 @@ def _group(users, url: str, *, rounds: int, deadlines: dict, behaviours=None, th
         initiator=users[0], name="acceptance", n_parties=len(users), threshold=threshold,
         rounds=rounds, deposit=DEPOSIT, model_name="tiny", local_iterations=40,
         learning_rate=0.3, batch_size=32, deadlines=deadlines, data_limit=2000, seed=7,
-        api_url=url, simulated=True,
+        api_url=url, simulated=True, key_origin="dealer",
     )  # fmt: skip
     for u, b in zip(users, behaviours or ["honest"] * len(users), strict=True):
         services.join_group(group=g, user=u, data_size=DATA_SIZE, simulated=True, behaviour=b)

@@ -38,7 +38,7 @@ def test_a_fedadam_fedprox_group_agrees_on_every_model_with_its_agents_and_the_a
         deposit=DEPOSIT, model_name="tiny", local_iterations=30, learning_rate=0.3,
         batch_size=32, deadlines={"T1": 90_000, "T2": 60_000, "T5": 90_000},
         data_limit=2000, seed=3, api_url=live_server_url, partition="dirichlet",
-        strategy=STRATEGY, simulated=True,
+        strategy=STRATEGY, simulated=True, key_origin="dealer",
     )  # fmt: skip
     for u in users:
         services.join_group(group=g, user=u, data_size=DATA_SIZE, simulated=True)

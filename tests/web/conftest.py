@@ -37,7 +37,7 @@ def make_group(db):
 
         params = dict(
             name=kw.pop("name", "test group"), n_parties=3, threshold=2, rounds=1, deposit=100,
-            key_bits=512, simulated=True,
+            key_bits=512, simulated=True, key_origin="dealer",
         )  # fmt: skip
         params.update(kw)
         return create_group(initiator=initiator, **params)

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from deepchain.learning.strategies import Strategy
 
 BASE = {"name": "skewed", "n_parties": 3, "threshold": 2, "rounds": 1, "deposit": 10,
-        "simulated": True}  # fmt: skip
+        "simulated": True, "key_origin": "dealer"}  # fmt: skip
 
 
 def _api(user) -> APIClient:
