@@ -147,7 +147,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 strategy=d["strategy_obj"],
                 min_contributors=d.get("min_contributors") or 3,
                 simulated=d["simulated"],
-                key_origin=d.get("key_origin") or "dealerless",
+                key_origin=d.get("key_origin") or training_services.DEALERLESS,
             )
         except DomainError as exc:
             form.add_error(None, exc.message)

@@ -324,6 +324,7 @@ def test_two_new_users_take_part_with_agents_started_from_the_page(
     alice.fill("#id_rounds", "1")
     alice.fill("#id_deposit", str(DEPOSIT))
     alice.fill("#id_local_iterations", "5")
+    assert alice.input_value("#id_key_origin") == "dealerless"  # the parties make the key
     _until(alice, "document.getElementById('group-form').dataset.costs === 'ready'",
            "the measured cost", 120_000)  # fmt: skip
     assert alice.inner_text("#risk-max") == f"{DEPOSIT} × (1 + 2 × 1) = {3 * DEPOSIT}"
@@ -337,6 +338,8 @@ def test_two_new_users_take_part_with_agents_started_from_the_page(
     group_url = alice.url
     group = CooperativeGroup.objects.get(name="Digits co-op")
     assert group.deadlines["decryption_share"] == 90_000
+    assert group.key_origin == "dealerless"
+    assert alice.get_attribute("[data-key-origin]", "data-key-origin") == "dealerless"
 
     # the page shows what to run; with a token, the exact command, copied by the button
     alice.click("#create-token")
@@ -410,6 +413,12 @@ def test_two_new_users_take_part_with_agents_started_from_the_page(
     finally:
         for proc in agents.values():
             _stop(proc)
+
+    # the three CLI agents made PK_model in the dealerless ceremony, recorded in Tran_co
+    from ledger_app.models import Transaction
+
+    tran_co = Transaction.objects.get(group_ref=group.address, kind="group_create").payload
+    assert tran_co["key_origin"] == "dealerless" and tran_co["ceremony"]["transcript_hash"]
 
     # the wallet tells what happened to the money, line by line, with the group and phase
     alice.goto(f"{base}/wallet/")
