@@ -173,7 +173,8 @@ class GroupListView(APIView):
             409: OpenApiResponse(description="A rule across fields refuses the settings "
                                  "(t > N; server_lr with fedavg; an update of the model at "
                                  "the key size, with its proofs, larger than one upload may "
-                                 "be, code update_too_large): message says which"),
+                                 "be, code update_too_large; a dealer key for a real "
+                                 "group, code dealer_key_refused): message says which"),
         },
         description=GROUP_RULES,
     )  # fmt: skip
