@@ -47,7 +47,7 @@ class CooperativeGroup(models.Model):
     key_bits = models.PositiveIntegerField(default=2048)
     #: how PK_model is made: "dealerless" (the parties' ceremony, KeyCeremony) or "dealer"
     #: (the platform generates and seals the shares; tests and benchmarks only)
-    key_origin = models.CharField(max_length=12, default="dealer")
+    key_origin = models.CharField(max_length=12, default="dealerless")
     #: each key-ceremony message round's deadline in ms (0: settings.DEEPCHAIN_KEY_ROUND_MS)
     key_round_ms = models.PositiveIntegerField(default=0)
     public_key = models.JSONField(null=True, blank=True)  # PK_model, public
