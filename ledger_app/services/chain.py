@@ -1,11 +1,6 @@
-"""Ledger services: the only code that writes ledger rows (see docs/SERVICES.md).
-
-Every business action is one keyword-only function inside ``transaction.atomic()``. Money
-moves only through :func:`move_money`; every stored transaction is a signed
-``deepchain.ledger.transactions.Transaction`` validated by the core ``LedgerState`` rules
-against the locked account rows, so replaying the chain yields the Account table's balances.
-Private keys live in keystore files (settings.DEEPCHAIN_KEYSTORE), never in the database.
-"""
+"""The chain and its transactions: bootstrap (genesis), appending final blocks, and every
+signed transaction validated by the core ``LedgerState`` rules against the locked account
+rows (:func:`move_money`, :func:`submit_transaction`, :func:`record_rejection`)."""
 
 from __future__ import annotations
 
@@ -15,13 +10,11 @@ import os
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from deepchain.blobs import BlobStore
 from deepchain.canonical import canonical_json
 from deepchain.crypto.identity import Identity
 from deepchain.incentives.money import escrow_account, pool_account
@@ -33,7 +26,6 @@ from deepchain.ledger.transactions import (
     InvalidTransaction,
     TxFormatError,
     TxKind,
-    is_pk_hex,
     make_rejection,
 )
 from deepchain.ledger.transactions import Transaction as CoreTx
@@ -41,78 +33,14 @@ from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish_to_address
 from deepchain_web.throttling import rate as throttle_rate
 from ledger_app.models import Account, Block, LedgerEntry, RefusalTally, Transaction, WorkerNode
+from ledger_app.services.keystore import (
+    authority_identity,
+    node_identity,
+    now_ms,
+    treasury_identity,
+)
 
-DEFAULT_GRANT = int(getattr(settings, "DEEPCHAIN_DEFAULT_GRANT", 10_000))
 MONEY_KINDS = frozenset({TxKind.TRANSFER, TxKind.DEPOSIT, TxKind.PAYOUT, TxKind.PENALTY})
-
-
-# -- keystore ------------------------------------------------------------------------------
-def keystore_path(*parts: str) -> Path:
-    return Path(settings.DEEPCHAIN_KEYSTORE).joinpath(*parts)
-
-
-def load_or_create_identity(path: Path) -> Identity:
-    """Load a keystore file, or create it race-free (several processes may bootstrap at once:
-    the file is published with ``os.link``, which fails if another process won)."""
-    if path.exists():
-        return Identity.load(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.new")
-    Identity.generate().save(tmp)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return Identity.load(path)
-
-
-@lru_cache(maxsize=256)
-def _cached_identity(path: str) -> Identity:
-    return load_or_create_identity(Path(path))
-
-
-def authority_identity() -> Identity:
-    """The contracts/clock authority (keystore ``authority.json``): signs PAYOUT/PENALTY/CLOCK."""
-    return _cached_identity(str(keystore_path("authority.json")))
-
-
-def treasury_identity() -> Identity:
-    """The treasury (keystore ``treasury.json``): holds the genesis supply, funds the faucet."""
-    return _cached_identity(str(keystore_path("treasury.json")))
-
-
-def faucet_identity() -> Identity:
-    """The faucet (keystore ``faucet.json``): pays sign-up grants, within its own limit."""
-    return _cached_identity(str(keystore_path("faucet.json")))
-
-
-def node_identity(name: str) -> Identity:
-    """A worker node's key (keystore ``nodes/<name>.json``); loaded by that node's tasks."""
-    return _cached_identity(str(keystore_path("nodes", f"{name}.json")))
-
-
-def holds_identity(account: Account) -> bool:
-    """True iff the platform's keystore holds this account's private keys (custodial)."""
-    return keystore_path("users", f"{account.address}.json").exists()
-
-
-def party_identity(account: Account) -> Identity:
-    """A custodial party identity (keystore ``users/<address>.json``)."""
-    p = keystore_path("users", f"{account.address}.json")
-    if not p.exists():
-        raise DomainError("this account's keys are held by its owner, not the platform",
-                          code="external_account")  # fmt: skip
-    return Identity.load(p)
-
-
-def blob_store() -> BlobStore:
-    return BlobStore(settings.DEEPCHAIN_BLOBS)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # -- bootstrap -------------------------------------------------------------------------------
@@ -221,113 +149,13 @@ def append_block(*, block: CoreBlock) -> Block:
         return row
 
 
-# -- accounts ---------------------------------------------------------------------------------
-FAUCET_GRANT = "faucet grant"
-
-
-def _faucet_account() -> Account:
-    ident = faucet_identity()
-    acct, _ = Account.objects.get_or_create(
-        address=ident.address,
-        defaults={"kind": Account.Kind.FAUCET, "box_pk": ident.public.box_pk, "label": "faucet"},
-    )
-    return acct
-
-
-def _grant(acct: Account, grant: int) -> None:
-    """Pay the sign-up grant from the faucet: at most DEEPCHAIN_RATES["faucet"] grants in any
-    window of its length (counted exactly, under the faucet's row lock); the treasury tops the
-    faucet up by DEEPCHAIN_FAUCET_REFILL (signed transfers) when it cannot pay. Beyond the
-    limit: DomainError 429 (the caller's transaction, e.g. the sign-up, rolls back)."""
-    if grant <= 0:
-        return
-    faucet = _faucet_account()
-    limit = throttle_rate("faucet")
-    with transaction.atomic():
-        f = Account.objects.select_for_update().get(pk=faucet.pk)
-        since = timezone.now() - datetime.timedelta(seconds=limit.period_s)
-        paid = LedgerEntry.objects.filter(
-            account=f, delta__lt=0, reason=FAUCET_GRANT, created_at__gte=since
-        ).count()
-        if paid >= limit.count:
-            raise DomainError("the faucet has paid all the grants it may for now: try again later",
-                              code="faucet_limit", status_code=429)  # fmt: skip
-        if f.balance < grant:
-            t = Account.objects.get(kind=Account.Kind.TREASURY)
-            move_money(
-                source=t.address, destination=f.address, kind=TxKind.TRANSFER,
-                amount=max(grant, int(settings.DEEPCHAIN_FAUCET_REFILL)), reason="faucet refill",
-                signer=treasury_identity(),
-            )  # fmt: skip
-        move_money(
-            source=f.address, destination=acct.address, amount=grant, kind=TxKind.TRANSFER,
-            reason=FAUCET_GRANT, signer=faucet_identity(),
-        )  # fmt: skip
-
-
-def create_party_account(*, user, grant: int = DEFAULT_GRANT) -> Account:
-    """A new pseudonymous identity for ``user`` (custodial keystore) plus a faucet grant."""
-    bootstrap_chain()
-    ident = Identity.generate()
-    ident.save(keystore_path("users", f"{ident.address}.json"))
-    with transaction.atomic():
-        acct = Account.objects.create(
-            address=ident.address, box_pk=ident.public.box_pk, kind=Account.Kind.PARTY,
-            user=user, label=getattr(user, "username", "") or ident.address[:16],
-        )  # fmt: skip
-        _grant(acct, grant)
-    return acct
-
-
-def register_external_account(*, user, sign_pk: str, box_pk: str, grant: int = DEFAULT_GRANT):
-    """An account for a party agent that holds its own keys (only public keys stored)."""
-    bootstrap_chain()
-    if not is_pk_hex(sign_pk) or not is_pk_hex(box_pk):
-        raise DomainError("sign_pk and box_pk must be 64-digit lowercase hex", code="bad_key")
-    with transaction.atomic():
-        if Account.objects.filter(address=sign_pk).exists():
-            raise DomainError("this public key is already registered", code="duplicate")
-        acct = Account.objects.create(
-            address=sign_pk, box_pk=box_pk, kind=Account.Kind.PARTY, user=user,
-            label=getattr(user, "username", "") or sign_pk[:16],
-        )  # fmt: skip
-        _grant(acct, grant)
-    return acct
-
-
-def hand_over_custodial_account(*, user, sign_pk: str, box_pk: str) -> Account:
-    """``user``'s custodial wallet moves to keys its own party agent generated: a new account
-    for (sign_pk, box_pk) takes the user, the old one's whole balance moves to it (a TRANSFER
-    signed by the old key, on chain), the old account is detached and its private key file is
-    deleted from the platform's keystore after the commit. The caller checks that nothing of
-    the old account is at stake (no open membership)."""
-    with transaction.atomic():
-        old = Account.objects.select_for_update().get(user=user)
-        p = keystore_path("users", f"{old.address}.json")
-        ident = party_identity(old)
-        old.user = None
-        old.label = f"{old.label} (moved to its agent's keys)"[:120]
-        old.save(update_fields=["user", "label"])
-        acct = register_external_account(user=user, sign_pk=sign_pk, box_pk=box_pk, grant=0)
-        old.refresh_from_db()
-        if old.balance > 0:
-            move_money(
-                source=old.address, destination=acct.address, amount=int(old.balance),
-                kind=TxKind.TRANSFER, reason="wallet moved to the party agent's own keys",
-                signer=ident,
-            )  # fmt: skip
-        transaction.on_commit(lambda: p.unlink(missing_ok=True))
-    acct.refresh_from_db()
-    return acct
-
-
-def _contract_accounts(group: str | None) -> frozenset[str]:
+def contract_accounts(group: str | None) -> frozenset[str]:
     """The contract accounts of a group: ``escrow:<group>`` (stakes, deposits) and
     ``pool:<group>`` (forfeited deposits). They exist from the first transaction touching them."""
     return frozenset({escrow_account(group), pool_account(group)}) if group else frozenset()
 
 
-def _ensure_contract_account(address: str) -> None:
+def ensure_contract_account(address: str) -> None:
     kind = Account.Kind.ESCROW if address.startswith("escrow:") else Account.Kind.POOL
     Account.objects.get_or_create(address=address, defaults={"kind": kind})
 
@@ -370,8 +198,8 @@ def _lock(addresses: set[str], group: str | None = None) -> dict[str, Account]:
 
     The contract accounts of ``group`` among ``addresses`` (escrow, pool) are created first if
     missing, in address order; no other ``escrow:``/``pool:`` address is ever created here."""
-    for a in sorted(set(addresses) & _contract_accounts(group)):
-        _ensure_contract_account(a)
+    for a in sorted(set(addresses) & contract_accounts(group)):
+        ensure_contract_account(a)
     rows = list(Account.objects.select_for_update().filter(address__in=addresses).order_by("id"))
     return {r.address: r for r in rows}
 
