@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from deepchain.learning.baselines import make_parties
 from deepchain.learning.data import (
     MNIST_MEAN,
     MNIST_STD,
@@ -22,7 +23,6 @@ from deepchain.learning.data import (
     train_test_split,
     write_idx,
 )
-from deepchain.learning.experiment import make_parties
 
 TEST_FRACTION = 0.2
 

@@ -17,8 +17,8 @@ import json
 from functools import partial
 
 from deepchain.crypto.packing import PLATFORM_PACKING, PlatformPacking
+from deepchain.learning.baselines import initial_params, make_parties, run_federated
 from deepchain.learning.data import load_dataset, train_test_split
-from deepchain.learning.experiment import initial_params, make_parties, run_federated
 from deepchain.learning.fixed_point import fixed_point_twin
 from deepchain.learning.models import PRESETS, configure_torch_threads
 

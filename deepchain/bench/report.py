@@ -302,14 +302,14 @@ def measure_crypto(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[st
 def measure_accuracy(cfg: ReportConfig, scheme, quiet: bool = True) -> dict[str, Any]:
     """Figs. 6-7: per-round test accuracy of each party, the group, one party alone and the
     centralized model, for each group size in ``cfg.accuracy_parties`` (same W_0 and split)."""
-    from deepchain.learning.data import load_dataset, train_test_split
-    from deepchain.learning.experiment import (
+    from deepchain.learning.baselines import (
         initial_params,
         make_parties,
         run_centralized,
         run_federated,
         run_single,
     )
+    from deepchain.learning.data import load_dataset, train_test_split
     from deepchain.learning.models import PRESETS
 
     config = PRESETS[cfg.preset].with_(**cfg.preset_overrides)
@@ -389,8 +389,8 @@ def measure_round(cfg: ReportConfig, pk, scheme, quiet: bool = True) -> dict[str
         verify_decryption_share,
         verify_update,
     )
+    from deepchain.learning.baselines import initial_params, make_parties
     from deepchain.learning.data import load_dataset, train_test_split
-    from deepchain.learning.experiment import initial_params, make_parties
     from deepchain.learning.local import train_local
     from deepchain.learning.models import PRESETS
 

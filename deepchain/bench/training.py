@@ -39,16 +39,16 @@ from deepchain.crypto.vector import (
     update_refusal,
     verify_decryption_share,
 )
-from deepchain.learning.data import load_dataset, train_test_split
-from deepchain.learning.experiment import (
+from deepchain.learning.baselines import (
     initial_params,
     local_seed,
     make_parties,
-    meets_targets,
     run_centralized,
     run_federated,
     run_single,
 )
+from deepchain.learning.data import load_dataset, train_test_split
+from deepchain.learning.experiment import meets_targets
 from deepchain.learning.fixed_point import fixed_point_twin
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.models import PRESETS, configure_torch_threads

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepchain.learning.data import Dataset, load_dataset, train_test_split
-from deepchain.learning.experiment import (
+from deepchain.learning.baselines import (
     fixed_point_round_trip,
     local_seed,
     run_centralized,
     run_federated,
     run_single,
 )
+from deepchain.learning.data import Dataset, load_dataset, train_test_split
 from deepchain.learning.local import batch_indices, evaluate, fedavg_step, train_local
 from deepchain.learning.models import (
     PAPER_PRESET,

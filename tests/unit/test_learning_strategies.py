@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from deepchain.crypto.packing import PLATFORM_PACKING
 from deepchain.incentives.processing import fixed_point_mean
+from deepchain.learning.baselines import run_federated
 from deepchain.learning.data import Dataset, load_dataset, partition_dirichlet, train_test_split
-from deepchain.learning.experiment import run_federated
 from deepchain.learning.fixed_point import apply_aggregate, fixed_point_twin
 from deepchain.learning.local import train_local
 from deepchain.learning.models import PRESETS, initial_params
