@@ -5,6 +5,10 @@ recipient, itself included), ``deliver(inbox)`` hands it the bodies every party 
 moves it to the next round. Its state holds only its own additive and Shamir shares, the
 public values and the opened (public) numbers: never p, q, phi(N), lambda or d (see
 deepchain/crypto/dkg/__init__.py for the protocol and tests/unit/test_dkg.py for the check).
+
+One piece (over 500 lines) on purpose: it is one state machine, whose rounds read and write
+the same per-party state (its shares, the opened values, the checks still due); cut by round,
+each part would reach into the others' state.
 """
 
 from __future__ import annotations
