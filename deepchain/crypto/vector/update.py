@@ -1,28 +1,11 @@
-"""Vector operations: what the party agent and the workers call each round.
-
-- encrypt_update: pack a quantized update, encrypt each plaintext, attach Proof_PK (fsver1):
-  by default ONE batched proof for the whole update (zk.batch_proof_pk.prove_update), or one per
-  ciphertext (proof_mode="each").
-- verify_update / aggregate: the Trading and Processing contracts' checks and homomorphic sum.
-- decryption_share / verify_decryption_share / combine_vector: collaborative decryption with a
-  single batched Proof_CD per party per round (fsver2).
-``processes > 1`` spreads the per-ciphertext work over a fork-based process pool.
-
-Every proof is bound to a ``ProofContext`` (PK_model fingerprint, group, round, phase, the
-prover's party index and address): provers pass their own, verifiers build it from the
-submission as the chain records it (``proof_context``), so a blob resubmitted by another
-party, replayed into another round or group, or spliced from two updates does not verify.
-"""
+"""An encrypted update: its byte format, encryption with Proof_PK (batched by default) and the
+slot-bound proof, the Trading contract's check, and the Processing contract's homomorphic sum."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
@@ -30,12 +13,8 @@ from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import (
     ALPHA_BITS,
     RNG,
-    KeyShare,
     ThresholdPublicKey,
     comb_table,
-    combine_constants,
-    partial_decrypt_all,
-    raw_combine,
     raw_times_1_plus_mn,
     rng_or_system,
 )
@@ -49,13 +28,13 @@ from deepchain.crypto.serialize import (
     get_int,
     hexs,
 )
+from deepchain.crypto.vector.chunks import map_chunks
 from deepchain.crypto.zk.batch_proof_pk import (
     BatchProofPK,
     batch_proof_max_bytes,
     prove_update,
     verify_update_proof,
 )
-from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.zk.proof_pk import ProofPK, prove_pk, verify_pk
 from deepchain.crypto.zk.slot_bound import (
     SlotBoundProof,
@@ -64,7 +43,6 @@ from deepchain.crypto.zk.slot_bound import (
     slot_bound_max_bytes,
 )
 from deepchain.crypto.zk.transcript import ProofContext
-from deepchain.procpool import pool_context
 
 MAX_LENGTH = 1 << 40
 
@@ -90,41 +68,6 @@ def update_max_bytes(scheme: PackingScheme, length: int) -> int:
     return size
 
 
-# -- process pool helpers --------------------------------------------------------------------
-def _chunks(k: int, parts: int) -> list[tuple[int, int]]:
-    parts = max(1, min(parts, k))
-    step = -(-k // parts) if k else 1
-    return [(s, min(k, s + step)) for s in range(0, k, step)]
-
-
-def _map_chunks(
-    fn: Callable[..., list], k: int, processes: int, args: Sequence[Any], rng: RNG | None = None
-) -> list:
-    """Run fn(*args, lo, hi, rng) over chunks of range(k), concatenating results in order."""
-    ranges = _chunks(k, processes if processes > 1 else 1)
-    if processes <= 1 or len(ranges) <= 1:
-        out: list = []
-        for lo, hi in ranges:
-            out.extend(fn(*args, lo, hi, rng))
-        return out
-    ctx = pool_context()
-    seeds = _seed_list(rng, len(ranges))
-    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=ctx) as ex:
-        futs = [ex.submit(fn, *args, lo, hi, s) for (lo, hi), s in zip(ranges, seeds, strict=True)]
-        out = []
-        for f in futs:
-            out.extend(f.result())
-    return out
-
-
-def _seed_list(rng: RNG | None, k: int) -> list[Any]:
-    """Per-chunk randomness: None (system CSPRNG in the worker) unless a test rng was injected."""
-    if rng is None:
-        return [None] * k
-    return [random.Random(rng.getrandbits(256)) for _ in range(k)]
-
-
-# -- encrypted update -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EncryptedUpdate:
     """C(dW): packed ciphertexts, vector length, and Proof_PK: either one batched proof for
@@ -353,11 +296,11 @@ def encrypt_update(
         raise ValueError("the slot-bound proof goes with the batched Proof_PK")
     if not prove or proof_mode == "each":
         args = (pk, ms, scheme.plaintext_bits, prove, ctx)
-        res = _map_chunks(_enc_chunk, len(ms), processes, args, rng)
+        res = map_chunks(_enc_chunk, len(ms), processes, args, rng)
         cts = [c for c, _ in res]
         proofs = [p for _, p in res] if prove else []
         return EncryptedUpdate(ciphertexts=cts, proofs=proofs, length=int(q.size))
-    res = _map_chunks(_enc_alpha_chunk, len(ms), processes, (pk, ms), rng)
+    res = map_chunks(_enc_alpha_chunk, len(ms), processes, (pk, ms), rng)
     cts = [c for c, _ in res]
     alphas = [a for _, a in res]
     batch = prove_update(pk, scheme, cts, ms, alphas, rng, ctx=ctx) if cts else None
@@ -408,7 +351,7 @@ def verify_update(
     if len(upd.proofs) != k:
         return False
     comb_table(pk.n, pk.h_s)
-    res = _map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits, ctx))
+    res = map_chunks(_verify_chunk, k, processes, (pk, upd, scheme.plaintext_bits, ctx))
     return all(res)
 
 
@@ -452,124 +395,3 @@ def aggregate(pk: ThresholdPublicKey, vectors: list[list[int]]) -> list[int]:
             acc = acc * v[j] % n2
         out.append(int(acc))
     return out
-
-
-# -- decryption shares ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DecryptionShare:
-    """Party i's shares c_ij = c_j^(2 Delta s_i) of an aggregate, with one batched Proof_CD."""
-
-    i: int
-    c_is: list[int]
-    proof: ProofCD
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "decryption_share",
-            "version": 1,
-            "i": self.i,
-            "c_is": hexs(self.c_is),
-            "proof": self.proof.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, d: Any, pk: ThresholdPublicKey | None = None) -> DecryptionShare:
-        ctx = "DecryptionShare"
-        check_header(d, "decryption_share")
-        i = get_int(d, "i", ctx, 1, pk.N if pk is not None else 1 << 10)
-        c_is = get_hex_list(d, "c_is", ctx)
-        proof = ProofCD.from_json(d.get("proof"))
-        return cls._checked(i, c_is, proof, pk)
-
-    @classmethod
-    def _checked(
-        cls, i: int, c_is: list[int], proof: ProofCD, pk: ThresholdPublicKey | None
-    ) -> DecryptionShare:
-        if not c_is:
-            raise CryptoFormatError("DecryptionShare: empty")
-        if pk is not None:
-            if not 1 <= i <= pk.N:
-                raise CryptoFormatError("DecryptionShare: index out of range")
-            for k, c in enumerate(c_is):
-                check_unit(c, pk.n, f"DecryptionShare.c_is[{k}]")
-        return cls(i=i, c_is=c_is, proof=proof)
-
-    def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:
-        width = ciphertext_width(pk.n) if pk else max((c.bit_length() + 7) // 8 for c in self.c_is)
-        w = Writer(b"DCDS")
-        w.u32(self.i)
-        w.u32(len(self.c_is))
-        w.u32(width)
-        for c in self.c_is:
-            w.fixed(c, width)
-        self.proof.write(w)
-        return w.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, pk: ThresholdPublicKey | None = None) -> DecryptionShare:
-        r = Reader(data, b"DCDS")
-        i, k, width = r.u32(), r.u32(), r.u32()
-        if width > 1 << 16 or (pk is not None and width != ciphertext_width(pk.n)):
-            raise CryptoFormatError("DecryptionShare: bad ciphertext width")
-        if k * width > len(data):
-            raise CryptoFormatError("truncated data")
-        c_is = [r.fixed(width) for _ in range(k)]
-        proof = ProofCD.read(r)
-        r.end()
-        if i < 1:
-            raise CryptoFormatError("DecryptionShare: index out of range")
-        return cls._checked(i, c_is, proof, pk)
-
-
-def _partial_chunk(
-    pk: ThresholdPublicKey, share: KeyShare, cs: list[int], lo: int, hi: int, _rng: Any
-) -> list[int]:
-    return partial_decrypt_all(pk, share, cs[lo:hi])
-
-
-def decryption_share(
-    pk: ThresholdPublicKey,
-    share: KeyShare,
-    cs: list[int],
-    rng: RNG | None = None,
-    processes: int = 1,
-    *,
-    ctx: ProofContext,
-) -> DecryptionShare:
-    """Party i's partial decryptions of the aggregate cs plus a batched Proof_CD bound to
-    ``ctx`` (its party_index is the share's)."""
-    n, n2 = pk.n, pk.n2
-    for k, c in enumerate(cs):
-        if not (1 <= c < n2 and gmpy2.gcd(c, n) == 1):
-            raise ValueError(f"ciphertext {k} is not in Z*_(n^2)")
-    c_is = _map_chunks(_partial_chunk, len(cs), processes, (pk, share, cs))
-    proof = prove_cd(pk, share, cs, c_is, rng, ctx=ctx)
-    return DecryptionShare(i=share.i, c_is=c_is, proof=proof)
-
-
-def verify_decryption_share(
-    pk: ThresholdPublicKey, cs: list[int], ds: DecryptionShare, *, ctx: ProofContext
-) -> bool:
-    """fsver2: the batched Proof_CD verifies for this aggregate and the context the verifier
-    expects (whose party_index must be the share's index)."""
-    return verify_cd(pk, ds.i, cs, ds.c_is, ds.proof, ctx=ctx)
-
-
-def combine_vector(pk: ThresholdPublicKey, dshares: list[DecryptionShare]) -> list[int]:
-    """Plaintexts of the aggregate from >= t shares with distinct indices (uses t of them).
-
-    Does not re-verify Proof_CD: call verify_decryption_share on each share first.
-    """
-    by_i: dict[int, DecryptionShare] = {}
-    for ds in dshares:
-        if not 1 <= ds.i <= pk.N:
-            raise ValueError(f"share index {ds.i} out of range")
-        by_i.setdefault(ds.i, ds)
-    if len(by_i) < pk.t:
-        raise ValueError(f"need shares from at least t={pk.t} distinct parties, got {len(by_i)}")
-    S = sorted(by_i)[: pk.t]
-    k = len(by_i[S[0]].c_is)
-    if any(len(by_i[i].c_is) != k for i in S):
-        raise ValueError("decryption shares differ in length")
-    consts = combine_constants(pk, S)
-    return [raw_combine(pk, S, {i: by_i[i].c_is[j] for i in S}, consts) for j in range(k)]
