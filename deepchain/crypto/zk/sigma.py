@@ -19,11 +19,11 @@ from typing import Any, ClassVar, Self
 import gmpy2
 
 from deepchain.canonical import int_to_hex
+from deepchain.crypto.comb import CombTable
 from deepchain.crypto.paillier import (
     ALPHA_BITS,
     K_BITS,
     KAPPA,
-    CombTable,
     ThresholdPublicKey,
     key_ceremony_context,
 )
