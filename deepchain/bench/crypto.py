@@ -115,13 +115,13 @@ def main(argv: list[str]) -> int:
     from deepchain.crypto.modexp import backend, native_available
     from deepchain.crypto.packing import PLATFORM_PACKING
     from deepchain.crypto.paillier import (
-        ALPHA_BITS,
         comb_table,
         combine,
         key_ceremony_context,
         partial_decrypt,
         partial_decrypt_all,
     )
+    from deepchain.crypto.security_params import ALPHA_BITS
     from deepchain.crypto.vector import aggregate, decryption_share, encrypt_update
     from deepchain.crypto.zk.batch_proof_pk import prove_update, verify_update_proof
     from deepchain.crypto.zk.proof_cd import prove_cd, verify_cd

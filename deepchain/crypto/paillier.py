@@ -14,7 +14,7 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import gmpy2
 from gmpy2 import mpz
@@ -22,6 +22,7 @@ from gmpy2 import mpz
 from deepchain.canonical import canonical_json, int_to_hex, sha256_hex
 from deepchain.crypto.comb import CombTable
 from deepchain.crypto.modexp import powmod_same_exp
+from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import (
     CryptoFormatError,
     check_header,
@@ -39,12 +40,6 @@ from deepchain.crypto.zk.ring_pedersen import (
 )
 from deepchain.crypto.zk.transcript import ProofContext
 
-if TYPE_CHECKING:
-    pass
-
-ALPHA_BITS = 448  # DJN randomness exponent: 2 x 224-bit security
-K_BITS = 128  # Fiat-Shamir challenge bits
-KAPPA = 40  # statistical hiding
 MIN_N_BITS = 128  # tests go down to small keys; production uses 2048
 MAX_PARTIES = 1024
 

@@ -14,7 +14,8 @@ import hashlib
 
 import gmpy2
 
-from deepchain.crypto.paillier import ALPHA_BITS, djn_encrypt
+from deepchain.crypto.paillier import djn_encrypt
+from deepchain.crypto.security_params import ALPHA_BITS
 
 _TAG = b"deepchain/dkg/bases/v1"
 

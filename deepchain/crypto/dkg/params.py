@@ -19,7 +19,8 @@ from functools import cached_property
 
 import gmpy2
 
-from deepchain.crypto.paillier import KAPPA, MAX_PARTIES, MIN_N_BITS
+from deepchain.crypto.paillier import MAX_PARTIES, MIN_N_BITS
+from deepchain.crypto.security_params import KAPPA
 
 RHO_BITS = 16  # free top part of each prime share: p_i = c_i + 4 M' rho_i
 TRIAL_DIVISION_BOUND = 1 << 16  # public trial division of N by every prime below B2

@@ -8,6 +8,7 @@ from typing import Any
 
 import gmpy2
 
+from deepchain.crypto import serialize
 from deepchain.crypto.paillier import (
     RNG,
     KeyShare,
@@ -16,16 +17,7 @@ from deepchain.crypto.paillier import (
     partial_decrypt_all,
     raw_combine,
 )
-from deepchain.crypto.serialize import (
-    CryptoFormatError,
-    Reader,
-    Writer,
-    check_header,
-    check_unit,
-    get_hex_list,
-    get_int,
-    hexs,
-)
+from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
 from deepchain.crypto.vector.chunks import map_chunks
 from deepchain.crypto.vector.update import ciphertext_width
 from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
@@ -45,16 +37,16 @@ class DecryptionShare:
             "type": "decryption_share",
             "version": 1,
             "i": self.i,
-            "c_is": hexs(self.c_is),
+            "c_is": serialize.hexs(self.c_is),
             "proof": self.proof.to_json(),
         }
 
     @classmethod
     def from_json(cls, d: Any, pk: ThresholdPublicKey | None = None) -> DecryptionShare:
         ctx = "DecryptionShare"
-        check_header(d, "decryption_share")
-        i = get_int(d, "i", ctx, 1, pk.N if pk is not None else 1 << 10)
-        c_is = get_hex_list(d, "c_is", ctx)
+        serialize.check_header(d, "decryption_share")
+        i = serialize.get_int(d, "i", ctx, 1, pk.N if pk is not None else 1 << 10)
+        c_is = serialize.get_hex_list(d, "c_is", ctx)
         proof = ProofCD.from_json(d.get("proof"))
         return cls._checked(i, c_is, proof, pk)
 
@@ -68,7 +60,7 @@ class DecryptionShare:
             if not 1 <= i <= pk.N:
                 raise CryptoFormatError("DecryptionShare: index out of range")
             for k, c in enumerate(c_is):
-                check_unit(c, pk.n, f"DecryptionShare.c_is[{k}]")
+                serialize.check_unit(c, pk.n, f"DecryptionShare.c_is[{k}]")
         return cls(i=i, c_is=c_is, proof=proof)
 
     def to_bytes(self, pk: ThresholdPublicKey | None = None) -> bytes:

@@ -11,13 +11,13 @@ from gmpy2 import mpz
 
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import (
-    ALPHA_BITS,
     RNG,
     ThresholdPublicKey,
     comb_table,
     raw_times_1_plus_mn,
     rng_or_system,
 )
+from deepchain.crypto.security_params import ALPHA_BITS
 from deepchain.crypto.serialize import (
     CryptoFormatError,
     Reader,

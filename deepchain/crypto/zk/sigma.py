@@ -20,13 +20,8 @@ import gmpy2
 
 from deepchain.canonical import int_to_hex
 from deepchain.crypto.comb import CombTable
-from deepchain.crypto.paillier import (
-    ALPHA_BITS,
-    K_BITS,
-    KAPPA,
-    ThresholdPublicKey,
-    key_ceremony_context,
-)
+from deepchain.crypto.paillier import ThresholdPublicKey, key_ceremony_context
+from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import (
     CryptoFormatError,
     Reader,
