@@ -38,7 +38,7 @@ from deepchain.crypto.vector import (
 from deepchain.learning.data import Dataset, load_mnist, train_test_split
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.strategies import Strategy
-from deepchain.ledger.transactions import TxKind, make_tx
+from deepchain.ledger.transactions import Transaction, TxKind, make_tx
 from deepchain.party.api import Api, ApiError
 from deepchain.party.faults import fault_in_round, model_replacement_update
 from deepchain.party.membership import join_group, register_account
@@ -258,16 +258,39 @@ class PartyAgent:
     def _deposit_tx(self, nonce: int, r: int, phase: str) -> dict[str, Any]:
         """The party's own signed DEPOSIT of d into escrow:<group> for one message."""
         info = self.info()
-        return make_tx(
-            self.identity,
+        return self.round_tx(
             TxKind.DEPOSIT,
             nonce,
             {"amount": int(info["deposit"]), "reason": "deposit"},
             group=info["group_address"],
-            round=r,
+            r=r,
             phase=phase,
-            timestamp_ms=int(time.time() * 1000),
         ).to_dict()
+
+    def round_tx(
+        self, kind: TxKind, nonce: int, payload: dict[str, Any], *, group: str, r: int, phase: str
+    ) -> Transaction:
+        """A transaction of round r's ``phase`` signed by this party now."""
+        return make_tx(
+            self.identity, kind, nonce, payload, group=group, round=r, phase=phase,
+            timestamp_ms=int(time.time() * 1000),
+        )  # fmt: skip
+
+    def post_message(
+        self, r: int, what: str, field: str, blob: bytes, tx: Transaction, deposit: dict[str, Any]
+    ) -> str:
+        """Post round r's signed ``what`` ("gradient" or "share") with its blob (as ``field``)
+        and its deposit: ``what`` if the platform took it, else ``"<what> refused: <why>"``."""
+        try:
+            self.api.post(
+                f"groups/{self.cfg.group}/rounds/{r}/{what}/",
+                {field: b64e(blob), "tx": tx.to_dict(), "deposit_tx": deposit},
+            )
+            return what
+        except ApiError as exc:
+            label = "gradient" if what == "gradient" else "decryption share"
+            log.warning("%s of round %s refused: %s", label, r, exc.message)
+            return f"{what} refused: {exc.message}"
 
     # -- gradient (T_t1) ------------------------------------------------------------------------
     def submit_gradient(self, r: int, st: dict[str, Any]) -> str:
@@ -317,8 +340,7 @@ class PartyAgent:
 
         nonce = int(st["me"]["next_nonce"])
         deposit = self._deposit_tx(nonce, r, "gradient_submission")
-        tx = make_tx(
-            self.identity,
+        tx = self.round_tx(
             TxKind.GRADIENT,
             nonce + 1,
             {
@@ -329,21 +351,12 @@ class PartyAgent:
                 "pk": pk.fingerprint(),
             },
             group=info["group_address"],
-            round=r,
+            r=r,
             phase="gradient_submission",
-            timestamp_ms=int(time.time() * 1000),
         )
         before = self.api.bytes_sent
         t0 = time.perf_counter()
-        try:
-            self.api.post(
-                f"groups/{g}/rounds/{r}/gradient/",
-                {"update": b64e(blob), "tx": tx.to_dict(), "deposit_tx": deposit},
-            )
-            outcome = "gradient"
-        except ApiError as exc:
-            log.warning("gradient of round %s refused: %s", r, exc.message)
-            outcome = f"gradient refused: {exc.message}"
+        outcome = self.post_message(r, "gradient", "update", blob, tx, deposit)
         timings["upload"] = time.perf_counter() - t0
         local = self.local().load()
         rec = local["rounds"].setdefault(str(r), {})
@@ -382,8 +395,7 @@ class PartyAgent:
         st = self.api.get(f"groups/{g}/round/")
         nonce = int(st["me"]["next_nonce"])
         deposit = self._deposit_tx(nonce, r, "decryption_share")
-        tx = make_tx(
-            self.identity,
+        tx = self.round_tx(
             TxKind.DECRYPTION_SHARE,
             nonce + 1,
             {
@@ -393,20 +405,11 @@ class PartyAgent:
                 "i": ds.i,
             },
             group=cg.address,
-            round=r,
+            r=r,
             phase="decryption_share",
-            timestamp_ms=int(time.time() * 1000),
         )
         before = self.api.bytes_sent
-        try:
-            self.api.post(
-                f"groups/{g}/rounds/{r}/share/",
-                {"share": b64e(blob), "tx": tx.to_dict(), "deposit_tx": deposit},
-            )
-            outcome = "share"
-        except ApiError as exc:
-            log.warning("decryption share of round %s refused: %s", r, exc.message)
-            outcome = f"share refused: {exc.message}"
+        outcome = self.post_message(r, "share", "share", blob, tx, deposit)
         self.local().record(r, share=outcome, bytes_sent=self.api.bytes_sent - before, seconds={
             "aggregate_download": t1 - t0,
             "aggregate_verification": t2 - t1,
@@ -423,15 +426,13 @@ class PartyAgent:
         g = self.cfg.group
         log.warning("round %s: refusing to decrypt: %s", r, reason)
         st = self.api.get(f"groups/{g}/round/")
-        tx = make_tx(
-            self.identity,
+        tx = self.round_tx(
             TxKind.DECRYPTION_REFUSAL,
             int(st["me"]["next_nonce"]),
             {"reason": reason[:300], "served_aggregate": served_hash},
             group=cg.address,
-            round=r,
+            r=r,
             phase="decryption_share",
-            timestamp_ms=int(time.time() * 1000),
         )
         try:
             self.api.post(f"groups/{g}/rounds/{r}/refusal/", {"tx": tx.to_dict()})
