@@ -4,8 +4,10 @@ and the bytes of a base64 field within the upload limit."""
 from __future__ import annotations
 
 import binascii
+from typing import Any
 
 from django.shortcuts import get_object_or_404
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from deepchain.wire import b64d
@@ -26,6 +28,19 @@ def member_of(request, group: CooperativeGroup) -> Membership:
     if m is None:
         raise PermissionDenied("only an active party of this group may do this")
     return m
+
+
+def member_round_body(
+    request, group_id: int, number: int, serializer: type[serializers.Serializer]
+) -> tuple[CooperativeGroup, Membership, dict[str, Any]]:
+    """(the group, my membership, the validated body) of a member's request about round
+    ``number`` of ``group_id``: 404, 403, 404, then 400, in that order."""
+    g = group_for(request, group_id)
+    m = member_of(request, g)
+    round_of(g, number)
+    ser = serializer(data=request.data)
+    ser.is_valid(raise_exception=True)
+    return g, m, ser.validated_data
 
 
 def round_of(group: CooperativeGroup, number: int) -> Round:

@@ -24,7 +24,7 @@ from deepchain_web.fields import (
 from deepchain_web.limits import INT64_MAX
 from ledger_app.services import blob_store
 from training_app import selectors, services, upload_limits
-from training_app.api_common import blob_field, group_for, member_of, round_of
+from training_app.api_common import blob_field, group_for, member_round_body, round_of
 
 
 class RoundStateView(APIView):
@@ -79,12 +79,7 @@ class SubmissionResultSerializer(serializers.Serializer):
 
 def _submit(request, group_id: int, number: int, serializer, field: str, submit) -> Response:
     """Shared body of the gradient and share uploads: the caller acts only for itself."""
-    g = group_for(request, group_id)
-    m = member_of(request, g)
-    round_of(g, number)
-    ser = serializer(data=request.data)
-    ser.is_valid(raise_exception=True)
-    d = ser.validated_data
+    g, m, d = member_round_body(request, group_id, number, serializer)
     limit, why = None, ""
     if field == "update":
         limit = upload_limits.gradient_blob_limit(g)
@@ -135,13 +130,9 @@ class RefusalView(APIView):
 
     @extend_schema(request=RefusalSerializer, responses={202: SubmissionResultSerializer})
     def post(self, request, group_id: int, number: int):
-        g = group_for(request, group_id)
-        m = member_of(request, g)
-        round_of(g, number)
-        ser = RefusalSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
+        g, m, d = member_round_body(request, group_id, number, RefusalSerializer)
         sub = services.submit_decryption_refusal(
-            group=g, round_number=number, membership=m, signed_tx=ser.validated_data["tx"]
+            group=g, round_number=number, membership=m, signed_tx=d["tx"]
         )
         return Response({"status": sub.status, "blob": sub.blob}, status=202)
 
@@ -213,12 +204,7 @@ class MetricsView(APIView):
         responses={201: inline_serializer("MetricRecorded", {"ok": serializers.BooleanField()})},
     )
     def post(self, request, group_id: int, number: int):
-        g = group_for(request, group_id)
-        m = member_of(request, g)
-        round_of(g, number)
-        ser = MetricSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        d = ser.validated_data
+        g, m, d = member_round_body(request, group_id, number, MetricSerializer)
         services.record_metrics(
             group=g, round_number=number, membership=m, accuracy=d["accuracy"], loss=d["loss"],
             seconds=d.get("seconds"), bytes_sent=d["bytes_sent"],
