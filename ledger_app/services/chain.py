@@ -347,13 +347,7 @@ def move_money(
         raise _refuse(_Refused(None, f"{kind} cannot move money from {source[:24]} to "
                                      f"{destination[:24]} signed by {signer.address[:16]}",
                                "inconsistent"), summary)  # fmt: skip
-    ts = now_ms()
-
-    def build(nonce: int) -> CoreTx:
-        return CoreTx(
-            kind=kind, sender=signer.address, nonce=nonce, payload=payload, group=group,
-            round=round, phase=phase, timestamp_ms=ts,
-        ).signed(signer)  # fmt: skip
+    build = _signed_here(kind, signer, payload, group, round, phase)
 
     try:
         # every account the kind may touch (PAYOUT/PENALTY: escrow and pool), locked in id order
@@ -364,6 +358,26 @@ def move_money(
     except TxFormatError as exc:
         raise _refuse(_Refused(None, str(exc), "format"), summary) from None
     return row
+
+
+def _signed_here(
+    kind: TxKind,
+    signer: Identity,
+    payload: dict,
+    group: str | None,
+    round: int | None,
+    phase: str | None,
+) -> Callable[[int], CoreTx]:
+    """The transaction ``signer`` signs here, stamped now, as a function of its nonce."""
+    ts = now_ms()
+
+    def build(nonce: int) -> CoreTx:
+        return CoreTx(
+            kind=kind, sender=signer.address, nonce=nonce, payload=payload, group=group,
+            round=round, phase=phase, timestamp_ms=ts,
+        ).signed(signer)  # fmt: skip
+
+    return build
 
 
 def submit_transaction(
@@ -380,13 +394,7 @@ def submit_transaction(
     kind = TxKind(kind)
     if kind in MONEY_KINDS or kind == TxKind.GENESIS:
         raise DomainError(f"{kind} moves money: use move_money", code="kind")
-    ts = now_ms()
-
-    def build(nonce: int) -> CoreTx:
-        return CoreTx(
-            kind=kind, sender=signer.address, nonce=nonce, payload=payload, group=group,
-            round=round, phase=phase, timestamp_ms=ts,
-        ).signed(signer)  # fmt: skip
+    build = _signed_here(kind, signer, payload, group, round, phase)
 
     summary = {"kind": str(kind), "sender": signer.address, "group": group}
     try:
