@@ -48,15 +48,13 @@ from deepchain.learning.baselines import (
     run_single,
 )
 from deepchain.learning.data import load_dataset, train_test_split
-from deepchain.learning.experiment import meets_targets
+from deepchain.learning.experiment import meets_targets, strategy_arg
 from deepchain.learning.fixed_point import fixed_point_twin
 from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.models import PRESETS, configure_torch_threads
 from deepchain.learning.strategies import (
     Strategy,
-    StrategyError,
     apply_strategy,
-    parse_spec,
     replay_models,
     scale_bits_of,
 )
@@ -65,13 +63,6 @@ from deepchain.learning.strategies import (
 PARTY_PHASES = ("training", "encrypt+prove", "agent_verify", "shares+prove")
 #: phases summed over the t decrypting parties (the others over all N)
 PER_DECRYPTOR = ("agent_verify", "shares+prove")
-
-
-def _strategy(text: str) -> Strategy:
-    try:
-        return parse_spec(text)
-    except StrategyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -91,7 +82,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration")
     p.add_argument(
         "--strategy",
-        type=_strategy,
+        type=strategy_arg,
         default=Strategy(),
         metavar="NAME[:KEY=VALUE,...]",
         help="the group's strategy, as in the experiment CLI (e.g. fedavgm:beta1=0.5 or "

@@ -234,7 +234,8 @@ def seed_summary(runs: Sequence[Comparison]) -> dict[str, Any]:
     }
 
 
-def _strategy(text: str) -> Strategy:
+def strategy_arg(text: str) -> Strategy:
+    """argparse type of a strategy spec (``strategies.parse_spec``), e.g. ``fedadam:lr=0.01``."""
     try:
         return parse_spec(text)
     except StrategyError as exc:
@@ -286,7 +287,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--strategy",
         action="append",
-        type=_strategy,
+        type=strategy_arg,
         default=None,
         metavar="NAME[:KEY=VALUE,...]",
         help="aggregation strategy, repeatable (one federated run each, shared baselines): "
