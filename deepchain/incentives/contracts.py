@@ -183,6 +183,15 @@ class _DepositPhaseContract:
         return self.settlement is not None
 
     # -- messages ------------------------------------------------------------------------------
+    def _on_time_or_late(self, party: str, at_ms: int) -> None:
+        """Raise LateError after the phase's deadline, recording the party late first (the
+        fault is penalised at settlement)."""
+        try:
+            self.schedule.check_on_time(self.PHASE, at_ms)
+        except LateError:
+            self.late.setdefault(party, at_ms)
+            raise
+
     def _submit(self, party: str, at_ms: int, proof_ok: bool | None) -> Receipt:
         if party not in self.stakes:
             raise ContractError(f"{party} is not a party of group {self.group}")
@@ -194,12 +203,7 @@ class _DepositPhaseContract:
             raise ContractError(f"{party} was already refused as late in {self.PHASE.value}")
         if party in self.refused:
             raise ContractError(f"{party} refused to take part in {self.PHASE.value}")
-        try:
-            self.schedule.check_on_time(self.PHASE, at_ms)
-        except LateError:
-            # Record the fault before refusing: the party is penalised at settlement.
-            self.late.setdefault(party, at_ms)
-            raise
+        self._on_time_or_late(party, at_ms)
         if at_ms < self.schedule.opens_at(self.PHASE):
             raise ContractError(f"{self.PHASE.value} is not open yet")
         self.submissions[party] = (at_ms, proof_ok)
@@ -445,11 +449,7 @@ class DecryptionContract(_DepositPhaseContract):
             raise ContractError(f"{self.PHASE.value} of group {self.group} is closed")
         if party in self.submissions or party in self.refused or party in self.late:
             raise ContractError(f"{party} already answered in {self.PHASE.value}")
-        try:
-            self.schedule.check_on_time(self.PHASE, at_ms)
-        except LateError:
-            self.late.setdefault(party, at_ms)
-            raise
+        self._on_time_or_late(party, at_ms)
         self.refused[party] = at_ms
 
     @property
