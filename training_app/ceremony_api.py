@@ -10,35 +10,19 @@ index, the ceremony ended).
 
 from __future__ import annotations
 
-import base64
-import binascii
-
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deepchain.wire import b64e
 from deepchain_web.api_errors import DomainError
 from deepchain_web.fields import RequestSerializer, StrictCharField, StrictIntegerField
 from deepchain_web.limits import base64_len, max_blob
 from training_app import key_ceremony, selectors
+from training_app.api_common import blob_field, group_for
 from training_app.key_ceremony import MAX_ROUNDS, PHASES
-
-
-def _group(request, group_id: int):
-    return get_object_or_404(selectors.visible_groups(request.user), pk=group_id)
-
-
-def _bytes(text: str, what: str) -> bytes:
-    if len(text) > base64_len(max_blob()):
-        raise DomainError(f"{what}: larger than {max_blob()} bytes", code="too_large",
-                          status_code=413)  # fmt: skip
-    try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise DomainError(f"{what}: not valid base64", code="bad_blob") from None
 
 
 class CeremonyView(APIView):
@@ -48,7 +32,7 @@ class CeremonyView(APIView):
         "posted, the relay's transcript hash, blame; `me` for a party of the group.",
     )
     def get(self, request, group_id: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         state = key_ceremony.ceremony_state(g, selectors.membership_of(g, request.user))
         if state is None:
             raise DomainError("this group has no key ceremony (yet)", code="no_ceremony",
@@ -68,12 +52,12 @@ class EnvelopesSerializer(RequestSerializer):
 class MessagesView(APIView):
     @extend_schema(request=EnvelopesSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, group_id: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         ser = EnvelopesSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
         try:
-            envs = {int(k): _bytes(v, f"envelope {k}") for k, v in d["envelopes"].items()}
+            envs = {int(k): blob_field(v, f"envelope {k}") for k, v in d["envelopes"].items()}
         except ValueError:
             raise DomainError("envelopes are keyed by party index", code="bad_envelopes") from None
         res = key_ceremony.post_envelopes(group=g, user=request.user, round_no=d["round"],
@@ -87,9 +71,9 @@ class InboxView(APIView):
         description="The envelopes addressed to me in a closed round: sender index -> base64.",
     )
     def get(self, request, group_id: int, number: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         got = key_ceremony.inbox(group=g, user=request.user, round_no=number)
-        envelopes = {str(k): base64.b64encode(v).decode("ascii") for k, v in sorted(got.items())}
+        envelopes = {str(k): b64e(v) for k, v in sorted(got.items())}
         return Response({"round": number, "envelopes": envelopes})
 
 
@@ -101,7 +85,7 @@ class ResultSerializer(RequestSerializer):
 class ResultView(APIView):
     @extend_schema(request=ResultSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, group_id: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         ser = ResultSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
@@ -126,11 +110,11 @@ class BlameSerializer(RequestSerializer):
 class BlameView(APIView):
     @extend_schema(request=BlameSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request, group_id: int):
-        g = _group(request, group_id)
+        g = group_for(request, group_id)
         ser = BlameSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
-        body = _bytes(d["body"], "body") if "body" in d else None
+        body = blob_field(d["body"], "body") if "body" in d else None
         sig = bytes.fromhex(d["body_signature"]) if "body_signature" in d else None
         res = key_ceremony.accuse(group=g, user=request.user, round_no=d["round"],
                                   reason=d["reason"], accused=d.get("accused"), body=body,
