@@ -66,7 +66,7 @@ class AgentRegisterView(APIView):
 
         return Response({"user": request.user.id, "username": request.user.get_username(),
                          "tag": REGISTER_TAG,
-                         "account": services.agent_account(request.user)})  # fmt: skip
+                         "account": selectors.agent_account(request.user)})  # fmt: skip
 
     @extend_schema(
         request=AgentRegisterSerializer,
@@ -76,7 +76,7 @@ class AgentRegisterView(APIView):
         ser = AgentRegisterSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         _acct, created = services.register_agent(user=request.user, **ser.validated_data)
-        return Response(services.agent_account(request.user), status=201 if created else 200)
+        return Response(selectors.agent_account(request.user), status=201 if created else 200)
 
 
 def _phase_durations() -> dict[str, serializers.Field]:
@@ -314,7 +314,7 @@ class MeView(APIView):
             "model_name": g.model_name, "local_iterations": g.local_iterations,
             "learning_rate": g.learning_rate, "batch_size": g.batch_size,
             "update_clip": g.update_clip, "seed": g.seed, "rounds": g.rounds,
-            "strategy": services.strategy_of(g).to_json(),
+            "strategy": selectors.strategy_of(g).to_json(),
             "deadlines": g.deadlines, "min_contributors": g.min_contributors,
             "simulated": g.simulated,
         })  # fmt: skip

@@ -54,7 +54,7 @@ from deepchain.ledger.transactions import TxKind
 from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from ledger_app import services as ledger
-from training_app import services
+from training_app import selectors, services
 from training_app.models import CeremonyMessage, CooperativeGroup, KeyCeremony, Membership
 from training_app.services import DEALERLESS
 
@@ -296,7 +296,7 @@ def verify_ceremony(ceremony_id: int) -> bool:
                 _fail(c, g, [], "the reported key failed the public checks", False)
                 c.save()
         return False
-    members = services.active_members(g)
+    members = selectors.active_members(g)
     origin = {
         "key_origin": DEALERLESS,
         "ceremony": {"transcript_hash": c.transcript_hash, "transcript_blob": c.transcript_blob,

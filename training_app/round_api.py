@@ -53,7 +53,7 @@ class ParamsView(APIView):
     def get(self, request, group_id: int, number: int):
         g = group_for(request, group_id)
         r = round_of(g, number)
-        h = services.params_before(r)
+        h = selectors.params_before(r)
         return Response({"round": r.number, "blob": h, "data": b64e(blob_store().get(h))})
 
 

@@ -1,15 +1,30 @@
-"""Reads of collaborative training: visible groups, the dashboard snapshot, round states."""
+"""Reads of collaborative training: visible groups, the dashboard snapshot, round states, and
+what the services read of a group (its key, packing, strategy, members) and of a round (its
+clock, the model it starts from, the aggregates before it)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import numpy as np
 from django.db.models import Q, QuerySet
 
-from deepchain.incentives.clock import ROUND_ORDER
+from deepchain.crypto.encoding import PackingScheme
+from deepchain.crypto.paillier import ThresholdPublicKey
+from deepchain.incentives.clock import ROUND_ORDER, RoundSchedule
+from deepchain.learning.strategies import Strategy
+from ledger_app import services as ledger
+from ledger_app.models import Account
 from training_app import presence
-from training_app.models import CooperativeGroup, Membership, Metric, Round, Submission
+from training_app.models import (
+    CooperativeGroup,
+    Membership,
+    Metric,
+    Round,
+    SeenCiphertext,
+    Submission,
+)
 
 
 def visible_groups(user) -> QuerySet[CooperativeGroup]:
@@ -165,3 +180,89 @@ def group_snapshot(group, viewer=None) -> dict[str, Any]:
 
 def submissions_of(group, round_number: int) -> QuerySet[Submission]:
     return Submission.objects.filter(round__group=group, round__number=round_number)
+
+
+def agent_account(user) -> dict[str, Any] | None:
+    """The caller's account as an agent sees it (public data only), or None."""
+    acct = Account.objects.filter(user=user).first()
+    if acct is None:
+        return None
+    custodial = ledger.keystore_path("users", f"{acct.address}.json").exists()
+    return {"address": acct.address, "box_pk": acct.box_pk, "nonce": acct.nonce,
+            "balance": acct.balance, "custodial": custodial}  # fmt: skip
+
+
+def active_members(g: CooperativeGroup) -> list[Membership]:
+    """The group's active members in party-index order (checked to be 1..N)."""
+    members = members_in_order(g)
+    if [m.party_index for m in members] != list(range(1, g.n_parties + 1)):
+        raise RuntimeError("key ceremony: party indices are not 1..N")
+    return members
+
+
+def deadlines_of(r: Round) -> dict[str, int]:
+    """The round's current deadline of each phase (ms)."""
+    return dict(r.schedule.get("deadlines_ms", {}))
+
+
+def schedule_of(r: Round) -> RoundSchedule:
+    """The round's clock (its phases' deadlines and closes)."""
+    return RoundSchedule.from_json(r.schedule)
+
+
+def public_key_of(g: CooperativeGroup) -> ThresholdPublicKey:
+    """The group's PK_model."""
+    return ThresholdPublicKey.from_json(g.public_key)
+
+
+def scheme_of(g: CooperativeGroup) -> PackingScheme:
+    """The group's packing scheme (how an update's coordinates fill the plaintext slots)."""
+    return PackingScheme.from_json(g.packing)
+
+
+def strategy_of(g: CooperativeGroup) -> Strategy:
+    """The group's strategy (FedAvg for a group recorded without one)."""
+    return Strategy.from_json(g.strategy) if g.strategy else Strategy()
+
+
+def published_aggregates(r: Round) -> list[tuple[np.ndarray, int] | None]:
+    """(S, n) of each round before ``r`` in order (None for a round without a result): what
+    the group's optimizer state is re-derived from."""
+    from deepchain.wire import ints_from_bytes
+
+    store = ledger.blob_store()
+    out: list[tuple[np.ndarray, int] | None] = []
+    for prev in Round.objects.filter(group=r.group_id, number__lt=r.number).order_by("number"):
+        if prev.result_blob and prev.n_accepted:
+            out.append((ints_from_bytes(store.get(prev.result_blob)), prev.n_accepted))
+        else:
+            out.append(None)
+    return out
+
+
+def params_before(r: Round) -> str:
+    """Blob hash of W_{r-1} (the model round r starts from)."""
+    if r.number == 1:
+        return r.group.initial_params
+    prev = Round.objects.get(group=r.group_id, number=r.number - 1)
+    return prev.params_blob or params_before(prev)
+
+
+def seen_in_group(g: CooperativeGroup, digests: list[str]) -> dict[str, str]:
+    """{digest: first tx} for those of ``digests`` already submitted in the group."""
+    seen: dict[str, str] = {}
+    for k in range(0, len(digests), 500):  # bounded IN lists
+        rows = SeenCiphertext.objects.filter(group=g, digest__in=digests[k : k + 500])
+        seen.update(rows.values_list("digest", "tx_hash"))
+    return seen
+
+
+def members_in_order(g: CooperativeGroup) -> list[Membership]:
+    """The group's active members in party-index order."""
+    ms = list(g.members.filter(status=Membership.Status.ACTIVE).select_related("account"))
+    return sorted(ms, key=lambda m: m.party_index)
+
+
+def round_bytes(r: Round) -> int:
+    """The bytes the round's submissions uploaded."""
+    return int(sum(r.submissions.values_list("size_bytes", flat=True)))

@@ -48,7 +48,7 @@ from ledger_app import selectors as ledger_selectors
 from ledger_app import services as ledger
 from ledger_app.models import Account, WorkerNode
 from ledger_app.models import Transaction as TxRow
-from training_app import services
+from training_app import selectors, services
 from training_app.datasets import write_party_data
 from training_app.models import CooperativeGroup, Round, Submission
 
@@ -108,7 +108,7 @@ class Forger:
 
     # -- what each round's forged aggregate is -------------------------------------------------
     def _updates(self, r: int) -> list[tuple[str, list[int], int]]:
-        pk = services.public_key_of(self.group)
+        pk = selectors.public_key_of(self.group)
         subs = (
             Submission.objects.filter(
                 round__group=self.group, round__number=r, kind="gradient", status="accepted"
@@ -124,7 +124,7 @@ class Forger:
 
     def _forge_aggregate(self, tx: Transaction) -> Transaction:
         r = int(tx.round)
-        pk = services.public_key_of(self.group)
+        pk = selectors.public_key_of(self.group)
         n2 = pk.n2
         ups = self._updates(r)
         hashes = [h for h, _c, _l in ups]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ledger_app import services as ledger
 from training_app import services
 from training_app.models import CooperativeGroup, Round, Submission
+from training_app.services import clock
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_overdue_work_is_re_enqueued_once_per_period_and_fresh_work_is_left_alon
     django_user_model, settings
 ):
     settings.DEEPCHAIN_REKICK_S = 30
-    services._rekicked.clear()
+    clock.rekicked.clear()
     user = django_user_model.objects.create_user("rk", password="pw")
     ledger.create_party_account(user=user)
     g = services.create_group(initiator=user, name="rk", n_parties=3, threshold=2, rounds=1,
@@ -41,5 +42,5 @@ def test_overdue_work_is_re_enqueued_once_per_period_and_fresh_work_is_left_alon
     assert services.rekick_stale_work(now) == []  # not again within the period
     Submission.objects.filter(pk=stale_sub.pk).update(status="accepted")
     Round.objects.filter(pk=old.pk).update(aggregate_blob="ab" * 32)
-    services._rekicked.clear()
+    clock.rekicked.clear()
     assert services.rekick_stale_work(now) == []  # done work is never re-enqueued

@@ -20,7 +20,7 @@ from ledger_app import services as ledger
 from ledger_app.models import Transaction
 from tests.integration.test_audit_protocol_training import _wait_for_blocks
 from tests.integration.test_training_protocol import DATA_SIZE, DEPOSIT, _run, _users
-from training_app import services
+from training_app import selectors, services
 from training_app.models import Membership, Round
 from training_app.tasks import simulated_agent
 
@@ -52,7 +52,7 @@ def test_a_fedadam_fedprox_group_agrees_on_every_model_with_its_agents_and_the_a
 
     # the platform's W_r is the strategy replayed from W_0 and the published aggregates
     store = ledger.blob_store()
-    s_bits = scale_bits_of(services.scheme_of(g).scale)
+    s_bits = scale_bits_of(selectors.scheme_of(g).scale)
     w0 = floats_from_bytes(store.get(g.initial_params))
     aggs = [(ints_from_bytes(store.get(r.result_blob)), r.n_accepted) for r in rounds]
     derived = replay_models(STRATEGY, w0, aggs, s_bits)

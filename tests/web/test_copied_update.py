@@ -31,7 +31,9 @@ def _gradient(services, ledger, g, m, blob):
 
 
 def _update(services, g, m, seed):
-    pk, scheme = services.public_key_of(g), services.scheme_of(g)
+    from training_app import selectors
+
+    pk, scheme = selectors.public_key_of(g), selectors.scheme_of(g)
     length = param_count(build_model(g.model_name))
     q = scheme.quantize(np.random.default_rng(seed).normal(0, 0.01, length))
     ctx = proof_context(pk, g.address, 1, "gradient_submission", m.party_index, m.account.address)

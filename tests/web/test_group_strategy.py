@@ -21,7 +21,7 @@ def _api(user) -> APIClient:
 
 def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
     from ledger_app.models import Transaction
-    from training_app import services
+    from training_app import selectors, services
     from training_app.models import CooperativeGroup
 
     a, b, c = make_user(), make_user(), make_user()
@@ -35,7 +35,7 @@ def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
     g.key_bits = 512
     g.save(update_fields=["key_bits"])
     want = Strategy.from_options("fedadam", server_lr=0.02, tau=0.01, mu=0.05)
-    assert services.strategy_of(g) == want
+    assert selectors.strategy_of(g) == want
     for u in (a, b, c):
         services.join_group(group=g, user=u, simulated=True)
     services.start_group(group=g, by=a)
@@ -47,10 +47,10 @@ def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
 
 
 def test_a_group_created_without_a_strategy_runs_fedavg(make_user, make_group):
-    from training_app import services
+    from training_app import selectors
 
     g = make_group(make_user())
-    assert services.strategy_of(g) == Strategy()
+    assert selectors.strategy_of(g) == Strategy()
     assert g.strategy == Strategy().to_json()
 
 
@@ -88,7 +88,7 @@ def _form(**extra) -> dict:
 
 
 def test_the_create_form_takes_the_strategy(client, make_user):
-    from training_app import services
+    from training_app import selectors
     from training_app.models import CooperativeGroup
 
     u = make_user()
@@ -98,7 +98,7 @@ def test_the_create_form_takes_the_strategy(client, make_user):
     res = client.post("/groups/new/", _form(strategy="fedavgm", beta1=0.5, prox_mu=0.01))
     assert res.status_code == 302, res.content.decode()[:2000]
     g = CooperativeGroup.objects.get(name="form group")
-    assert services.strategy_of(g) == Strategy.from_options("fedavgm", beta1=0.5, mu=0.01)
+    assert selectors.strategy_of(g) == Strategy.from_options("fedavgm", beta1=0.5, mu=0.01)
 
 
 def test_the_create_form_explains_a_bad_strategy_and_creates_nothing(client, make_user):

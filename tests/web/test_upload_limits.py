@@ -86,7 +86,7 @@ def test_an_honest_update_fits_the_groups_limit_and_a_larger_blob_gets_a_json_41
 ):
     from deepchain.learning.models import build_model, param_count
     from ledger_app import services as ledger
-    from training_app import services
+    from training_app import selectors, services
     from training_app.models import CooperativeGroup, Membership, Submission
     from training_app.upload_limits import gradient_blob_limit
 
@@ -110,7 +110,7 @@ def test_an_honest_update_fits_the_groups_limit_and_a_larger_blob_gets_a_json_41
     assert not Submission.objects.filter(membership=a).exists()
 
     # the honest update (bound at the clip, so the slot-bound proof is in it) is accepted
-    pk, scheme = services.public_key_of(g), services.scheme_of(g)
+    pk, scheme = selectors.public_key_of(g), selectors.scheme_of(g)
     q = scheme.quantize(np.random.default_rng(0).normal(0, 0.01, param_count(build_model("tiny"))))
     ctx = proof_context(pk, g.address, 1, "gradient_submission", b.party_index, b.account.address)
     blob = encrypt_update(pk, scheme, q, ctx=ctx).to_bytes(pk)
