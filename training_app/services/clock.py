@@ -23,11 +23,7 @@ from deepchain.ledger.transactions import TxKind
 from deepchain_web.events import publish
 from ledger_app import services as ledger
 from training_app import selectors, tasks
-from training_app.models import (
-    CooperativeGroup,
-    Round,
-    Submission,
-)
+from training_app.models import CooperativeGroup, Round, Submission
 from training_app.services.parties import wake_simulated_parties
 from training_app.services.settlement import end_group, settle
 
@@ -40,10 +36,12 @@ DECODE_FAILED = "decryption failed"
 
 
 def now_ms() -> int:
+    """The platform clock's now (ms since the epoch)."""
     return int(time.time() * 1000)
 
 
 def start_round(g: CooperativeGroup, number: int) -> Round:
+    """Open round ``number`` of ``g`` at now (its schedule from the group's deadlines)."""
     start = now_ms()
     sched = Deadlines.from_json(g.deadlines).schedule(start, group=g.address, round_no=number)
     r, _ = Round.objects.get_or_create(

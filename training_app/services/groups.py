@@ -28,10 +28,7 @@ from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from ledger_app import services as ledger
 from training_app import presence, selectors, tasks, upload_limits
-from training_app.models import (
-    CooperativeGroup,
-    Membership,
-)
+from training_app.models import CooperativeGroup, Membership
 from training_app.services.clock import start_round
 
 MODEL_NAMES = ("mlp", "tiny", "paper_cnn")

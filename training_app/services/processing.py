@@ -20,11 +20,7 @@ from deepchain_web.events import publish
 from ledger_app import services as ledger
 from ledger_app.models import WorkerNode
 from training_app import selectors
-from training_app.models import (
-    Metric,
-    Round,
-    Submission,
-)
+from training_app.models import Metric, Round, Submission
 from training_app.services.clock import DECODE_FAILED, advance_round, now_ms
 from training_app.services.parties import wake_simulated_parties
 
@@ -32,6 +28,7 @@ S = Submission
 
 
 def worker_fee() -> int:
+    """The Processing fee per paid worker in DeepCoin (setting ``DEEPCHAIN_WORKER_FEE``)."""
     return int(getattr(settings, "DEEPCHAIN_WORKER_FEE", 1))
 
 

@@ -20,12 +20,7 @@ from deepchain_web.api_errors import DomainError
 from deepchain_web.events import publish
 from ledger_app import services as ledger
 from training_app import selectors
-from training_app.models import (
-    CooperativeGroup,
-    Membership,
-    Round,
-    Submission,
-)
+from training_app.models import CooperativeGroup, Membership, Round, Submission
 from training_app.services.parties import wake_simulated_parties
 
 S = Submission
