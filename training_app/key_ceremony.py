@@ -25,9 +25,11 @@ transcript's blob; then round 1 starts as for a dealer's key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from celery import current_app
@@ -152,6 +154,18 @@ def _open_or_refuse(c: KeyCeremony) -> None:
         raise DomainError(f"the key ceremony is {c.status}", code="ceremony_not_running")
 
 
+@contextlib.contextmanager
+def _running_ceremony(group: CooperativeGroup) -> Iterator[tuple[KeyCeremony, CooperativeGroup]]:
+    """(the group's ceremony, row-locked, and the group) inside one transaction, after its due
+    deadlines are settled; refused unless the ceremony is running."""
+    _settle_due(group)
+    with transaction.atomic():
+        c = _locked(group)
+        g = CooperativeGroup.objects.get(pk=group.pk)
+        _open_or_refuse(c)
+        yield c, g
+
+
 def post_envelopes(
     *, group: CooperativeGroup, user, round_no: int, phase: str, envelopes: dict[int, bytes]
 ) -> dict[str, Any]:
@@ -160,11 +174,7 @@ def post_envelopes(
     if phase not in PHASES:
         raise DomainError(f"unknown ceremony phase {phase!r}", code="bad_phase", status_code=400)
     m = _member(group, user)
-    _settle_due(group)
-    with transaction.atomic():
-        c = _locked(group)
-        g = CooperativeGroup.objects.get(pk=group.pk)
-        _open_or_refuse(c)
+    with _running_ceremony(group) as (c, g):
         if c.results:
             raise DomainError("the ceremony's message rounds are over", code="rounds_over")
         if round_no != c.round:
@@ -253,11 +263,7 @@ def post_result(*, group: CooperativeGroup, user, public_key: Any, transcript: A
     store = ledger.blob_store()
     tr_blob = store.put(canonical_json(transcript_to_json(tr)))
     pk_blob = store.put(canonical_json(pk.to_json()))
-    _settle_due(group)
-    with transaction.atomic():
-        c = _locked(group)
-        g = CooperativeGroup.objects.get(pk=group.pk)
-        _open_or_refuse(c)
+    with _running_ceremony(group) as (c, g):
         key = str(m.party_index)
         if key in c.results:
             raise DomainError("you already reported your result", code="already_reported")
@@ -330,11 +336,7 @@ def accuse(
     holds, the sender is named and forfeits its key-setup deposit; otherwise the ceremony
     ends unattributed (refunds, no penalty). Either way no key results."""
     m = _member(group, user)
-    _settle_due(group)
-    with transaction.atomic():
-        c = _locked(group)
-        g = CooperativeGroup.objects.get(pk=group.pk)
-        _open_or_refuse(c)
+    with _running_ceremony(group) as (c, g):
         why = None
         if accused is not None and body is not None and body_signature is not None:
             msg = c.messages.filter(round=round_no, sender=accused,
