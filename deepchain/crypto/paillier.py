@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import gmpy2
 from gmpy2 import mpz
@@ -22,6 +21,7 @@ from gmpy2 import mpz
 from deepchain.canonical import canonical_json, int_to_hex, sha256_hex
 from deepchain.crypto.comb import CombTable
 from deepchain.crypto.modexp import powmod_same_exp
+from deepchain.crypto.randomness import RNG, randbelow, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import (
     CryptoFormatError,
@@ -48,31 +48,10 @@ class KeyGenerationError(ValueError):
     """Key generation produced (or was asked for) parameters that fail a security check."""
 
 
-class RNG(Protocol):
-    def getrandbits(self, k: int) -> int: ...
-
-
-_SYSRAND = secrets.SystemRandom()
-
-
-def rng_or_system(rng: RNG | None) -> RNG:
-    """The injected randomness, or the system CSPRNG when none is given."""
-    return _SYSRAND if rng is None else rng
-
-
-def _randbelow(rng: RNG, n: int) -> int:
-    """Uniform integer in [0, n) by rejection sampling on getrandbits."""
-    k = int(n).bit_length()
-    while True:
-        x = rng.getrandbits(k)
-        if x < n:
-            return x
-
-
 def _random_unit(rng: RNG, n: int) -> mpz:
     """Uniform element of Z*_n."""
     while True:
-        x = mpz(_randbelow(rng, n))
+        x = mpz(randbelow(rng, n))
         if x > 1 and gmpy2.gcd(x, n) == 1:
             return x
 
@@ -324,7 +303,7 @@ def _generate_with_factors(
     d = m * gmpy2.invert(m, n) % nm
     if d % m != 0 or d % n != 1:
         raise KeyGenerationError("secret exponent d is not 0 mod m and 1 mod n")
-    coeffs = [d] + [mpz(_randbelow(r, nm)) for _ in range(t - 1)]
+    coeffs = [d] + [mpz(randbelow(r, nm)) for _ in range(t - 1)]
     shares = []
     for i in range(1, N + 1):
         s = mpz(0)

@@ -30,7 +30,7 @@ def model_replacement_update(
     """The poisoning party of the demo: its update scaled by N (so the mean becomes its own
     model), encrypted with a valid Proof_PK and a slot-bound proof that the real prover makes
     from the scaled digits (bits that are not all 0/1), which the verifier must refuse."""
-    from deepchain.crypto.paillier import rng_or_system
+    from deepchain.crypto.randomness import rng_or_system
     from deepchain.crypto.security_params import ALPHA_BITS
     from deepchain.crypto.zk.batch_proof_pk import prove_update
     from deepchain.crypto.zk.slot_bound import digit_bits, prove_bits

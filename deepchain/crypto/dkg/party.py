@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import secrets
 from collections.abc import Generator, Mapping
 from typing import Any
 
@@ -35,7 +34,6 @@ from deepchain.crypto.dkg.shamir import (
     interpolate_at,
     lagrange_slots,
     open_field,
-    randbelow,
     share_field,
     share_integer,
     share_slots,
@@ -44,7 +42,6 @@ from deepchain.crypto.dkg.shamir import (
 )
 from deepchain.crypto.dkg.wire import Body, decode, encode
 from deepchain.crypto.paillier import (
-    RNG,
     KeyShare,
     ThresholdPublicKey,
     combine,
@@ -52,6 +49,7 @@ from deepchain.crypto.paillier import (
     partial_decrypt,
     share_bits_bound,
 )
+from deepchain.crypto.randomness import RNG, randbelow, rng_or_system
 from deepchain.crypto.serialize import CryptoFormatError
 from deepchain.crypto.zk.proof_cd import ProofCD, prove_cd, verify_cd
 from deepchain.crypto.zk.ring_pedersen import (
@@ -99,7 +97,7 @@ class DKGParty:
         self.round = 0
         self.result: tuple[ThresholdPublicKey, KeyShare] | None = None
         self.transcript: dict[str, Any] = {}  # public outcome: N, z1, z2, commitments, tests
-        self._rng: RNG = rng if rng is not None else secrets.SystemRandom()
+        self._rng: RNG = rng_or_system(rng)
         self._gen = self._protocol()
         self._out: dict[int, bytes] | None = None  # computed when first asked for
 

@@ -15,7 +15,7 @@ import gmpy2
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from deepchain.crypto.paillier import RNG
+from deepchain.crypto.randomness import RNG
 
 
 def random_bytes(rng: RNG, k: int) -> bytes:
@@ -160,15 +160,6 @@ def share_integer(
             acc = acc * x + a
         shares.append(acc)
     return coeffs, shares
-
-
-def randbelow(rng: RNG, n: int) -> int:
-    """Uniform integer in [0, n) by rejection sampling on getrandbits."""
-    k = int(n).bit_length()
-    while True:
-        x = int(rng.getrandbits(k))
-        if x < n:
-            return x
 
 
 def crt_slots(residues: np.ndarray, moduli: Sequence[int], r4: int) -> list[int]:

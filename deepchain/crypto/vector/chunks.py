@@ -8,9 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from deepchain.crypto.paillier import (
-    RNG,
-)
+from deepchain.crypto.randomness import RNG
 from deepchain.procpool import pool_context
 
 

@@ -10,13 +10,13 @@ import gmpy2
 
 from deepchain.crypto import serialize
 from deepchain.crypto.paillier import (
-    RNG,
     KeyShare,
     ThresholdPublicKey,
     combine_constants,
     partial_decrypt_all,
     raw_combine,
 )
+from deepchain.crypto.randomness import RNG
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
 from deepchain.crypto.vector.chunks import map_chunks
 from deepchain.crypto.vector.update import ciphertext_width

@@ -11,12 +11,11 @@ from gmpy2 import mpz
 
 from deepchain.crypto.encoding import PackingScheme
 from deepchain.crypto.paillier import (
-    RNG,
     ThresholdPublicKey,
     comb_table,
     raw_times_1_plus_mn,
-    rng_or_system,
 )
+from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS
 from deepchain.crypto.serialize import (
     CryptoFormatError,

@@ -18,7 +18,8 @@ from typing import Any
 from gmpy2 import mpz
 
 from deepchain.crypto.encoding import batch_proof_range_bits, proven_bound_bits
-from deepchain.crypto.paillier import RNG, ThresholdPublicKey, comb_table, rng_or_system
+from deepchain.crypto.paillier import ThresholdPublicKey, comb_table
+from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import CryptoFormatError
 from deepchain.crypto.zk.multiexp import multi_exp

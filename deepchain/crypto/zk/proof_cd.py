@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import gmpy2
 from gmpy2 import mpz
 
-from deepchain.crypto.paillier import RNG, KeyShare, ThresholdPublicKey, rng_or_system
+from deepchain.crypto.paillier import KeyShare, ThresholdPublicKey
+from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import K_BITS, KAPPA
 from deepchain.crypto.serialize import CryptoFormatError
 from deepchain.crypto.zk.multiexp import multi_exp

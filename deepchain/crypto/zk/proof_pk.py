@@ -29,7 +29,8 @@ import gmpy2
 from gmpy2 import mpz
 
 from deepchain.crypto.encoding import proof_pk_range_bits
-from deepchain.crypto.paillier import RNG, ThresholdPublicKey, comb_table, rng_or_system
+from deepchain.crypto.paillier import ThresholdPublicKey, comb_table
+from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import CryptoFormatError
 from deepchain.crypto.zk.sigma import (

@@ -29,14 +29,14 @@ jointly (see docs/ARCHITECTURE.md, "Ring-Pedersen parameters"); verifiers only n
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import gmpy2
 from gmpy2 import mpz
 
 from deepchain.canonical import hex_to_int, int_to_hex
+from deepchain.crypto.randomness import RNG, randbelow, rng_or_system
 from deepchain.crypto.zk.transcript import ProofContext, Transcript
 
 __all__ = [
@@ -55,20 +55,8 @@ PRM_TAG = "deepchain/pi-prm/v1"
 NAMES = ("N_hat", "s", "t")
 
 
-class _RNG(Protocol):
-    def getrandbits(self, k: int) -> int: ...
-
-
 class RingPedersenError(ValueError):
     """Malformed ring-Pedersen parameters (bad encoding, out of range, wrong sizes)."""
-
-
-def _randbelow(rng: _RNG, n: int) -> int:
-    k = int(n).bit_length()
-    while True:
-        x = rng.getrandbits(k)
-        if x < n:
-            return x
 
 
 @dataclass(frozen=True)
@@ -123,20 +111,20 @@ def _challenge_bits(ctx: ProofContext, N_hat: int, s: int, t: int, A: tuple[int,
 
 
 def generate_ring_pedersen(
-    N_hat: int, phi: int, ctx: ProofContext, rng: _RNG | None = None
+    N_hat: int, phi: int, ctx: ProofContext, rng: RNG | None = None
 ) -> RingPedersenParams:
     """Key holder: t = tau^2, s = t^lambda mod N^ and Pi^prm; tau, lambda, a_i are forgotten.
 
     ``phi`` is the order of QR_N^ (p'q' for safe primes) or any multiple of it; the caller
     forgets it afterwards."""
-    r = rng if rng is not None else secrets.SystemRandom()
+    r = rng_or_system(rng)
     N, ph = mpz(N_hat), mpz(phi)
     while True:
-        tau = mpz(_randbelow(r, N))
+        tau = mpz(randbelow(r, N))
         if tau > 1 and gmpy2.gcd(tau, N) == 1:
             break
     t = gmpy2.powmod(tau, 2, N)
-    lam = mpz(_randbelow(r, ph))
+    lam = mpz(randbelow(r, ph))
     s = gmpy2.powmod(t, lam, N)
     params = prove_prm(int(N), int(ph), int(s), int(t), int(lam), ctx, r)
     del tau, lam
@@ -144,14 +132,14 @@ def generate_ring_pedersen(
 
 
 def prove_prm(
-    N_hat: int, phi: int, s: int, t: int, lam: int, ctx: ProofContext, rng: _RNG | None = None
+    N_hat: int, phi: int, s: int, t: int, lam: int, ctx: ProofContext, rng: RNG | None = None
 ) -> RingPedersenParams:
     """Pi^prm for s = t^lam mod N^ (the prover knows lam and phi; Fig. 17 of CGGMP'20)."""
-    r = rng if rng is not None else secrets.SystemRandom()
+    r = rng_or_system(rng)
     N, ph, tt = mpz(N_hat), mpz(phi), mpz(t)
     if gmpy2.powmod(tt, lam, N) != s:
         raise ValueError("Pi^prm: s is not t^lambda")
-    a = [mpz(_randbelow(r, ph)) for _ in range(PRM_M)]
+    a = [mpz(randbelow(r, ph)) for _ in range(PRM_M)]
     A = tuple(int(gmpy2.powmod(tt, ai, N)) for ai in a)
     e = _challenge_bits(ctx, int(N), int(s), int(t), A)
     z = tuple(int((ai + ((e >> i) & 1) * lam) % ph) for i, ai in enumerate(a))

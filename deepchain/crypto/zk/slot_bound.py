@@ -78,7 +78,8 @@ from py_arkworks_bls12381 import G1Point, Scalar
 
 from deepchain.crypto.assets import R
 from deepchain.crypto.encoding import PackingScheme
-from deepchain.crypto.paillier import RNG, ThresholdPublicKey, comb_table, rng_or_system
+from deepchain.crypto.paillier import ThresholdPublicKey, comb_table
+from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
 from deepchain.crypto.zk.multiexp import multi_exp
