@@ -19,7 +19,7 @@ from deepchain.blobs import blob_hash
 from deepchain.crypto.duplicates import ciphertext_digest, find_duplicate
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.crypto.zk.transcript import ProofContext
-from deepchain.incentives.clock import LateError, Phase
+from deepchain.incentives.clock import LateError, Phase, RoundSchedule
 from deepchain.incentives.money import Reason
 from deepchain.incentives.money import escrow_account as escrow
 from deepchain.ledger.transactions import TxKind
@@ -64,6 +64,33 @@ def _deposit_tx(m: Membership, g: CooperativeGroup, r: Round, phase: Phase, sign
     )
 
 
+def _lock_round_for_party(
+    group, round_number: int, membership
+) -> tuple[Round, CooperativeGroup, Membership]:
+    """(round r locked for update, its group, the sender's membership) inside the caller's
+    transaction; DomainError 403 unless the sender is an active party of the group."""
+    r = (
+        Round.objects.select_for_update()
+        .select_related("group")
+        .get(group=group.pk, number=round_number)
+    )
+    g = r.group
+    m = Membership.objects.select_related("account").get(pk=membership.pk, group=g)
+    if m.status != Membership.Status.ACTIVE:
+        raise DomainError(
+            "you are not an active party of this group", code="forbidden", status_code=403
+        )
+    return r, g, m
+
+
+def _check_on_time(sched: RoundSchedule, phase: Phase, at: int) -> None:
+    """The clock check every submission makes: LateError after the phase's deadline, or once
+    the clock closed the phase even if ``at`` is before its deadline."""
+    sched.check_on_time(phase, at)
+    if sched.is_closed(phase):
+        raise LateError(phase, sched.deadline(phase), at)
+
+
 def _submit(
     *,
     kind: str,
@@ -80,17 +107,7 @@ def _submit(
     at = now_ms() if at_ms is None else at_ms
     late_reason = refused = None
     with transaction.atomic():
-        r = (
-            Round.objects.select_for_update()
-            .select_related("group")
-            .get(group=group.pk, number=round_number)
-        )
-        g = r.group
-        m = Membership.objects.select_related("account").get(pk=membership.pk, group=g)
-        if m.status != Membership.Status.ACTIVE:
-            raise DomainError(
-                "you are not an active party of this group", code="forbidden", status_code=403
-            )
+        r, g, m = _lock_round_for_party(group, round_number, membership)
         if r.submissions.filter(membership=m, kind=kind).exists():
             raise DomainError(f"you already submitted your {kind} this round", code="duplicate")
         if signed_tx is None:
@@ -103,9 +120,7 @@ def _submit(
             )
         sched = selectors.schedule_of(r)
         try:
-            sched.check_on_time(phase, at)  # the clock check every state change makes
-            if sched.is_closed(phase):
-                raise LateError(phase, sched.deadline(phase), at)
+            _check_on_time(sched, phase, at)
         except LateError as exc:
             late_reason = str(exc)
             sub = Submission.objects.create(
@@ -213,17 +228,7 @@ def submit_decryption_refusal(
     pays the party. Refused after the party's share, a second time, or after T_t5."""
     at = now_ms() if at_ms is None else at_ms
     with transaction.atomic():
-        r = (
-            Round.objects.select_for_update()
-            .select_related("group")
-            .get(group=group.pk, number=round_number)
-        )
-        g = r.group
-        m = Membership.objects.select_related("account").get(pk=membership.pk, group=g)
-        if m.status != Membership.Status.ACTIVE:
-            raise DomainError(
-                "you are not an active party of this group", code="forbidden", status_code=403
-            )
+        r, g, m = _lock_round_for_party(group, round_number, membership)
         if r.submissions.filter(
             membership=m, kind__in=[S.Kind.DECRYPTION_SHARE, S.Kind.DECRYPTION_REFUSAL]
         ).exists():
@@ -239,9 +244,7 @@ def submit_decryption_refusal(
         if not r.aggregate_blob:
             raise DomainError("there is no aggregate to refuse yet", code="not_open")
         try:
-            sched.check_on_time(Phase.T5, at)
-            if sched.is_closed(Phase.T5):
-                raise LateError(Phase.T5, sched.deadline(Phase.T5), at)
+            _check_on_time(sched, Phase.T5, at)
         except LateError as exc:
             raise DomainError(f"refused: {exc}", code="late") from None
         row = ledger.submit_signed_transaction(tx=tx)
