@@ -255,17 +255,20 @@ class PartyAgent:
             {"at_ms": at, "signature": self.identity.sign(msg).hex()},
         )
 
-    def _deposit_tx(self, nonce: int, r: int, phase: str) -> dict[str, Any]:
-        """The party's own signed DEPOSIT of d into escrow:<group> for one message."""
+    def message_with_deposit(
+        self, kind: TxKind, next_nonce: int, payload: dict[str, Any], *, group: str, r: int,
+        phase: str,
+    ) -> tuple[Transaction, dict[str, Any]]:  # fmt: skip
+        """(round r's signed ``kind`` message, the party's own signed DEPOSIT of d into
+        escrow:<group> for it): the deposit takes the party's next nonce and the message the
+        one after, the order the platform applies them."""
         info = self.info()
-        return self.round_tx(
-            TxKind.DEPOSIT,
-            nonce,
-            {"amount": int(info["deposit"]), "reason": "deposit"},
-            group=info["group_address"],
-            r=r,
-            phase=phase,
-        ).to_dict()
+        deposit = self.round_tx(
+            TxKind.DEPOSIT, next_nonce, {"amount": int(info["deposit"]), "reason": "deposit"},
+            group=info["group_address"], r=r, phase=phase,
+        ).to_dict()  # fmt: skip
+        tx = self.round_tx(kind, next_nonce + 1, payload, group=group, r=r, phase=phase)
+        return tx, deposit
 
     def round_tx(
         self, kind: TxKind, nonce: int, payload: dict[str, Any], *, group: str, r: int, phase: str
@@ -338,11 +341,9 @@ class PartyAgent:
             np.save(buf, q.astype(np.int64))
             write_private(self.local().update_path(r), buf.getvalue())
 
-        nonce = int(st["me"]["next_nonce"])
-        deposit = self._deposit_tx(nonce, r, "gradient_submission")
-        tx = self.round_tx(
+        tx, deposit = self.message_with_deposit(
             TxKind.GRADIENT,
-            nonce + 1,
+            int(st["me"]["next_nonce"]),
             {
                 "update_blob": blob_hash(blob),
                 "deposit": int(info["deposit"]),
@@ -393,11 +394,9 @@ class PartyAgent:
         blob = ds.to_bytes(pk)
         t3 = time.perf_counter()
         st = self.api.get(f"groups/{g}/round/")
-        nonce = int(st["me"]["next_nonce"])
-        deposit = self._deposit_tx(nonce, r, "decryption_share")
-        tx = self.round_tx(
+        tx, deposit = self.message_with_deposit(
             TxKind.DECRYPTION_SHARE,
-            nonce + 1,
+            int(st["me"]["next_nonce"]),
             {
                 "share_blob": blob_hash(blob),
                 "aggregate_blob": verified.aggregate_blob,
