@@ -54,12 +54,14 @@ chain, not by topic, so cutting the class by check would pass that state between
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,6 +285,20 @@ def _describe(item: tuple) -> str:
     return f"payout {amount} ({item[4]}) from {item[2]} to {str(item[1])[:16]}"
 
 
+def _timed(check: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A transaction handler whose wall time is charged to ``check`` in the auditor's costs."""
+
+    def wrap(handler: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(handler)
+        def timed(self: ProtocolAuditor, *args: Any) -> None:
+            with self._timing(check):
+                handler(self, *args)
+
+        return timed
+
+    return wrap
+
+
 class ProtocolAuditor:
     """Stateful protocol checker; call it on each transaction in chain order.
 
@@ -318,6 +334,15 @@ class ProtocolAuditor:
         c = self.costs.setdefault(name, [0, 0.0])
         c[0] += count
         c[1] += seconds
+
+    @contextmanager
+    def _timing(self, name: str, count: int = 1) -> Iterator[None]:
+        """Charge the wall time of the block to check ``name`` (``count`` checks)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._cost(name, time.perf_counter() - t0, count)
 
     def cost_summary(self) -> dict[str, dict[str, float]]:
         """{check: {"count", "seconds", "ms_each"}} (proof checks: CPU seconds in the pool)."""
@@ -451,14 +476,8 @@ class ProtocolAuditor:
         self.prefetch_seconds += time.perf_counter() - t0
 
     # -- handlers ---------------------------------------------------------------------------
+    @_timed("group")
     def _group_create(self, tx: Transaction, bad) -> None:
-        t0 = time.perf_counter()
-        try:
-            self._group_create_inner(tx, bad)
-        finally:
-            self._cost("group", time.perf_counter() - t0)
-
-    def _group_create_inner(self, tx: Transaction, bad) -> None:
         p = tx.payload
         if tx.group in self.groups:
             return bad("group", f"second Tran_co for group {tx.group}")
@@ -586,14 +605,8 @@ class ProtocolAuditor:
         rd.grad_cts[tx.tx_hash] = cts
         sub.digests = tuple(ciphertext_digest(c) for c in cts)
 
+    @_timed("verify")
     def _verify(self, tx: Transaction, bad) -> None:
-        t0 = time.perf_counter()
-        try:
-            self._verify_inner(tx, bad)
-        finally:
-            self._cost("verify", time.perf_counter() - t0)
-
-    def _verify_inner(self, tx: Transaction, bad) -> None:
         g = self.groups.get(tx.group)
         p = tx.payload
         if g is None or tx.round is None:
@@ -630,14 +643,8 @@ class ProtocolAuditor:
             truth = "verifies" if sub.ok else "does not verify"
             bad("verify", f"VERIFY says {said} but the {proof} of {sub.party[:16]} {truth}")
 
+    @_timed("aggregate")
     def _aggregate(self, tx: Transaction, bad) -> None:
-        t0 = time.perf_counter()
-        try:
-            self._aggregate_inner(tx, bad)
-        finally:
-            self._cost("aggregate", time.perf_counter() - t0)
-
-    def _aggregate_inner(self, tx: Transaction, bad) -> None:
         g = self.groups.get(tx.group)
         if g is None or tx.round is None:
             return bad("aggregate", "AGGREGATE for a group/round with no Tran_co on chain")
@@ -738,25 +745,18 @@ class ProtocolAuditor:
         closed = tx.payload.get("closed")
         done = {Phase.T3.value: Phase.T1, Phase.T6.value: Phase.T5}.get(closed)
         if done is not None and (done == Phase.T1 or rd.aggregate is not None):
-            t0 = time.perf_counter()
-            st = self._settlement(g, tx.round, done)
-            rd.settled.add(done)
-            miss = self._missing(st)
-            self._cost("settlement", time.perf_counter() - t0, 0)
+            with self._timing("settlement", count=0):
+                st = self._settlement(g, tx.round, done)
+                rd.settled.add(done)
+                miss = self._missing(st)
             if miss:
                 bad("settlement", f"{done.value} settlement incomplete: {miss}")
         if closed == Phase.T6.value and "result_blob" in tx.payload:
-            t0 = time.perf_counter()
-            try:
+            with self._timing("result"):
                 self._result(g, rd, tx, bad)
-            finally:
-                self._cost("result", time.perf_counter() - t0)
         elif closed == Phase.T6.value and "decode_failed" in tx.payload:
-            t0 = time.perf_counter()
-            try:
+            with self._timing("result"):
                 self._decode_failure(g, rd, tx, bad)
-            finally:
-                self._cost("result", time.perf_counter() - t0)
 
     def _decode_failure(self, g: _Group, rd: _Round, tx: Transaction, bad) -> None:
         """Blame record: the round's t valid shares must really not decode; then every accepted
@@ -790,11 +790,8 @@ class ProtocolAuditor:
         if sums is None:
             g.model_broken = g.model_broken or f"round {tx.round}'s result did not verify"
             return
-        t0 = time.perf_counter()
-        try:
+        with self._timing("model"):
             self._model(g, tx, sums, rd.n_accepted, bad)
-        finally:
-            self._cost("model", time.perf_counter() - t0)
 
     def _model(self, g: _Group, tx: Transaction, sums: np.ndarray, n: int, bad) -> None:
         """W_r from W_{r-1}, this round's verified S and n, and the recorded strategy."""
@@ -903,14 +900,8 @@ class ProtocolAuditor:
             parts.append(f"extra pay {st.extra_total} to the honest parties")
         return ", ".join(parts[:4]) + (f" (+{len(parts) - 4} more)" if len(parts) > 4 else "")
 
+    @_timed("settlement")
     def _money(self, tx: Transaction, bad) -> None:
-        t0 = time.perf_counter()
-        try:
-            self._money_inner(tx, bad)
-        finally:
-            self._cost("settlement", time.perf_counter() - t0)
-
-    def _money_inner(self, tx: Transaction, bad) -> None:
         p = tx.payload
         if tx.kind == TxKind.PENALTY and p.get("reason") in (
             Reason.PENALTY_LATE,
