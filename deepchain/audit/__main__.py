@@ -17,6 +17,7 @@ import os
 import sys
 
 from deepchain.audit.chain import audit_ledger
+from deepchain.audit.options import add_protocol_arguments
 from deepchain.audit.protocol import audit_with_protocol, default_processes
 from deepchain.blobs import BlobStore
 
@@ -29,14 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blobs", help="blob store directory: check every referenced blob")
     ap.add_argument("--genesis-hash", help="pinned genesis block hash")
     ap.add_argument("--json", action="store_true", help="print the full report as JSON")
-    ap.add_argument(
-        "--no-protocol",
-        action="store_true",
-        help="with --blobs, skip the protocol checks (proofs, aggregates, results, settlements)",
-    )
-    ap.add_argument(
-        "--processes", type=int, default=0, help="processes for the proof checks (0: auto)"
-    )
+    add_protocol_arguments(ap, skip_when="with --blobs, ")
     args = ap.parse_args(argv)
     try:
         if args.ledger == "-":

@@ -7,6 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+from deepchain.audit.options import add_protocol_arguments
 from ledger_app import selectors
 
 
@@ -20,14 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
         parser.add_argument("--export", help="also write the audit export to this file")
-        parser.add_argument(
-            "--no-protocol",
-            action="store_true",
-            help="skip the protocol checks (proofs, aggregates, results, settlements)",
-        )
-        parser.add_argument(
-            "--processes", type=int, default=0, help="processes for the proof checks (0: auto)"
-        )
+        add_protocol_arguments(parser)
 
     def handle(self, *args, **opts):
         if opts.get("export"):
