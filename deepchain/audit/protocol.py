@@ -581,14 +581,25 @@ class ProtocolAuditor:
             return None
         return g, g.round(tx.round)
 
-    def _gradient(self, tx: Transaction, bad) -> None:
-        m = self._member(tx, bad, "proof_pk")
+    def _party_blob(
+        self, tx: Transaction, bad, check: str, what: str, key: str
+    ) -> tuple[_Group, _Round, str] | None:
+        """(group, round, blob hash) of a party's message ``what`` naming its blob as ``key``;
+        None (after a finding under ``check``) if it is not a party's or names no blob."""
+        m = self._member(tx, bad, check)
         if m is None:
-            return
-        g, rd = m
-        blob = tx.payload.get("update_blob")
+            return None
+        blob = tx.payload.get(key)
         if not isinstance(blob, str):
-            return bad("proof_pk", "GRADIENT names no update_blob")
+            bad(check, f"{what} names no {key}")
+            return None
+        return m[0], m[1], blob
+
+    def _gradient(self, tx: Transaction, bad) -> None:
+        got = self._party_blob(tx, bad, "proof_pk", "GRADIENT", "update_blob")
+        if got is None:
+            return
+        g, rd, blob = got
         if tx.sender in rd.gradients:
             return bad("proof_pk", "a second gradient from this party in the round")
         if tx.payload.get("pk") not in (None, g.pk.fingerprint()):
@@ -694,13 +705,10 @@ class ProtocolAuditor:
                                         f"{len(vecs)} accepted gradients' ciphertexts")  # fmt: skip
 
     def _share(self, tx: Transaction, bad) -> None:
-        m = self._member(tx, bad, "proof_cd")
-        if m is None:
+        got = self._party_blob(tx, bad, "proof_cd", "DECRYPTION_SHARE", "share_blob")
+        if got is None:
             return
-        g, rd = m
-        blob = tx.payload.get("share_blob")
-        if not isinstance(blob, str):
-            return bad("proof_cd", "DECRYPTION_SHARE names no share_blob")
+        g, rd, blob = got
         if rd.aggregate_blob is None:
             return bad("proof_cd", "a decryption share before the round's aggregate")
         if tx.sender in rd.shares:
