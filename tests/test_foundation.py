@@ -221,6 +221,78 @@ def test_the_import_check_sees_an_arrow_that_runs_back_up():
     assert "ledger_app.consensus" in graph["ledger_app.tasks"]
 
 
+# -- docs/ARCHITECTURE.md's map of the protocol steps ---------------------------------------------
+def _step_table_names() -> list[str]:
+    """The backticked names of the table "Where each protocol step lives"."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    section = text.split("## Where each protocol step lives", 1)[1]
+    rows = [ln for ln in section.splitlines() if ln.startswith("|")][2:]  # header, rule
+    assert rows, "the protocol-step table is gone"
+    return [name for row in rows for name in row.split("`")[1::2]]
+
+
+def _resolves(name: str) -> bool:
+    """``name`` is a file or folder of the tree (core paths relative to deepchain/), a
+    module's attribute (``path/module.attr`` or dotted), ``python -m M``, ``manage.py C`` or
+    a served URL."""
+    import importlib
+    import importlib.util
+
+    from django.core.management import get_commands
+    from django.urls import Resolver404, resolve
+
+    if name.startswith("python -m "):
+        return importlib.util.find_spec(name.removeprefix("python -m ")) is not None
+    if name.startswith("manage.py "):
+        return name.removeprefix("manage.py ") in get_commands()
+    if name.startswith("/"):
+        try:
+            resolve(name)
+        except Resolver404:
+            return False
+        return True
+    if name.split("/")[0].split(".")[0] not in PACKAGES:
+        name = f"deepchain/{name}"
+    if name.endswith((".py", "/")):
+        return (ROOT / name).exists()
+    head, _, tail = name.rpartition("/")
+    module, *attrs = tail.split(".")
+    dotted = ".".join([*head.split("/"), module] if head else [module])
+
+    def is_module(dotted: str) -> bool:
+        try:
+            return importlib.util.find_spec(dotted) is not None
+        except ModuleNotFoundError:  # its parent is a module, not a package
+            return False
+
+    if not is_module(dotted):
+        return False
+    while attrs and is_module(f"{dotted}.{attrs[0]}"):
+        dotted = f"{dotted}.{attrs.pop(0)}"  # a dotted name: its longest module prefix
+    obj = importlib.import_module(dotted)
+    for attr in attrs:
+        if not hasattr(obj, attr):
+            return False
+        obj = getattr(obj, attr)
+    return bool(attrs)
+
+
+def test_the_protocol_step_table_names_only_places_that_exist():
+    """Every protocol step maps to its home in one hop: each name in the table is a path, a
+    module's attribute or a command that resolves (no bare name to search for)."""
+    names = _step_table_names()
+    assert len(names) > 40
+    assert not [n for n in names if not _resolves(n)]
+
+
+def test_the_table_check_sees_a_name_that_does_not_resolve():
+    assert _resolves("training_app/services/submissions.submit_gradient")
+    assert _resolves("ledger_app.services.move_money")
+    assert not _resolves("training_app/services/submissions.submit_gradients")
+    assert not _resolves("crypto/zk/proof_xx.py")
+    assert not _resolves("crypto_keygen")  # bare: not one hop
+
+
 def test_production_settings_pass_check_deploy():
     env = os.environ.copy()
     env.update(
