@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from deepchain.incentives.clock import Phase
 from deepchain.incentives.contracts import DecryptionContract, Settlement, TradingContract
-from deepchain.incentives.money import Reason, Transfer
+from deepchain.incentives.money import Reason, Transfer, stake_return_transfers
 from deepchain.incentives.money import escrow_account as escrow
 from deepchain.incentives.money import pool_account as pool
 from deepchain.incentives.payoff import contribution_weights
@@ -137,12 +137,8 @@ def end_group(g: CooperativeGroup, status: str, reason: str) -> None:
         r.finished_at = timezone.now()
         r.status_reason = r.status_reason or reason
         r.save(update_fields=["finished_at", "status_reason"])
-    refunds = []
-    for m in selectors.members_in_order(g):
-        if m.stake_remaining > 0:
-            refunds.append(Transfer(escrow(g.address), m.account.address, int(m.stake_remaining),
-                                    Reason.STAKE_RETURN.value, m.account.address))  # fmt: skip
-    apply_transfers(g, None, None, refunds)
+    left = {m.account.address: int(m.stake_remaining) for m in selectors.members_in_order(g)}
+    apply_transfers(g, None, None, stake_return_transfers(g.address, left))
     Membership.objects.filter(group=g).update(stake_remaining=0)
     g.status, g.status_reason, g.ended_at = status, reason, timezone.now()
     g.save(update_fields=["status", "status_reason", "ended_at"])
