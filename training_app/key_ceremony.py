@@ -294,7 +294,7 @@ def verify_ceremony(ceremony_id: int) -> bool:
     first = next(iter(c.results.values()))
     pk = ThresholdPublicKey.from_json(json.loads(store.get(first["pk"])))
     tr = transcript_from_json(json.loads(store.get(c.transcript_blob)))
-    ok = (pk.N, pk.t) == (g.n_parties, g.threshold) and verify_public_key(pk, tr, g.key_bits)
+    ok = services.key_fits_group(pk, g) and verify_public_key(pk, tr, g.key_bits)
     if not ok:
         with transaction.atomic():
             c = _locked(g)

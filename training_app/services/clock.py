@@ -238,7 +238,8 @@ def _on_close(r: Round, g: CooperativeGroup, phase: Phase, t: int) -> None:
     elif phase == Phase.T5 and not r.status_reason:
         s = settle(r, g, S.Kind.DECRYPTION_SHARE, t)
         if not s.decryptable:
-            r.status_reason = f"fewer than t = {g.threshold} valid decryption shares"
+            t_key = selectors.public_key_of(g).t
+            r.status_reason = f"fewer than t = {t_key} valid decryption shares"
             r.save(update_fields=["status_reason"])
         else:
             transaction.on_commit(partial(tasks.crypto_combine.delay, r.id))

@@ -236,6 +236,13 @@ def run_key_ceremony(group_id: int) -> bool:
     return record_group_key(group_id, pk, members, commitments, {"key_origin": "dealer"}, boxes)
 
 
+def key_fits_group(pk: ThresholdPublicKey, g: CooperativeGroup) -> bool:
+    """PK_model is for this group: N = the group's n_parties and t = its threshold. The group's
+    parameters are the source (chosen at creation, in Tran_co); every key registered for it is
+    checked against them, and code that needs the key's threshold reads ``pk.t``."""
+    return (pk.N, pk.t) == (g.n_parties, g.threshold)
+
+
 def record_group_key(
     group_id: int,
     pk: ThresholdPublicKey,
@@ -249,6 +256,8 @@ def record_group_key(
     from deepchain.learning.models import initial_params
 
     g = CooperativeGroup.objects.get(pk=group_id)
+    if not key_fits_group(pk, g):
+        raise RuntimeError("key ceremony: PK_model's (N, t) are not the group's")
     scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name, g.update_clip)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(floats_to_bytes(w0))

@@ -36,7 +36,12 @@ def settle(r: Round, g: CooperativeGroup, kind: str, t: int) -> Settlement:
         c: Any = TradingContract(g.address, parties, int(g.deposit), sched, stakes=stakes)
     else:
         c = DecryptionContract(
-            g.address, parties, int(g.deposit), sched, threshold=g.threshold, stakes=stakes
+            g.address,
+            parties,
+            int(g.deposit),
+            sched,
+            threshold=selectors.public_key_of(g).t,
+            stakes=stakes,
         )
     kinds = [kind]
     if kind == S.Kind.DECRYPTION_SHARE:
