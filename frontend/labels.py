@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deepchain.incentives.clock import ROUND_ORDER, Phase
+from deepchain.incentives.money import account_group, account_kind
 
 #: T_tk of each phase (the paper's deadline names), in the order a round runs them
 PHASE_T = {p.value: p.name for p in Phase}
@@ -59,14 +60,14 @@ def address_names(addresses: Iterable[str]) -> dict[str, str]:
         for a in Account.objects.filter(address__in=wanted).only("address", "label")
         if a.label
     }
-    groups = {a.split(":", 1)[1] for a in wanted if a.startswith(("escrow:", "pool:"))}
+    shown = {a for a in wanted if account_kind(a) in ("escrow", "pool")}
+    groups = {account_group(a) for a in shown}
     by_addr = dict(
         CooperativeGroup.objects.filter(address__in=groups).values_list("address", "name")
     )
-    for a in wanted:
-        if a.startswith(("escrow:", "pool:")):
-            kind, g = a.split(":", 1)
-            names[a] = f"{kind} of “{by_addr.get(g, g)}”"
+    for a in shown:
+        g = account_group(a)
+        names[a] = f"{account_kind(a)} of “{by_addr.get(g, g)}”"
     return names
 
 

@@ -12,6 +12,7 @@ import statistics
 from typing import Any
 
 from deepchain.incentives.clock import Phase, RoundSchedule
+from deepchain.incentives.money import escrow_account, pool_account
 from ledger_app.models import Block, Transaction
 from training_app.models import CooperativeGroup, Membership, Round, Submission
 
@@ -30,7 +31,7 @@ def party_directory(group: CooperativeGroup) -> dict[str, dict[str, Any]]:
             "name": m.user.username,
             "index": m.party_index,
         }
-    extra = address_names([f"escrow:{group.address}", f"pool:{group.address}"])
+    extra = address_names([escrow_account(group.address), pool_account(group.address)])
     from ledger_app.models import Account
 
     for a in Account.objects.exclude(kind="party").exclude(label="").only("address", "label"):
@@ -216,7 +217,7 @@ def outcome(group: CooperativeGroup, directory: dict[str, dict[str, Any]]) -> di
         "final_accuracy": done[-1]["accuracy"] if done else None,
         "rounds": rounds,
         "parties": parties,
-        "pool_left": _balance(f"pool:{group.address}"),
+        "pool_left": _balance(pool_account(group.address)),
     }
 
 

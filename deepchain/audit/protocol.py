@@ -86,7 +86,7 @@ from deepchain.crypto.vector import (
 from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.incentives.contracts import DecryptionContract, TradingContract
-from deepchain.incentives.money import Reason, Transfer
+from deepchain.incentives.money import Reason, Transfer, account_kind
 from deepchain.incentives.payoff import contribution_weights
 from deepchain.learning.strategies import (
     ServerState,
@@ -264,10 +264,10 @@ class _Round:
 
 
 def _ledger_form(tr: Transfer) -> tuple:
-    """A contract Transfer as the training layer writes it (training_app._apply_transfers)."""
-    if tr.destination.startswith("pool:"):
+    """A contract Transfer as the platform writes it (its settlement's apply_transfers)."""
+    if account_kind(tr.destination) == "pool":
         return ("penalty", tr.party, tr.amount, tr.reason)
-    return ("payout", tr.destination, "pool" if tr.source.startswith("pool:") else "escrow",
+    return ("payout", tr.destination, "pool" if account_kind(tr.source) == "pool" else "escrow",
             tr.amount, tr.reason)  # fmt: skip
 
 

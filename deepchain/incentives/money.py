@@ -14,8 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "GROUP_ACCOUNT_KINDS",
     "Reason",
     "Transfer",
+    "account_group",
+    "account_kind",
     "escrow_account",
     "pool_account",
     "stake_account",
@@ -38,6 +41,22 @@ def pool_account(group: str) -> str:
 def stake_account(group: str) -> str:
     """Account holding the group-level stakes posted at join."""
     return f"stake:{group}"
+
+
+#: the kinds of a group's accounts, each named ``{kind}:{group}``
+GROUP_ACCOUNT_KINDS = ("escrow", "stake", "pool")
+
+
+def account_kind(address: str) -> str | None:
+    """ "escrow", "stake" or "pool" for one of a group's accounts; None for an address (a
+    party's, a worker's, the authority's)."""
+    kind, sep, _group = address.partition(":")
+    return kind if sep and kind in GROUP_ACCOUNT_KINDS else None
+
+
+def account_group(address: str) -> str | None:
+    """The group whose account ``address`` is (None for a party's or worker's address)."""
+    return address.partition(":")[2] if account_kind(address) else None
 
 
 class Reason(StrEnum):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from deepchain.canonical import canonical_json
 from deepchain.crypto.identity import Identity
-from deepchain.incentives.money import escrow_account, pool_account
+from deepchain.incentives.money import account_kind, escrow_account, pool_account
 from deepchain.ledger.blocks import Block as CoreBlock
 from deepchain.ledger.blocks import make_genesis
 from deepchain.ledger.state import LedgerState
@@ -156,7 +156,7 @@ def contract_accounts(group: str | None) -> frozenset[str]:
 
 
 def ensure_contract_account(address: str) -> None:
-    kind = Account.Kind.ESCROW if address.startswith("escrow:") else Account.Kind.POOL
+    kind = Account.Kind.ESCROW if account_kind(address) == "escrow" else Account.Kind.POOL
     Account.objects.get_or_create(address=address, defaults={"kind": kind})
 
 
@@ -326,7 +326,7 @@ def move_money(
         payload["to"] = destination
     elif kind == TxKind.PAYOUT:
         payload["to"] = destination
-        payload["source"] = "pool" if source.startswith("pool:") else "escrow"
+        payload["source"] = "pool" if account_kind(source) == "pool" else "escrow"
     expected = {
         TxKind.TRANSFER: (signer.address, destination),
         TxKind.DEPOSIT: (signer.address, escrow_account(group) if group else None),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from deepchain.incentives.clock import Phase
 from deepchain.incentives.contracts import DecryptionContract, Settlement, TradingContract
-from deepchain.incentives.money import Reason, Transfer, stake_return_transfers
+from deepchain.incentives.money import Reason, Transfer, account_kind, stake_return_transfers
 from deepchain.incentives.money import escrow_account as escrow
 from deepchain.incentives.money import pool_account as pool
 from deepchain.incentives.payoff import contribution_weights
@@ -83,10 +83,10 @@ def apply_transfers(g: CooperativeGroup, r: Round | None, phase, transfers) -> N
     esc, pl = escrow(g.address), pool(g.address)
     for tr in transfers:
         tr: Transfer
-        src = esc if tr.source.startswith(("escrow:", "stake:")) else tr.source
+        src = esc if account_kind(tr.source) in ("escrow", "stake") else tr.source
         common = dict(group=g.address, round=r.number if r else None,
                       phase=phase.value if phase else None, signer=auth)  # fmt: skip
-        if tr.destination.startswith("pool:"):
+        if account_kind(tr.destination) == "pool":
             ledger.move_money(source=src, destination=pl, amount=tr.amount, kind=TxKind.PENALTY,
                               reason=tr.reason, extra={"party": tr.party}, **common)  # fmt: skip
         else:
