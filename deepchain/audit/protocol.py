@@ -43,13 +43,15 @@ exported ledger and the blob store alone:
 
 Each finding names the block height, the transaction hash, the check and the reason.
 Proof checks are the expensive part: with ``processes > 1`` every Proof_PK and Proof_CD of the
-ledger is verified up front in a process pool (``procpool``) (keyed by the blobs, so the in-order
-pass only looks results up). Costs per check are kept in :attr:`ProtocolAuditor.costs`.
+ledger is verified up front in a process pool (``procpool``; the jobs are ``audit.proof_jobs``),
+keyed by the blobs, so the in-order pass only looks results up. Costs per check are kept in
+:attr:`ProtocolAuditor.costs`.
 
 One piece (over 500 lines) on purpose: ``ProtocolAuditor`` is one in-order pass over the chain
 whose handlers (submissions, aggregates, results, settlements) read and extend the same
 per-group and per-round facts as each transaction is replayed; the checks are ordered by the
-chain, not by topic, so cutting the class by check would pass that state between modules.
+chain, not by topic, so cutting the class by check would pass that state between modules
+(the proof checks, which need none of it, are ``audit.proof_jobs``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from deepchain.audit.chain import AuditContext, AuditReport, audit_ledger, report_from
+from deepchain.audit.proof_jobs import load_pk, pool_proof_job, proof_job
 from deepchain.blobs import BlobError, BlobStore, blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.dkg.verify import transcript_from_json, verify_public_key
@@ -79,9 +82,6 @@ from deepchain.crypto.vector import (
     DecryptionShare,
     EncryptedUpdate,
     combine_vector,
-    proof_context,
-    update_refusal,
-    verify_decryption_share,
 )
 from deepchain.crypto.zk.sigma import ring_pedersen_bases
 from deepchain.incentives.clock import Deadlines, Phase
@@ -130,68 +130,6 @@ class Finding:
 
     def to_dict(self) -> dict:
         return {"block": self.height, "tx": self.tx, "check": self.check, "reason": self.reason}
-
-
-# -- proof jobs (run inline or in pool workers) --------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _load_pk(store: BlobStore, h: str, cache: dict) -> ThresholdPublicKey:
-    key = ("pk", h)
-    if key not in cache:
-        cache[key] = ThresholdPublicKey.from_json(json.loads(store.get(h)))
-    return cache[key]
-
-
-def _load_agg(store: BlobStore, h: str, pk: ThresholdPublicKey, cache: dict) -> list[int]:
-    key = ("agg", h)
-    if key not in cache:
-        cache[key] = EncryptedUpdate.from_bytes(store.get(h), pk).ciphertexts
-    return cache[key]
-
-
-def _job(store: BlobStore, job: tuple, cache: dict) -> tuple[bool, str, float]:
-    """fsver1 ("pk", pk, packing, blob, length, where) or fsver2 ("cd", pk, aggregate, blob,
-    where), where = (group, round, party index, party address) as the chain records the
-    submission: (ok, why not, seconds) -- exactly the checks training_app's
-    verify_gradient/_share make, with the proof context rebuilt from the chain."""
-    t0 = time.perf_counter()
-    try:
-        pk = _load_pk(store, job[1], cache)
-        if job[0] == "pk":
-            _, _, packing, blob, length, (group, rnd, index, address) = job
-            ctx = proof_context(pk, group, rnd, Phase.T1.value, index, address)
-            scheme = PackingScheme.from_json(json.loads(packing))
-            upd = EncryptedUpdate.from_bytes(store.get(blob), pk)
-            if length is not None and upd.length != length:
-                ok, why = False, f"update length {upd.length} is not the model's {length}"
-            else:
-                why = update_refusal(pk, scheme, upd, ctx=ctx)
-                ok = not why
-        else:
-            _, _, agg, blob, (group, rnd, index, address) = job
-            ctx = proof_context(pk, group, rnd, Phase.T5.value, index, address)
-            cts = _load_agg(store, agg, pk, cache)
-            ds = DecryptionShare.from_bytes(store.get(blob), pk)
-            if ds.i != index:
-                ok, why = False, f"share index {ds.i} is not the party's index {index}"
-            elif len(ds.c_is) != len(cts):
-                ok, why = False, "share length does not match the aggregate"
-            else:
-                ok = verify_decryption_share(pk, cts, ds, ctx=ctx)
-                why = "" if ok else "Proof_CD does not verify"
-    except BlobError as exc:
-        ok, why = False, f"blob: {exc}"
-    except (ValueError, TypeError, KeyError) as exc:  # CryptoFormatError is a ValueError
-        ok, why = False, f"malformed: {exc}"
-    return ok, why, time.perf_counter() - t0
-
-
-def _pool_job(root: str, job: tuple) -> tuple[bool, str, float]:
-    store = _WORKER.get(root)
-    if store is None:
-        store = _WORKER[root] = BlobStore(root)
-    return _job(store, job, _WORKER.setdefault("cache", {}))
 
 
 # -- per-group / per-round facts ----------------------------------------------------------------
@@ -421,7 +359,7 @@ class ProtocolAuditor:
     def _run(self, job: tuple, check: str) -> tuple[bool, str]:
         res = self._results.get(job)
         if res is None:
-            res = self._results[job] = _job(self.blobs, job, self._cache)
+            res = self._results[job] = proof_job(self.blobs, job, self._cache)
         self._cost(check, res[2])
         return res[0], res[1]
 
@@ -470,7 +408,7 @@ class ProtocolAuditor:
             root = str(self.blobs.root)
             with ProcessPoolExecutor(max_workers=min(self.processes, len(jobs)),
                                      mp_context=ctx) as ex:  # fmt: skip
-                for job, res in zip(jobs, ex.map(_pool_job, [root] * len(jobs), jobs),
+                for job, res in zip(jobs, ex.map(pool_proof_job, [root] * len(jobs), jobs),
                                     strict=True):  # fmt: skip
                     self._results[job] = res
         self.prefetch_seconds += time.perf_counter() - t0
@@ -485,7 +423,7 @@ class ProtocolAuditor:
         if not isinstance(pkh, str):
             return bad("group", "Tran_co does not name PK_model (pk_model_blob)")
         try:
-            pk = _load_pk(self.blobs, pkh, self._cache)
+            pk = load_pk(self.blobs, pkh, self._cache)
         except BlobError as exc:
             return bad("group", f"PK_model is not available from the chain: {exc}")
         except (ValueError, TypeError) as exc:
