@@ -24,6 +24,9 @@ TRAINING_RUN_GLOB = "training_*_parties.json"
 #: Where ``python -m deepchain.learning.experiment --seeds ... --json`` studies are picked up.
 SEED_STUDY_GLOB = "seeds_*_parties.json"
 
+#: The strategy study's page (``python -m deepchain.bench strategies``), linked when present.
+STRATEGY_STUDY = "strategies.md"
+
 
 def training_runs(outdir: Path) -> list[dict[str, Any]]:
     """The encrypted training runs saved beside the report, by number of parties."""
@@ -44,6 +47,7 @@ def render(results: dict[str, Any], outdir: Path) -> list[str]:
     take far longer than the report itself, so they are recorded by their own command."""
     results["encrypted"] = training_runs(outdir)
     results["seed_studies"] = seed_studies(outdir)
+    results["strategy_study"] = (outdir / STRATEGY_STUDY).is_file()
     groups = results["accuracy"]["groups"]
     results["accuracy"]["groups"] = dict(sorted(groups.items(), key=lambda kv: int(kv[0])))
     plots: list[str] = []
@@ -110,6 +114,14 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
     )
     L.append("")
     L.extend(_seed_section(r["seed_studies"]))
+    if r.get("strategy_study"):
+        L.append(
+            "Under Dirichlet label skew, FedAvg against FedProx and the server optimizers "
+            "(FedAvgM, FedAdam, FedYogi) over five seeds, with the same exact arithmetic and "
+            f"the targets' verdicts: [{STRATEGY_STUDY}]({STRATEGY_STUDY}) "
+            "(`python -m deepchain.bench strategies`)."
+        )
+        L.append("")
     return L
 
 

@@ -140,10 +140,12 @@ def run_comparisons(
     group_budget_centralized: bool = False,
     make_aggregate: Callable[[Strategy], Aggregate] | None = None,
     evaluate_parties: bool = True,
+    on_comparison: Callable[[str, Comparison], None] | None = None,
 ) -> dict[str, Comparison]:
-    """:func:`run_comparison` for several strategies on the same split, partition and W_0: one
-    federated run per strategy (``make_aggregate(strategy)`` gives its aggregation, a fresh
-    one per run), the centralized and single-party baselines once. Keyed by strategy label."""
+    """:func:`run_comparison` for several strategies on the same split, partition and W_0: the
+    centralized and single-party baselines once, then one federated run per strategy
+    (``make_aggregate(strategy)`` gives its aggregation, a fresh one per run), each handed to
+    ``on_comparison(label, comparison)`` as soon as it finishes. Keyed by strategy label."""
     ds = load_dataset() if data is None else data
     train, test = train_test_split(ds, config.test_fraction, seed)
     shares = make_parties(train, n_parties, partition, alpha, seed)
@@ -162,16 +164,6 @@ def run_comparisons(
             f"loss {rec.loss:.4f}{parties}; max|dW| {rec.max_abs_update:.3f}; {rec.seconds:.1f}s"
         )
 
-    feds: dict[str, ExperimentResult] = {}
-    for strat in strategies:
-        agg = make_aggregate(strat) if make_aggregate is not None else None
-        fed = run_federated(
-            train, test, config, n_parties, parties=shares, partition=partition, alpha=alpha,
-            quantize=quantize, aggregate=agg, seed=seed, w0=w0, on_round=show, strategy=strat,
-            evaluate_parties=evaluate_parties,
-        )  # fmt: skip
-        feds[strat.label()] = fed
-        say(f"federated {strat.label()}: {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s)")
     cen = run_centralized(train, test, config, seed=seed, w0=w0)
     say(f"centralized: {cen.final_accuracy:.4f} ({cen.wall_seconds:.1f}s)")
     cen_group = None
@@ -187,10 +179,30 @@ def run_comparisons(
         s.name = f"single-party-{j}"
         singles.append(s)
         say(f"party {j} alone ({len(shares[j])} samples): {s.final_accuracy:.4f}")
-    return {
-        label: Comparison(fed, cen, singles, ds.source, n_parties, cen_group)
-        for label, fed in feds.items()
-    }
+    out: dict[str, Comparison] = {}
+    for strat in strategies:
+        agg = make_aggregate(strat) if make_aggregate is not None else None
+        fed = run_federated(
+            train, test, config, n_parties, parties=shares, partition=partition, alpha=alpha,
+            quantize=quantize, aggregate=agg, seed=seed, w0=w0, on_round=show, strategy=strat,
+            evaluate_parties=evaluate_parties,
+        )  # fmt: skip
+        say(f"federated {strat.label()}: {fed.final_accuracy:.4f} ({fed.wall_seconds:.1f}s)")
+        out[strat.label()] = Comparison(fed, cen, singles, ds.source, n_parties, cen_group)
+        if on_comparison is not None:
+            on_comparison(strat.label(), out[strat.label()])
+    return out
+
+
+def exact_twin(config: TrainingConfig) -> Callable[[Strategy], Aggregate]:
+    """``make_aggregate`` for :func:`run_comparisons` that aggregates exactly as the encrypted
+    protocol does (the platform's packing quantization, fixed-point 1/N mean and the
+    strategy's fixed-point server optimizer): the values threshold decryption yields."""
+    from deepchain.crypto.packing import PLATFORM_PACKING  # the protocol's arithmetic
+    from deepchain.learning.fixed_point import fixed_point_twin
+
+    scheme = PLATFORM_PACKING.scheme(2048, config.model)
+    return lambda st: fixed_point_twin(scheme, st)
 
 
 def strategy_gains(runs: Sequence[Comparison], baseline: Sequence[Comparison]) -> dict[str, Any]:
@@ -334,11 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     make_aggregate = None
     if args.exact_twin:
-        from deepchain.crypto.packing import PLATFORM_PACKING  # the protocol's arithmetic
-        from deepchain.learning.fixed_point import fixed_point_twin
-
-        scheme = PLATFORM_PACKING.scheme(2048, config.model)
-        make_aggregate = lambda st: fixed_point_twin(scheme, st)  # noqa: E731
+        make_aggregate = exact_twin(config)
     elif any(st.stateful for st in strategies):
         print("server optimizers run in the protocol's fixed point: add --exact-twin",
               file=sys.stderr)  # fmt: skip

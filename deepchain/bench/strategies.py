@@ -1,0 +1,517 @@
+"""Collaborative accuracy under label skew: FedAvg vs FedProx and the server optimizers.
+
+    python -m deepchain.bench strategies [--seeds 0,1,2,3,4] [--alphas 0.5,0.1] [--parties 4,10]
+        [--strategy SPEC ...] [--preset paper] [--scan] [--render-only] [--out docs/results]
+
+Runs the grid Dirichlet alpha x number of parties x seed x strategy with the experiment
+module's comparison (:func:`deepchain.learning.experiment.run_comparisons`: federated vs
+centralized vs one party alone from the same split, partition and W_0), always with the
+encrypted path's exact fixed-point arithmetic (:func:`~deepchain.learning.experiment.exact_twin`,
+the values threshold decryption yields). Every finished federated run is appended at once to
+``<out>/strategies.json`` (``--scan``: ``strategies_scan.json``, the hyper-parameter scan), so
+an interrupted study resumes: a run whose alpha, parties, seed, strategy label, preset and
+training config are already recorded is skipped. Then ``strategies.png`` and ``strategies.md``
+are rendered from the two JSON files only (``--render-only`` re-renders without measuring).
+
+Targets (issue text, in accuracy points): at alpha 0.5 the best strategy's mean gap to
+centralized is <= 0.5 with 4 parties and <= 1.0 with 10, over five seeds, and it beats FedAvg
+on every seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepchain.bench.report_render import STRATEGY_STUDY
+from deepchain.learning.data import load_dataset
+from deepchain.learning.experiment import (
+    Comparison,
+    exact_twin,
+    run_comparisons,
+    strategy_arg,
+)
+from deepchain.learning.models import PRESETS, configure_torch_threads
+from deepchain.learning.strategies import Strategy, parse_spec
+
+#: The strategies the study compares, FedAvg first (the baseline): each server optimizer and
+#: FedProx at the best settings of the seed-0 scan recorded in ``strategies_scan.json``.
+STUDY_STRATEGIES: tuple[str, ...] = (
+    "fedavg",
+    "fedavgm:server_lr=1.0,beta1=0.5",
+    "fedadam:server_lr=0.03,tau=0.01",
+    "fedyogi:server_lr=0.03,tau=0.01",
+    "fedavg:mu=0.01",
+)
+BASELINE = "fedavg"
+#: Mean gap to centralized (points) the best strategy must stay within at alpha 0.5.
+TARGET_GAP_POINTS: dict[int, float] = {4: 0.5, 10: 1.0}
+TARGET_ALPHA = 0.5
+#: Seeds a verdict needs (fewer measured seeds give "NOT met (not measured)").
+TARGET_SEEDS = 5
+STUDY_FILE = "strategies.json"
+SCAN_FILE = "strategies_scan.json"
+PLOT_FILE = "strategies.png"
+MARKDOWN_FILE = STRATEGY_STUDY  # the report links it by this name
+
+
+# -- the store ------------------------------------------------------------------------------------
+def run_key(rec: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a run: alpha, parties, seed, strategy label, preset and its config."""
+    return (
+        float(rec["alpha"]),
+        int(rec["parties"]),
+        int(rec["seed"]),
+        rec["strategy"],
+        rec["preset"],
+        json.dumps(rec["config"], sort_keys=True),
+    )
+
+
+def load_runs(path: Path) -> list[dict[str, Any]]:
+    """The runs recorded in ``path`` (none if it does not exist)."""
+    if not path.is_file():
+        return []
+    return list(json.loads(path.read_text())["runs"])
+
+
+def save_runs(path: Path, runs: list[dict[str, Any]]) -> None:
+    """Write ``runs`` atomically (a crash mid-write leaves the previous file)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"kind": "strategy study", "runs": runs}, indent=1))
+    os.replace(tmp, path)
+
+
+def record(
+    cmp_: Comparison, strategy: Strategy, alpha: float, seed: int, preset: str
+) -> dict[str, Any]:
+    """One finished federated run with its baselines, as stored."""
+    fed = cmp_.federated
+    return {
+        "alpha": alpha,
+        "parties": cmp_.n_parties,
+        "seed": seed,
+        "strategy": strategy.label(),
+        "spec": strategy.to_json(),
+        "preset": preset,
+        "config": PRESETS[preset].as_dict(),
+        "partition": "dirichlet",
+        "diverged": False,
+        "data": cmp_.source,
+        "train_sizes": fed.train_sizes,
+        "test_size": fed.test_size,
+        "federated": fed.final_accuracy,
+        "federated_curve": [r.accuracy for r in fed.rounds],
+        "centralized": cmp_.centralized.final_accuracy,
+        "single": cmp_.single_accuracy,
+        "gap": cmp_.gap_to_centralized,
+        "gain": cmp_.gain_over_single,
+        "federated_seconds": fed.wall_seconds,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def run_grid(
+    path: Path,
+    strategies: Sequence[Strategy],
+    seeds: Iterable[int],
+    alphas: Iterable[float],
+    parties: Iterable[int],
+    preset: str = "paper",
+    data_dir: str | None = None,
+    log: Callable[..., None] = print,
+) -> tuple[list[dict[str, Any]], int]:
+    """Run every (alpha, parties, seed, strategy) not yet in ``path``, saving each as it
+    finishes (a run that diverges is saved as diverged); returns (all runs, how many new)."""
+    config = PRESETS[preset]
+    runs = load_runs(path)
+    done = {run_key(r) for r in runs}
+    data = load_dataset(data_dir)
+    make_aggregate = exact_twin(config)
+    before = len(runs)
+    for alpha, n, seed in itertools.product(alphas, parties, seeds):
+        cell = {"alpha": alpha, "parties": n, "seed": seed, "preset": preset}
+        cell["config"] = config.as_dict()
+        todo = {
+            st.label(): st
+            for st in strategies
+            if run_key(cell | {"strategy": st.label()}) not in done
+        }
+        if not todo:
+            continue
+        log(f"== alpha {alpha}, {n} parties, seed {seed}: {list(todo)}")
+
+        def save(rec: dict[str, Any], todo: dict[str, Strategy] = todo) -> None:
+            runs.append(rec)
+            done.add(run_key(rec))
+            save_runs(path, runs)
+            todo.pop(rec["strategy"])
+            if rec["diverged"]:
+                log(f"saved {rec['strategy']}: DIVERGED ({rec['error']})")
+            else:
+                log(
+                    f"saved {rec['strategy']}: federated {rec['federated']:.4f}, gap "
+                    f"{100 * rec['gap']:+.2f} pts, gain {100 * rec['gain']:+.2f} pts"
+                )
+
+        while todo:  # a diverged run is saved as such; the ones after it run again
+            try:
+                run_comparisons(
+                    n, config, list(todo.values()), seed=seed, data=data,
+                    partition="dirichlet", alpha=alpha, make_aggregate=make_aggregate,
+                    evaluate_parties=False, log=lambda m: log(m, flush=True),
+                    on_comparison=lambda label, c, todo=todo, alpha=alpha, seed=seed: save(
+                        record(c, todo[label], alpha, seed, preset)
+                    ),
+                )  # fmt: skip
+            except (FloatingPointError, OverflowError) as exc:  # the next strategy diverged
+                st = next(iter(todo.values()))
+                save(cell | {"strategy": st.label(), "spec": st.to_json(), "diverged": True,
+                             "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
+    return runs, len(runs) - before
+
+
+# -- the summary ----------------------------------------------------------------------------------
+def cells(runs: list[dict[str, Any]]) -> dict[tuple[float, int], dict[str, list[dict[str, Any]]]]:
+    """Runs grouped by (alpha, parties), then by strategy label, each sorted by seed."""
+    out: dict[tuple[float, int], dict[str, list[dict[str, Any]]]] = {}
+    for r in runs:
+        out.setdefault((float(r["alpha"]), int(r["parties"])), {}).setdefault(
+            r["strategy"], []
+        ).append(r)
+    for by in out.values():
+        for lst in by.values():
+            lst.sort(key=lambda r: r["seed"])
+    return dict(sorted(out.items(), key=lambda kv: (-kv[0][0], kv[0][1])))
+
+
+def summarize(runs: list[dict[str, Any]], baseline: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Mean and spread of gap and gain (points) over the runs that did not diverge, and
+    per-seed wins over ``baseline`` (a diverged run is no win)."""
+    ok = [r for r in runs if not r.get("diverged")]
+    gaps = 100 * np.array([r["gap"] for r in ok])
+    gains = 100 * np.array([r["gain"] for r in ok])
+    sd = (lambda a: float(a.std(ddof=1))) if len(ok) > 1 else (lambda a: 0.0)
+    nan = float("nan")
+    out: dict[str, Any] = {
+        "seeds": [r["seed"] for r in ok],
+        "diverged": [r["seed"] for r in runs if r.get("diverged")],
+        "federated_mean": float(np.mean([r["federated"] for r in ok])) if ok else nan,
+        "centralized_mean": float(np.mean([r["centralized"] for r in ok])) if ok else nan,
+        "gap_mean": float(gaps.mean()) if ok else nan,
+        "gap_sd": sd(gaps),
+        "gap_max": float(gaps.max()) if ok else nan,
+        "gain_mean": float(gains.mean()) if ok else nan,
+        "gain_sd": sd(gains),
+        "gain_min": float(gains.min()) if ok else nan,
+    }
+    if baseline is not None:
+        base = {r["seed"]: r["federated"] for r in baseline if not r.get("diverged")}
+        diffs = [100 * (r["federated"] - base[r["seed"]]) for r in ok if r["seed"] in base]
+        out["vs_baseline"] = {
+            "seeds": sum(r["seed"] in base for r in runs),
+            "mean": float(np.mean(diffs)) if diffs else nan,
+            "wins": sum(d > 0 for d in diffs),
+            "ties": sum(d == 0 for d in diffs),
+            "diffs": diffs,
+        }
+    return out
+
+
+def summaries(runs: list[dict[str, Any]]) -> dict[tuple[float, int], dict[str, dict[str, Any]]]:
+    """:func:`summarize` for every strategy of every (alpha, parties) cell."""
+    out = {}
+    for cell, by in cells(runs).items():
+        base = by.get(BASELINE)
+        out[cell] = {
+            label: summarize(lst, None if label == BASELINE else base) for label, lst in by.items()
+        }
+    return out
+
+
+def best_strategy(by: dict[str, dict[str, Any]]) -> str | None:
+    """The non-baseline strategy with the smallest mean gap (None if there is none)."""
+    others = [
+        (s["gap_mean"], label)
+        for label, s in by.items()
+        if label != BASELINE and s["seeds"] and not s["diverged"]
+    ]
+    return min(others)[1] if others else None
+
+
+def verdicts(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The targets at alpha 0.5 (gap per number of parties; best beats FedAvg on every seed),
+    each met, NOT met, or NOT met because not measured on enough seeds."""
+    summ = summaries(runs)
+    out = []
+    for n, limit in TARGET_GAP_POINTS.items():
+        by = summ.get((TARGET_ALPHA, n), {})
+        best = best_strategy(by)
+        s = by.get(best) if best else None
+        enough = s is not None and len(s["seeds"]) >= TARGET_SEEDS
+        vs = s.get("vs_baseline") if s else None
+        enough_vs = vs is not None and vs["seeds"] >= TARGET_SEEDS
+        out.append(
+            {
+                "target": f"alpha {TARGET_ALPHA:g}, {n} parties: mean gap to centralized "
+                f"<= {limit:.1f} points",
+                "strategy": best,
+                "value": None if s is None else s["gap_mean"],
+                "seeds": 0 if s is None else len(s["seeds"]),
+                "met": bool(enough and s["gap_mean"] <= limit),
+                "measured": enough,
+            }
+        )
+        out.append(
+            {
+                "target": f"alpha {TARGET_ALPHA:g}, {n} parties: best strategy beats FedAvg "
+                "on every seed",
+                "strategy": best,
+                "value": None if vs is None else vs["wins"],
+                "seeds": 0 if vs is None else vs["seeds"],
+                "met": bool(enough_vs and vs["wins"] == vs["seeds"]),
+                "measured": enough_vs,
+            }
+        )
+    return out
+
+
+# -- rendering ------------------------------------------------------------------------------------
+def plot(runs: list[dict[str, Any]], outdir: Path) -> str:
+    """Gap to centralized per strategy (one dot per seed, bar = mean) for each (alpha, N)."""
+    from deepchain.bench.report_plots import plt
+
+    by_cell = cells(runs)
+    n = max(1, len(by_cell))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.4), squeeze=False)
+    for ax, ((alpha, parties), by) in zip(axes[0], by_cell.items(), strict=False):
+        labels = list(by)
+        for i, label in enumerate(labels):
+            gaps = [100 * r["gap"] for r in by[label] if not r.get("diverged")]
+            if not gaps:
+                continue
+            ax.bar(i, float(np.mean(gaps)), color="C0" if label == BASELINE else "C1", alpha=0.6)
+            ax.plot([i] * len(gaps), gaps, "k.", ms=6)
+        if alpha == TARGET_ALPHA and parties in TARGET_GAP_POINTS:
+            ax.axhline(TARGET_GAP_POINTS[parties], color="r", ls="--", lw=1, label="target")
+            ax.legend(fontsize=8)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels([x.replace("(", "\n(").replace("+", "\n+") for x in labels],
+                           fontsize=6)  # fmt: skip
+        ax.set_title(f"alpha {alpha:g}, {parties} parties")
+        ax.set_ylabel("gap to centralized (points)")
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle("Dirichlet label skew: gap to centralized (dots: seeds, bars: mean)")
+    fig.tight_layout()
+    fig.savefig(outdir / PLOT_FILE, dpi=110)
+    plt.close(fig)
+    return PLOT_FILE
+
+
+def _pm(s: dict[str, Any], key: str, sign: str = "") -> str:
+    return f"{s[key + '_mean']:{sign}.2f} +- {s[key + '_sd']:.2f}"
+
+
+def _vs(s: dict[str, Any]) -> str:
+    vs = s.get("vs_baseline")
+    if vs is None:
+        return "(baseline)"
+    if not vs["seeds"]:
+        return "no FedAvg run on these seeds"
+    return f"{vs['mean']:+.2f} pts; better on {vs['wins']}/{vs['seeds']} seeds"
+
+
+def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: str) -> str:
+    """``strategies.md`` from the recorded runs (the study and the scan) only."""
+    L = ["# Strategies under label skew (FedAvg, FedAvgM, FedAdam, FedYogi, FedProx)", ""]
+    L.append(
+        "Generated by `python -m deepchain.bench strategies` from "
+        f"[{STUDY_FILE}]({STUDY_FILE}) and [{SCAN_FILE}]({SCAN_FILE}). Every run is the "
+        "experiment's comparison (federated vs centralized vs party 0 alone, same split, "
+        "Dirichlet partition and W_0 per seed) with the encrypted path's exact fixed-point "
+        "arithmetic (packing quantization, 1/N mean and the server optimizer in integers): the "
+        "values threshold decryption yields, not an encrypted run. Gap = centralized minus "
+        "federated final test accuracy, gain = federated minus one party alone, in points; "
+        "sd is the sample standard deviation over seeds."
+        + "".join(
+            f" One held-out image is {100 / t:.3g} points ({t} test images)."
+            for t in sorted({r["test_size"] for r in runs})
+        )
+    )
+    L.append("")
+    presets = sorted({(r["preset"], json.dumps(r["config"], sort_keys=True)) for r in runs})
+    for name, cfg in presets:
+        L.append(f"Preset `{name}`: `{cfg}`.")
+    L.append("")
+    L.append("## Targets")
+    L.append("")
+    for v in verdicts(runs):
+        if not v["measured"]:
+            state = (
+                f"**NOT met** (not measured on {TARGET_SEEDS} seeds: {v['seeds']} measured"
+                + (
+                    f", value so far {v['value']:.2f} points"
+                    if v["value"] is not None and "gap" in v["target"]
+                    else ""
+                )
+                + ")"
+            )
+        elif "gap" in v["target"]:
+            state = f"{'**met**' if v['met'] else '**NOT met**'}: {v['value']:.2f} points"
+        else:
+            state = (
+                f"{'**met**' if v['met'] else '**NOT met**'}: better on {v['value']}/"
+                f"{v['seeds']} seeds"
+            )
+        who = f" (best strategy: `{v['strategy']}`)" if v["strategy"] else ""
+        L.append(f"- {v['target']}{who}: {state}.")
+    L.append("")
+    if runs:
+        L.append(f"![strategies]({plot_name})")
+        L.append("")
+    L.append("## Study")
+    L.append("")
+    L.append(
+        "| alpha | N | strategy | seeds | federated (mean) | centralized (mean) | gap: mean +- "
+        "sd (worst) | gain over alone: mean +- sd (worst) | vs FedAvg (same seeds) |"
+    )
+    L.append("|---:|---:|---|---|---:|---:|---:|---:|---|")
+    for (alpha, n), by in summaries(runs).items():
+        for label, s in by.items():
+            if s["diverged"]:
+                div = ",".join(map(str, s["diverged"]))
+                L.append(f"| {alpha:g} | {n} | `{label}` | diverged on seed(s) {div} "
+                         "| | | | | |")  # fmt: skip
+            if not s["seeds"]:
+                continue
+            L.append(
+                f"| {alpha:g} | {n} | `{label}` | {','.join(map(str, s['seeds']))} "
+                f"| {s['federated_mean']:.4f} | {s['centralized_mean']:.4f} "
+                f"| {_pm(s, 'gap')} ({s['gap_max']:.2f}) | {_pm(s, 'gain', '+')} "
+                f"({s['gain_min']:+.2f}) | {_vs(s)} |"
+            )
+    L.append("")
+    L.append("## Hyper-parameter scan")
+    L.append("")
+    if not scan:
+        L.append("No scan recorded (`python -m deepchain.bench strategies --scan ...`).")
+    else:
+        L.append(
+            "One seed per setting: the scan picks settings (a difference of a few test images is "
+            "noise); the study above is what measures them."
+        )
+        L.append("")
+        L.append("| alpha | N | seed | strategy | federated | gap | vs FedAvg |")
+        L.append("|---:|---:|---:|---|---:|---:|---:|")
+        base = {
+            (r["alpha"], r["parties"], r["seed"]): r["federated"]
+            for r in scan
+            if r["strategy"] == BASELINE and not r.get("diverged")
+        }
+
+        def order(r: dict[str, Any]) -> tuple[Any, ...]:
+            return (-r["alpha"], r["parties"], r["seed"], r.get("gap", float("inf")))
+
+        for r in sorted(scan, key=order):
+            if r.get("diverged"):
+                L.append(
+                    f"| {r['alpha']:g} | {r['parties']} | {r['seed']} | `{r['strategy']}` "
+                    f"| diverged ({r['error']}) | | |"
+                )
+                continue
+            b = base.get((r["alpha"], r["parties"], r["seed"]))
+            diff = "" if b is None else f"{100 * (r['federated'] - b):+.2f}"
+            L.append(
+                f"| {r['alpha']:g} | {r['parties']} | {r['seed']} | `{r['strategy']}` "
+                f"| {r['federated']:.4f} | {100 * r['gap']:.2f} | {diff} |"
+            )
+    L.append("")
+    return "\n".join(L)
+
+
+def render(outdir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write ``strategies.png`` and ``strategies.md`` from the JSON files in ``outdir``."""
+    runs = load_runs(outdir / STUDY_FILE)
+    scan = load_runs(outdir / SCAN_FILE)
+    if runs:
+        plot(runs, outdir)
+    (outdir / MARKDOWN_FILE).write_text(markdown(runs, scan, PLOT_FILE))
+    return runs, scan
+
+
+def summary_line(runs: list[dict[str, Any]], new: int, out: str) -> str:
+    """The one-line summary the command ends with."""
+    vs = verdicts(runs)
+    met = sum(v["met"] for v in vs)
+    parts = []
+    for (alpha, n), by in summaries(runs).items():
+        best = best_strategy(by)
+        base = by.get(BASELINE)
+        txt = f"alpha {alpha:g} N={n}: fedavg gap " + (f"{base['gap_mean']:.2f}" if base else "-")
+        if best:
+            txt += f", best {best} {by[best]['gap_mean']:.2f} ({_vs(by[best])})"
+        parts.append(txt)
+    return (
+        f"strategies: {len(runs)} runs ({new} new) in {out}/{STUDY_FILE}; "
+        + "; ".join(parts)
+        + f"; targets met {met}/{len(vs)}"
+    )
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m deepchain.bench strategies")
+    ap.add_argument("--seeds", type=_ints, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--alphas", type=_floats, default=[0.5, 0.1], help="Dirichlet alphas")
+    ap.add_argument("--parties", type=_ints, default=[4, 10])
+    ap.add_argument(
+        "--strategy",
+        action="append",
+        type=strategy_arg,
+        default=None,
+        metavar="NAME[:KEY=VALUE,...]",
+        help="repeatable; default FedAvg and each strategy at its scanned best: "
+        + ", ".join(STUDY_STRATEGIES),
+    )
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="paper")
+    ap.add_argument("--data-dir", default=None, help="MNIST IDX directory (else env/default)")
+    ap.add_argument(
+        "--scan", action="store_true", help=f"record into {SCAN_FILE} (the tuning scan)"
+    )
+    ap.add_argument(
+        "--render-only", action="store_true", help="measure nothing: re-render from the JSON"
+    )
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
+    ap.add_argument("--out", default="docs/results")
+    args = ap.parse_args(argv)
+    outdir = Path(args.out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    new = 0
+    if not args.render_only:
+        configure_torch_threads(args.threads)
+        strategies = args.strategy or [parse_spec(s) for s in STUDY_STRATEGIES]
+        if len({s.label() for s in strategies}) != len(strategies):
+            ap.error("each --strategy must differ")
+        path = outdir / (SCAN_FILE if args.scan else STUDY_FILE)
+        _, new = run_grid(
+            path, strategies, args.seeds, args.alphas, args.parties, args.preset, args.data_dir
+        )
+    runs, _ = render(outdir)
+    print(summary_line(runs, new, args.out))
+    return 0
