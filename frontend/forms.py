@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, StrategyError
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
-from deepchain.learning.strategies import Strategy, StrategyError
 from deepchain_web.limits import INT32_MAX, INT64_MAX
 
 PHASE_LABELS = [
@@ -109,7 +109,7 @@ class GroupCreateForm(forms.Form):
             ("fedadam", "FedAdam"),
             ("fedyogi", "FedYogi"),
         ],
-        initial="fedavg",
+        initial=DEFAULT_STRATEGY.name,
         label="Aggregation strategy",
         help_text="Server optimizer every party applies to the decrypted aggregate (blank "
         "parameters below take the strategy's defaults).",

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from deepchain.agent_verify import MIN_CONTRIBUTORS
 from deepchain.incentives.clock import Phase
+from deepchain.learning.strategies import DEFAULT_STRATEGY, STRATEGIES
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
-from deepchain.learning.strategies import STRATEGIES
 from deepchain_web.fields import (
     RequestSerializer,
     StrictBooleanField,
@@ -123,8 +123,9 @@ class GroupCreateSerializer(RequestSerializer):
     batch_size = StrictIntegerField(min_value=1, max_value=60_000, default=64)
     deadlines = DeadlinesSerializer(required=False, help_text="phase -> duration in ms")
     strategy = serializers.ChoiceField(
-        choices=STRATEGIES, default="fedavg",
-        help_text="server optimizer on the decrypted aggregate (learning.strategies)",
+        choices=STRATEGIES, default=DEFAULT_STRATEGY.name,
+        help_text="server optimizer on the decrypted aggregate (learning.strategies; default "
+        "the measured DEFAULT_STRATEGY)",
     )  # fmt: skip
     server_lr = _range_field("server_lr", "server learning rate eta (fedavgm, fedadam, fedyogi)")
     beta1 = _range_field("beta1", "momentum / first-moment decay")

@@ -221,7 +221,7 @@ def scheme_of(g: CooperativeGroup) -> PackingScheme:
 
 
 def strategy_of(g: CooperativeGroup) -> Strategy:
-    """The group's strategy (FedAvg for a group recorded without one)."""
+    """The group's strategy (FedAvg for a group recorded without one, before strategies)."""
     return Strategy.from_json(g.strategy) if g.strategy else Strategy()
 
 

@@ -40,15 +40,15 @@ from deepchain.learning.experiment import (
     strategy_arg,
 )
 from deepchain.learning.models import PRESETS, configure_torch_threads
-from deepchain.learning.strategies import Strategy, parse_spec
+from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, parse_spec
 
 #: The strategies the study compares, FedAvg first (the baseline): each server optimizer and
 #: FedProx at the best settings of the seed-0 scan recorded in ``strategies_scan.json``.
 STUDY_STRATEGIES: tuple[str, ...] = (
     "fedavg",
-    "fedavgm:server_lr=1.0,beta1=0.5",
-    "fedadam:server_lr=0.03,tau=0.01",
-    "fedyogi:server_lr=0.03,tau=0.01",
+    "fedavgm:server_lr=1.0,beta1=0.7",
+    "fedadam:server_lr=0.1,tau=0.001",
+    "fedyogi:server_lr=0.1,tau=0.001",
     "fedavg:mu=0.01",
 )
 BASELINE = "fedavg"
@@ -327,7 +327,8 @@ def _vs(s: dict[str, Any]) -> str:
         return "(baseline)"
     if not vs["seeds"]:
         return "no FedAvg run on these seeds"
-    return f"{vs['mean']:+.2f} pts; better on {vs['wins']}/{vs['seeds']} seeds"
+    per_seed = ", ".join(f"{d:+.2f}" for d in vs["diffs"])
+    return f"{vs['mean']:+.2f} pts ({per_seed}); better on {vs['wins']}/{vs['seeds']} seeds"
 
 
 def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: str) -> str:
@@ -400,6 +401,10 @@ def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: 
                 f"({s['gain_min']:+.2f}) | {_vs(s)} |"
             )
     L.append("")
+    L.append("## Default for new groups")
+    L.append("")
+    L.extend(_default_note(runs))
+    L.append("")
     L.append("## Hyper-parameter scan")
     L.append("")
     if not scan:
@@ -430,12 +435,38 @@ def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: 
                 continue
             b = base.get((r["alpha"], r["parties"], r["seed"]))
             diff = "" if b is None else f"{100 * (r['federated'] - b):+.2f}"
+            mark = " (*)" if r.get("note") else ""
             L.append(
-                f"| {r['alpha']:g} | {r['parties']} | {r['seed']} | `{r['strategy']}` "
+                f"| {r['alpha']:g} | {r['parties']} | {r['seed']} | `{r['strategy']}`{mark} "
                 f"| {r['federated']:.4f} | {100 * r['gap']:.2f} | {diff} |"
             )
+        for note in sorted({r["note"] for r in scan if r.get("note")}):
+            L.append("")
+            L.append(f"(*) {note}.")
     L.append("")
     return "\n".join(L)
+
+
+def _default_note(runs: list[dict[str, Any]]) -> list[str]:
+    """Which strategy new groups get and whether this study's measurement supports it."""
+    label = DEFAULT_STRATEGY.label()
+    by = summaries(runs).get((TARGET_ALPHA, 4), {})
+    vs = by.get(label, {}).get("vs_baseline")
+    line = (
+        f"New groups take `{label}` unless their creator picks another "
+        "(`deepchain.learning.strategies.DEFAULT_STRATEGY`, used by the service, the API and "
+        "the create form; recorded in GROUP_CREATE). "
+    )
+    if label == BASELINE:
+        return [line + "No strategy beat FedAvg on every seed, so FedAvg stays the default."]
+    if vs and vs["seeds"] >= TARGET_SEEDS and vs["wins"] == vs["seeds"]:
+        return [
+            line + f"It beat FedAvg on {vs['wins']}/{vs['seeds']} seeds at alpha "
+            f"{TARGET_ALPHA:g} with 4 parties (mean {vs['mean']:+.2f} points). It was measured "
+            "with the paper preset (paper_cnn) under label skew only; IID groups and other "
+            "models take it untested here."
+        ]
+    return [line + "**This study does not show it beating FedAvg on every seed.**"]
 
 
 def render(outdir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

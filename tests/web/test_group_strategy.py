@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from deepchain.learning.strategies import Strategy
+from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy
 
 BASE = {"name": "skewed", "n_parties": 3, "threshold": 2, "rounds": 1, "deposit": 10,
         "simulated": True, "key_origin": "dealer"}  # fmt: skip
@@ -46,12 +46,26 @@ def test_the_api_records_the_chosen_strategy_and_tran_co_carries_it(make_user):
     assert Strategy.from_json(me.json()["strategy"]) == want
 
 
-def test_a_group_created_without_a_strategy_runs_fedavg(make_user, make_group):
+def test_a_group_created_without_a_strategy_runs_the_measured_default(make_user, make_group):
     from training_app import selectors
 
     g = make_group(make_user())
+    assert selectors.strategy_of(g) == DEFAULT_STRATEGY == Strategy("fedavgm", beta1=0.7)
+    assert g.strategy == DEFAULT_STRATEGY.to_json()
+    from training_app.models import CooperativeGroup
+
+    res = _api(make_user()).post("/api/groups/", BASE, format="json")
+    assert res.status_code == 201, res.content
+    api_group = CooperativeGroup.objects.get(pk=res.json()["id"])
+    assert selectors.strategy_of(api_group) == DEFAULT_STRATEGY
+
+
+def test_a_group_recorded_without_a_strategy_still_runs_fedavg(make_user, make_group):
+    from training_app import selectors
+
+    g = make_group(make_user())
+    g.strategy = {}
     assert selectors.strategy_of(g) == Strategy()
-    assert g.strategy == Strategy().to_json()
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from deepchain.crypto.identity import PublicIdentity
 from deepchain.crypto.packing import PLATFORM_PACKING  # agents read the group's g.packing
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.incentives.clock import Deadlines, Phase
-from deepchain.learning.strategies import Strategy, StrategyError
+from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, StrategyError
 from deepchain.ledger.transactions import TxKind
 from deepchain.wire import floats_to_bytes
 from deepchain_web.api_errors import DomainError
@@ -68,7 +68,8 @@ def create_group(
     key_round_ms: int = 0,
 ) -> CooperativeGroup:
     """Propose a cooperative group co: task, model, N, t, rounds, deadlines, deposit d, its
-    aggregation strategy (FedProx mu, server optimizer; default FedAvg), the minimum number of
+    aggregation strategy (FedProx mu, server optimizer; default
+    ``learning.strategies.DEFAULT_STRATEGY``), the minimum number of
     accepted updates a decrypted aggregate needs (>= 3), whether the platform simulates
     (and so holds the identities of) its parties, and ``key_origin``: "dealerless" (the
     parties' own key ceremony, the default) or "dealer" (the platform makes the key: only for a
@@ -125,7 +126,7 @@ def create_group(
             update_clip=update_clip,
             api_url=api_url,
             public=bool(public),
-            strategy=(strategy or Strategy()).to_json(),
+            strategy=(strategy or DEFAULT_STRATEGY).to_json(),
             min_contributors=min_contributors,
             simulated=bool(simulated),
             key_origin=key_origin,
