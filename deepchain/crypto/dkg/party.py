@@ -193,23 +193,41 @@ class DKGParty:
             del a, dealt
         inbox = yield "sieve", out
         cur = [self._field(inbox, j, "a") for j in contributors]
-        lam2 = lagrange_slots(range(1, 2 * T + 2), prm.sieve).astype(np.int32)
+        del inbox
+        # Lagrange at 0 over parties 1..2T+1 (each < l) times a share (< l): the 2T+1
+        # products below l^2 are summed in int32 when that cannot overflow, and reduced once.
+        wide = (2 * T + 1) * (prm.sieve[-1] - 1) ** 2 >= 1 << 31
+        acc_t = np.int64 if wide else np.int32
+        lam2 = lagrange_slots(range(1, 2 * T + 2), prm.sieve).astype(acc_t)
         mod32 = ells.astype(np.int32)
         while len(cur) > 1:
             pairs = [(cur[2 * m], cur[2 * m + 1]) for m in range(len(cur) // 2)]
             carry = [cur[-1]] if len(cur) % 2 else []
+            del cur
             out = {}
             if i <= 2 * T + 1:
-                resh = [share_slots(x * y % mod32, T, N, ells, rng) for x, y in pairs]
+                resh = []
+                for x, y in pairs:
+                    prod = x.astype(np.int32)
+                    prod *= y
+                    prod %= mod32
+                    resh.append(share_slots(prod, T, N, ells, rng))
+                    del prod
                 out = {j: {"m": [r[j - 1] for r in resh]} for j in range(1, N + 1)}
+                del resh
+            npairs = len(pairs)
+            del pairs
             inbox = yield "sieve", out
+            del out
             new = []
-            for m in range(len(pairs)):
-                # (2T + 1) products below l^2, summed in int64 and reduced once
-                acc = np.zeros(pairs[m][0].shape, dtype=np.int64)
+            for m in range(npairs):
+                acc = np.zeros((C, len(ells)), dtype=acc_t)
                 for k in range(1, 2 * T + 2):
                     acc += lam2[k - 1] * self._field(inbox, k, "m")[m]
-                new.append((acc % ells).astype(np.int32))
+                acc %= ells.astype(acc_t)
+                new.append(acc.astype(np.uint16))
+                del acc
+            del inbox
             cur = new + carry
         lam_all = lagrange_slots(range(1, N + 1), prm.sieve)[i - 1]
         residues = cur[0] * lam_all % ells

@@ -29,13 +29,20 @@ def random_bytes(rng: RNG, k: int) -> bytes:
 
 
 def uniform_mod(rng: RNG, shape: tuple[int, ...], moduli: np.ndarray, low: int = 0) -> np.ndarray:
-    """Integers in [low, l) per column l, as int32: floor(u (l - low) / 2^53) + low for a
-    53-bit uniform u (statistical distance from uniform <= l / 2^53 per entry)."""
+    """Integers in [low, l) per column l, as int32: floor(u (l - low) / 2^b) + low for a
+    b-bit uniform u, b = 64 - bits(max l) (53 or more for l < 2^11), computed exactly in
+    uint64; statistical distance from uniform <= l / 2^b per entry."""
     count = int(np.prod(shape))
+    span = (np.asarray(moduli) - low).astype(np.uint64)
+    b = 64 - int(np.max(span)).bit_length()
     raw = np.frombuffer(random_bytes(rng, 8 * count), dtype=np.uint64).reshape(shape)
-    u = (raw >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    span = (moduli - low).astype(np.float64)
-    return (np.floor(u * span) + low).astype(np.int32)
+    u = raw >> np.uint64(64 - b)
+    u *= span
+    u >>= np.uint64(b)
+    out = u.astype(np.int32)
+    if low:
+        out += np.int32(low)
+    return out
 
 
 def lagrange_at_zero(points: Sequence[int], mod: int) -> list[int]:
@@ -62,30 +69,28 @@ def share_slots(
 ) -> list[np.ndarray]:
     """Degree-T Shamir shares f(1..N) of every entry of ``secret`` (C x L), column l mod l.
 
-    f(x) = secret + sum_k a_k x^k is summed in int32 and reduced once when
-    (l - 1) sum_k N^k < 2^31 (no intermediate overflows), else by Horner mod l in int64.
-    Shares are int32 arrays.
+    f(x) is evaluated by Horner in int32 and reduced once when (l - 1) sum_k N^k < 2^31 (no
+    intermediate overflows), else reduced after every step in int64. Shares are uint16 arrays
+    (every sieve prime is below 2^15), half the memory and the wire size of int32.
     """
-    coeffs = [secret.astype(np.int32)] + [uniform_mod(rng, secret.shape, moduli) for _ in range(T)]
+    coeffs = uniform_mod(rng, (T,) + secret.shape, moduli)
     lmax = int(np.max(moduli))
-    if (lmax - 1) * sum(N**k for k in range(T + 1)) < 1 << 31:
-        mod = moduli.astype(np.int32)
-        out, tmp = [], np.empty(secret.shape, dtype=np.int32)
-        for x in range(1, N + 1):
-            acc = coeffs[0].copy()
-            for k in range(1, T + 1):
-                np.multiply(coeffs[k], x**k, out=tmp)
-                np.add(acc, tmp, out=acc)
-            np.remainder(acc, mod, out=acc)
-            out.append(acc)
-        return out
+    wide = (lmax - 1) * sum(N**k for k in range(T + 1)) >= 1 << 31
+    dt = np.int64 if wide else np.int32
+    mod = np.asarray(moduli).astype(dt)
+    base = secret.astype(dt)
     out = []
-    m64 = moduli.astype(np.int64)
     for x in range(1, N + 1):
-        acc = np.zeros(secret.shape, dtype=np.int64)
-        for c in reversed(coeffs[1:]):
-            acc = (acc + c) * x % m64
-        out.append(((acc + coeffs[0]) % m64).astype(np.int32))
+        acc = coeffs[T - 1].astype(dt) if T else np.zeros(secret.shape, dtype=dt)
+        for k in range(T - 2, -1, -1):
+            acc *= x
+            acc += coeffs[k]
+            if wide:
+                acc %= mod
+        acc *= x
+        acc += base
+        acc %= mod
+        out.append(acc.astype(np.uint16))
     return out
 
 

@@ -80,7 +80,8 @@ def _read_array(r: Reader) -> np.ndarray:
     shape = tuple(r.u32() for _ in range(ndim))
     count = int(np.prod(shape)) if shape else 1
     data = r.take(count * dt.itemsize)
-    return np.frombuffer(data, dtype=dt).reshape(shape).astype(np.int32 if code == 1 else np.int64)
+    # uint16 (sieve residues) stay uint16: read-only views of the body, no copy
+    return np.frombuffer(data, dtype=dt).reshape(shape)
 
 
 def encode(phase: str, round_no: int, fields: dict[str, Any]) -> bytes:
