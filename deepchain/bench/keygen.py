@@ -7,8 +7,9 @@ baseline. Reports, per phase: wall seconds, CPU seconds of all parties (time.pro
 which a loaded machine does not inflate), the critical path (per round the slowest party's
 CPU seconds: the time with one core per party, network aside) and message rounds; bytes each
 party sent (self-addressed bodies excluded; what the relay would carry before sealing adds
-its 64 bytes per message); the machine's load; and ends with a one-line summary against the
-targets (4 parties within 120 s, 10 within 300 s, 2048-bit, wall time). The key is checked:
+its 64 bytes per message); peak resident memory per party process and of the driver; the
+machine's load; and ends with a one-line summary against the targets (4 parties within
+120 s, 10 within 300 s, 2048-bit, wall time). The key is checked:
 t random shares decrypt a fresh ciphertext and a Proof_CD verifies.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import time
 
 TARGETS = {4: 120.0, 10: 300.0}
@@ -82,6 +84,7 @@ def main(argv: list[str]) -> int:
     parties = [kind(i, params) for i in range(1, N + 1)]
     try:
         result = run_ceremony(parties, on_round=progress)
+        peaks = [getattr(p, "peak_rss", 0) / 1e6 for p in parties]
     finally:
         for p in parties:
             if isinstance(p, ProcessParty):
@@ -103,6 +106,16 @@ def main(argv: list[str]) -> int:
         f"  bytes sent per party: max {max(mb):.1f} MB, mean {sum(mb) / N:.1f} MB, "
         f"min {min(mb):.1f} MB; key checked (t shares decrypt, Proof_CD verifies): {ok}"
     )
+    driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    if args.in_process:
+        mem = f"peak RSS of this process (all parties): {driver_mb:.0f} MB"
+    else:
+        mem = (
+            f"peak RSS per party process: max {max(peaks):.0f} MB, "
+            f"mean {sum(peaks) / N:.0f} MB; driver (relay) {driver_mb:.0f} MB"
+        )
+    print(f"  {mem}")
+    top_mb = driver_mb if args.in_process else max(peaks)
     dealer_wall = dealer_cpu = None
     if not args.no_dealer:
         w1, c1 = time.perf_counter(), time.process_time()
@@ -122,7 +135,7 @@ def main(argv: list[str]) -> int:
     print(
         f"keygen: {args.bits}-bit N={N} t={t} dealerless {wall:.1f} s wall, {cpu:.1f} s CPU "
         f"(critical path {critical:.1f} s){ratio}, {result.rounds} rounds, "
-        f"{max(mb):.1f} MB max per party{verdict}"
+        f"{max(mb):.1f} MB sent max per party, {top_mb:.0f} MB peak RSS{verdict}"
     )
     if args.json:
         doc = {
@@ -137,6 +150,8 @@ def main(argv: list[str]) -> int:
             "rounds": result.rounds,
             "phases": {k: vars(v) for k, v in result.phases.items()},
             "bytes_sent": {str(i): sent[i] for i in range(1, N + 1)},
+            "peak_rss_mb": {str(p.i): peaks[k] for k, p in enumerate(parties)},
+            "driver_peak_rss_mb": driver_mb,
             "dealer_wall_s": dealer_wall,
             "dealer_cpu_s": dealer_cpu,
             "key_ok": ok,

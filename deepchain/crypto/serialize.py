@@ -97,7 +97,7 @@ class Writer:
     def __init__(self, magic: bytes) -> None:
         if len(magic) != 4:
             raise ValueError("a magic is 4 bytes")
-        self.parts: list[bytes] = [magic, bytes([VERSION])]
+        self.parts: list[bytes | memoryview] = [magic, bytes([VERSION])]
 
     def u8(self, x: int) -> None:
         self.parts.append(struct.pack(">B", x))
@@ -140,6 +140,14 @@ class Reader:
         if k < 0 or self.pos + k > len(self.data):
             raise CryptoFormatError("truncated data")
         b = self.data[self.pos : self.pos + k]
+        self.pos += k
+        return b
+
+    def view(self, k: int) -> memoryview:
+        """The next k bytes without copying them (a view that keeps the data alive)."""
+        if k < 0 or self.pos + k > len(self.data):
+            raise CryptoFormatError("truncated data")
+        b = memoryview(self.data)[self.pos : self.pos + k]
         self.pos += k
         return b
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import resource
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -105,7 +106,7 @@ def run_ceremony(
         raise ValueError("parties must have indices 1..N")
     phases: dict[str, PhaseStats] = defaultdict(PhaseStats)
     rounds = 0
-    parallel = all(hasattr(p, "deliver_start") for p in parties)
+    parallel = all(hasattr(p, "receive") for p in parties)
     while not all(p.done for p in parties):
         phase = parties[0].phase
         w0 = time.perf_counter()
@@ -116,7 +117,7 @@ def run_ceremony(
             out = p.outgoing()
             _charge(p, time.process_time() - c0)
             for j in by_index:
-                body = out.get(j)
+                body = out.pop(j, None)
                 if body is None:
                     raise PartyStalled(
                         f"party {p.i} sent nothing in round {rounds} ({phase})",
@@ -125,16 +126,21 @@ def run_ceremony(
                     )
                 msg = Message(sender=p.i, recipient=j, round=rounds, body=body)
                 relay.post(msg)
-                inboxes[j][p.i] = relay.forward(msg)
+                if parallel:  # straight on to the recipient's process
+                    by_index[j].receive(p.i, relay.forward(msg))
+                else:
+                    inboxes[j][p.i] = relay.forward(msg)
+                del msg, body
+            del out
         if parallel:
             for p in parties:
-                p.deliver_start(inboxes[p.i])
+                p.deliver_start()
             for p in parties:
                 p.deliver_wait()
         else:
             for p in parties:
                 c0 = time.process_time()
-                p.deliver(inboxes[p.i])
+                p.deliver(inboxes.pop(p.i))
                 _charge(p, time.process_time() - c0)
         del inboxes
         spent = [_cpu(p) - cpu0[p.i] for p in parties]
@@ -178,16 +184,28 @@ def _serve(conn: Any, i: int, params: DKGParams, cls: type[DKGParty]) -> None:
         except CeremonyError as exc:
             return ("error", (type(exc).__name__, str(exc), exc.party, exc.phase))
 
-    out = attempt(party.outgoing)
+    def peak_rss() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+    out: tuple | None = attempt(party.outgoing)
+    inbox: dict[int, bytes] = {}
     while True:
         cmd, arg = conn.recv()
         if cmd == "out":
             conn.send((out, time.process_time()))
+        elif cmd == "body":  # one sender's body for this round, kept until "deliver"
+            sender, body = arg
+            inbox[sender] = body
+            del arg, body
         elif cmd == "deliver":
-            res = attempt(lambda arg=arg: party.deliver(arg))
+            if arg is not None:
+                inbox.update(arg)
+            out = arg = None  # the driver has this round's bodies: free them here
+            res = attempt(lambda box=inbox: party.deliver(box, consume=True))  # pops every body
+            inbox = {}
             if res[0] == "ok":
                 out = attempt(party.outgoing) if not party.done else ("ok", {})
-                conn.send(status())
+                conn.send(status() + (peak_rss(),))
             else:
                 conn.send(res)
         else:
@@ -220,6 +238,7 @@ class ProcessParty:
         self.phase = "sieve"
         self.result: tuple[ThresholdPublicKey, KeyShare] | None = None
         self.cpu_seconds = 0.0  # the child's process_time: all of this party's work so far
+        self.peak_rss = 0  # the child's peak resident memory, bytes (reported every round)
         self.transcript: dict[str, Any] = {}
 
     @property
@@ -237,14 +256,20 @@ class ProcessParty:
             _raise(out[1])
         return out[1]
 
-    def deliver_start(self, inbox: dict[int, bytes]) -> None:
+    def receive(self, sender: int, body: bytes) -> None:
+        """Forward one sender's body now (the child keeps it until deliver_start), so the
+        driver never holds a whole round of every party's bodies."""
+        self._conn.send(("body", (sender, body)))
+
+    def deliver_start(self, inbox: dict[int, bytes] | None = None) -> None:
+        """Start the round: the bodies sent by ``receive`` plus ``inbox``."""
         self._conn.send(("deliver", inbox))
 
     def deliver_wait(self) -> None:
         res = self._conn.recv()
         if res[0] == "error":
             _raise(res[1])
-        _, self.phase, self.result, self.transcript, now = res
+        _, self.phase, self.result, self.transcript, now, self.peak_rss = res
         self._clock(now)
 
     def deliver(self, inbox: dict[int, bytes]) -> None:

@@ -85,6 +85,13 @@ class CeremonyFailed(CeremonyError):
     """No usable modulus within the batch limit (not attributable to a party)."""
 
 
+def _handing_over(box: Outbox) -> Outbox:
+    """A fresh dict with box's entries, box emptied: the yielding frame keeps no reference."""
+    out = dict(box)
+    box.clear()
+    return out
+
+
 class DKGParty:
     """Party i (1-based) of an N-party ceremony with parameters ``params``."""
 
@@ -112,14 +119,19 @@ class DKGParty:
             self._out = self._frame(next(self._gen))
         return dict(self._out)
 
-    def deliver(self, inbox: Mapping[int, bytes]) -> None:
-        """Hand over this round's bodies from every sender; raises InconsistentMessage."""
+    def deliver(self, inbox: Mapping[int, bytes], consume: bool = False) -> None:
+        """Hand over this round's bodies from every sender; raises InconsistentMessage.
+
+        ``consume``: ``inbox`` is a dict handed over to this party, each body is popped from it
+        once decoded, so a body is freed as soon as the protocol is done with its fields."""
         fields: Inbox = {}
         for j in range(1, self.params.N + 1):
             if j not in inbox:
                 raise PartyStalled(f"no message from party {j}", party=j, phase=self.phase)
             try:
-                body: Body = decode(inbox[j])
+                raw = inbox.pop(j) if consume and isinstance(inbox, dict) else inbox[j]
+                body: Body = decode(raw)
+                del raw
             except (CryptoFormatError, UnicodeDecodeError) as exc:
                 raise InconsistentMessage(
                     f"party {j} sent a malformed message: {exc}", party=j, phase=self.phase
@@ -129,6 +141,7 @@ class DKGParty:
                     f"party {j} sent a message for another round", party=j, phase=self.phase
                 )
             fields[j] = body.fields
+        self._out = None  # this round's bodies were handed out: do not hold them any longer
         self.round += 1
         try:
             out = self._gen.send(fields)
@@ -149,7 +162,8 @@ class DKGParty:
     def _frame(self, step: tuple[str, Outbox]) -> dict[int, bytes]:
         phase, out = step
         self.phase = phase
-        return {j: encode(phase, self.round, out.get(j, {})) for j in range(1, self.params.N + 1)}
+        # pop each recipient's fields as its body is encoded: its arrays are freed right away
+        return {j: encode(phase, self.round, out.pop(j, {})) for j in range(1, self.params.N + 1)}
 
     def _field(self, inbox: Inbox, j: int, name: str) -> Any:
         try:
@@ -185,49 +199,33 @@ class DKGParty:
         ells = np.array(prm.sieve, dtype=np.int64)
         C = 2 * prm.pairs_per_batch
         contributors = range(1, T + 2)
-        out: Outbox = {}
-        if i in contributors:
-            a = uniform_mod(rng, (C, len(ells)), ells, low=1)
-            dealt = share_slots(a, T, N, ells, rng)
-            out = {j: {"a": dealt[j - 1]} for j in range(1, N + 1)}
-            del a, dealt
-        inbox = yield "sieve", out
+        deal = i in contributors
+        # outboxes are built by helpers inside the yield, so this frame keeps no reference
+        # to them and _frame frees each recipient's arrays once its body is encoded
+        inbox = yield "sieve", (self._deal_units(C, ells) if deal else {})
         cur = [self._field(inbox, j, "a") for j in contributors]
-        del inbox
+        inbox.clear()  # drop the bodies (the caller may still hold this dict)
         # Lagrange at 0 over parties 1..2T+1 (each < l) times a share (< l): the 2T+1
         # products below l^2 are summed in int32 when that cannot overflow, and reduced once.
         wide = (2 * T + 1) * (prm.sieve[-1] - 1) ** 2 >= 1 << 31
         acc_t = np.int64 if wide else np.int32
         lam2 = lagrange_slots(range(1, 2 * T + 2), prm.sieve).astype(acc_t)
-        mod32 = ells.astype(np.int32)
+        mod_acc = ells.astype(acc_t)
         while len(cur) > 1:
-            pairs = [(cur[2 * m], cur[2 * m + 1]) for m in range(len(cur) // 2)]
+            npairs = len(cur) // 2
             carry = [cur[-1]] if len(cur) % 2 else []
+            mine = self._reshare_products(cur[: 2 * npairs], ells) if i <= 2 * T + 1 else {}
+            inbox = yield "sieve", _handing_over(mine)
             del cur
-            out = {}
-            if i <= 2 * T + 1:
-                resh = []
-                for x, y in pairs:
-                    prod = x.astype(np.int32)
-                    prod *= y
-                    prod %= mod32
-                    resh.append(share_slots(prod, T, N, ells, rng))
-                    del prod
-                out = {j: {"m": [r[j - 1] for r in resh]} for j in range(1, N + 1)}
-                del resh
-            npairs = len(pairs)
-            del pairs
-            inbox = yield "sieve", out
-            del out
             new = []
             for m in range(npairs):
                 acc = np.zeros((C, len(ells)), dtype=acc_t)
                 for k in range(1, 2 * T + 2):
                     acc += lam2[k - 1] * self._field(inbox, k, "m")[m]
-                acc %= ells.astype(acc_t)
+                acc %= mod_acc
                 new.append(acc.astype(np.uint16))
                 del acc
-            del inbox
+            inbox.clear()
             cur = new + carry
         lam_all = lagrange_slots(range(1, N + 1), prm.sieve)[i - 1]
         residues = cur[0] * lam_all % ells
@@ -236,6 +234,27 @@ class DKGParty:
         ints = [c + M4 * randbelow(rng, R) for c in low]
         K = prm.pairs_per_batch
         return ints[:K], ints[K:]
+
+    def _deal_units(self, C: int, ells: np.ndarray) -> Outbox:
+        """Shares of C x L random units (one per candidate and sieve prime) for every party."""
+        prm = self.params
+        a = uniform_mod(self._rng, (C, len(ells)), ells, low=1)
+        dealt = share_slots(a, prm.T, prm.N, ells, self._rng)
+        del a
+        return {j: {"a": dealt[j - 1]} for j in range(1, prm.N + 1)}
+
+    def _reshare_products(self, cur: list[np.ndarray], ells: np.ndarray) -> Outbox:
+        """BGW degree reduction: fresh degree-T shares of the local products of cur's pairs."""
+        prm = self.params
+        mod32 = ells.astype(np.int32)
+        resh = []
+        for m in range(len(cur) // 2):
+            prod = cur[2 * m].astype(np.int32)
+            prod *= cur[2 * m + 1]
+            prod %= mod32
+            resh.append(share_slots(prod, prm.T, prm.N, ells, self._rng))
+            del prod
+        return {j: {"m": [r[j - 1] for r in resh]} for j in range(1, prm.N + 1)}
 
     def _modulus(
         self, shares: tuple[list[int], list[int]]
@@ -250,6 +269,7 @@ class DKGParty:
         senders = range(1, N + 1)
         P_sh = sum_field([self._field(inbox, j, "p") for j in senders], P1)
         Q_sh = sum_field([self._field(inbox, j, "q") for j in senders], P1)
+        inbox.clear()
         n_sh = [int(gmpy2.mpz(a) * b % P1) for a, b in zip(P_sh, Q_sh, strict=True)]
         del P_sh, Q_sh
         inbox = yield "modulus", {j: {"n": n_sh} for j in senders}

@@ -66,7 +66,7 @@ def _array(w: Writer, a: np.ndarray) -> None:
     w.u8(a.ndim)
     for s in a.shape:
         w.u32(s)
-    w.parts.append(a.tobytes())
+    w.parts.append(memoryview(a).cast("B"))  # joined once by getvalue, not copied here
 
 
 def _read_array(r: Reader) -> np.ndarray:
@@ -79,9 +79,8 @@ def _read_array(r: Reader) -> np.ndarray:
         raise CryptoFormatError("array has too many dimensions")
     shape = tuple(r.u32() for _ in range(ndim))
     count = int(np.prod(shape)) if shape else 1
-    data = r.take(count * dt.itemsize)
-    # uint16 (sieve residues) stay uint16: read-only views of the body, no copy
-    return np.frombuffer(data, dtype=dt).reshape(shape)
+    # read-only views of the body (no copy): sieve residues stay uint16
+    return np.frombuffer(r.view(count * dt.itemsize), dtype=dt).reshape(shape)
 
 
 def encode(phase: str, round_no: int, fields: dict[str, Any]) -> bytes:
