@@ -134,6 +134,12 @@ class DKGParams:
         return max(8, math.ceil(1.0 / self.prime_probability**2))
 
     @cached_property
+    def unsieved_primorial(self) -> int:
+        """Product of the odd primes below the first sieve prime: the only primes below B2
+        an honestly sieved p or q can have as factors, so a cheap first test of N."""
+        return math.prod(ell for ell in range(3, self.sieve[0], 2) if gmpy2.is_prime(ell))
+
+    @cached_property
     def trial_primorial(self) -> int:
         """Product of the primes below B2 (public trial division of N by one gcd)."""
         acc, p = gmpy2.mpz(1), gmpy2.mpz(2)

@@ -301,9 +301,11 @@ class DKGParty:
 
     def _plausible(self, n: int) -> bool:
         """Public checks on an opened candidate: size, N = 1 mod 4, no prime factor < B2."""
+        small = self.params.unsieved_primorial
         return (
             n.bit_length() == self.params.n_bits
             and n % 4 == 1
+            and math.gcd(n % small, small) == 1  # most candidates fail here, for a small mod
             and not gmpy2.is_square(n)
             and gmpy2.gcd(n, self.params.trial_primorial) == 1
         )

@@ -9,6 +9,7 @@ Lagrange coefficients at 0: lambda_j = prod_{m != j} m / (m - j).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import gmpy2
@@ -124,17 +125,34 @@ def sum_field(columns: Sequence[Sequence[int]], P: int) -> list[int]:
 def open_field(shares: dict[int, Sequence[int]], degree: int, P: int) -> list[int]:
     """f(0) mod P for each entry, from the shares of the first degree+1 points.
 
-    The caller checks any further shares against the same polynomial (interpolate_at).
+    Lagrange at 0 in integer form: lambda_j = c_j / D with small integers c_j and D (D the
+    lcm of the denominators), so each entry costs degree+1 products by small integers and
+    one product by D^-1 mod P. The caller checks any further shares against the same
+    polynomial (interpolate_at).
     """
     pts = sorted(shares)[: degree + 1]
     if len(pts) < degree + 1:
         raise ValueError("not enough shares to open")
-    lam = [gmpy2.mpz(x) for x in lagrange_at_zero(pts, P)]
-    cols = [shares[j] for j in pts]
-    return [
-        int(sum(lj * x for lj, x in zip(lam, vals, strict=True)) % P)
-        for vals in zip(*cols, strict=True)
-    ]
+    nums, dens = [], []
+    for j in pts:
+        num, den = 1, 1
+        for m in pts:
+            if m != j:
+                num *= m
+                den *= m - j
+        nums.append(num)
+        dens.append(den)
+    D = math.lcm(*(abs(d) for d in dens))
+    c = np.array(
+        [n * (D // abs(d)) * (1 if d > 0 else -1) for n, d in zip(nums, dens, strict=True)],
+        dtype=object,
+    )
+    Y = np.array([[gmpy2.mpz(x) for x in shares[j]] for j in pts], dtype=object)
+    if Y.ndim != 2:
+        raise ValueError("shares of unequal length")
+    Dinv = gmpy2.invert(gmpy2.mpz(D), gmpy2.mpz(P))
+    Pm = gmpy2.mpz(P)
+    return [int(v * Dinv % Pm) for v in c.dot(Y)]
 
 
 def interpolate_at(points: Sequence[int], values: Sequence[int], x: int, P: int) -> int:
