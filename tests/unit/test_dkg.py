@@ -22,7 +22,14 @@ from deepchain.crypto.dkg import (
     run_ceremony,
 )
 from deepchain.crypto.dkg.party import ceremony_share_context
-from deepchain.crypto.dkg.shamir import crt_slots, open_field, share_field
+from deepchain.crypto.dkg.shamir import (
+    crt_slots,
+    open_field,
+    pack_slots,
+    share_field,
+    slot_groups,
+    unpack_slots,
+)
 from deepchain.crypto.dkg.wire import decode, encode
 from deepchain.crypto.paillier import (
     KeyShare,
@@ -375,6 +382,23 @@ def test_crt_slots_recombines_every_residue(seed, C, r4):
     for row, c in zip(res, out, strict=True):
         assert c % 4 == r4 and 0 <= c < 4 * np.prod(moduli, dtype=object)
         assert [c % m for m in moduli] == [int(x) for x in row]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32), st.integers(0, 40), st.sampled_from([256, 1024, 2048]))
+def test_sieve_residues_pack_into_words_and_back_and_an_out_of_range_word_is_refused(seed, C, bits):
+    moduli = DKGParams(bits, 10, 6).sieve
+    rng = np.random.default_rng(seed)
+    res = np.stack([rng.integers(0, m, C) for m in moduli], axis=1).astype(np.uint16)
+    if C:
+        res[0] = np.array(moduli) - 1  # the largest residues fit too
+    words = pack_slots(res, moduli)
+    assert words.shape == (C, len(slot_groups(moduli))) and words.dtype == np.uint64
+    assert np.array_equal(unpack_slots(words, moduli), res)
+    if C:
+        words[C - 1, 0] = slot_groups(moduli)[0][2]  # one past the largest word of its run
+        with pytest.raises(ValueError):
+            unpack_slots(words, moduli)
 
 
 @settings(max_examples=60, deadline=None)

@@ -34,11 +34,13 @@ from deepchain.crypto.dkg.shamir import (
     interpolate_at,
     lagrange_slots,
     open_field,
+    pack_slots,
     share_field,
     share_integer,
     share_slots,
     sum_field,
     uniform_mod,
+    unpack_slots,
 )
 from deepchain.crypto.dkg.wire import Body, decode, encode
 from deepchain.crypto.paillier import (
@@ -203,7 +205,7 @@ class DKGParty:
         # outboxes are built by helpers inside the yield, so this frame keeps no reference
         # to them and _frame frees each recipient's arrays once its body is encoded
         inbox = yield "sieve", (self._deal_units(C, ells) if deal else {})
-        cur = [self._field(inbox, j, "a") for j in contributors]
+        cur = [self._residues(inbox, j, "a", C) for j in contributors]
         inbox.clear()  # drop the bodies (the caller may still hold this dict)
         # Lagrange at 0 over parties 1..2T+1 (each < l) times a share (< l): the 2T+1
         # products below l^2 are summed in int32 when that cannot overflow, and reduced once.
@@ -221,7 +223,7 @@ class DKGParty:
             for m in range(npairs):
                 acc = np.zeros((C, len(ells)), dtype=acc_t)
                 for k in range(1, 2 * T + 2):
-                    acc += lam2[k - 1] * self._field(inbox, k, "m")[m]
+                    acc += lam2[k - 1] * self._residues(inbox, k, "m", C, m)
                 acc %= mod_acc
                 new.append(acc.astype(np.uint16))
                 del acc
@@ -241,7 +243,24 @@ class DKGParty:
         a = uniform_mod(self._rng, (C, len(ells)), ells, low=1)
         dealt = share_slots(a, prm.T, prm.N, ells, self._rng)
         del a
-        return {j: {"a": dealt[j - 1]} for j in range(1, prm.N + 1)}
+        return {j: {"a": pack_slots(dealt[j - 1], prm.sieve)} for j in range(1, prm.N + 1)}
+
+    def _residues(self, inbox: Inbox, j: int, name: str, C: int, m: int | None = None) -> Any:
+        """Sender j's packed sieve residues (field ``name``, item m of a list), unpacked to
+        C x L uint16 with every entry below its prime; else j is named."""
+        value = self._field(inbox, j, name)
+        try:
+            words = value if m is None else value[m]
+            out = unpack_slots(words, self.params.sieve)
+        except (IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise InconsistentMessage(
+                f"party {j} sent malformed sieve residues", party=j, phase="sieve"
+            ) from exc
+        if out.shape[0] != C:
+            raise InconsistentMessage(
+                f"party {j} sent residues for {out.shape[0]} candidates", party=j, phase="sieve"
+            )
+        return out
 
     def _reshare_products(self, cur: list[np.ndarray], ells: np.ndarray) -> Outbox:
         """BGW degree reduction: fresh degree-T shares of the local products of cur's pairs."""
@@ -254,7 +273,9 @@ class DKGParty:
             prod %= mod32
             resh.append(share_slots(prod, prm.T, prm.N, ells, self._rng))
             del prod
-        return {j: {"m": [r[j - 1] for r in resh]} for j in range(1, prm.N + 1)}
+        return {
+            j: {"m": [pack_slots(r[j - 1], prm.sieve) for r in resh]} for j in range(1, prm.N + 1)
+        }
 
     def _modulus(
         self, shares: tuple[list[int], list[int]]

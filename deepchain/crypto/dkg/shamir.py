@@ -95,6 +95,52 @@ def share_slots(
     return out
 
 
+def slot_groups(moduli: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Consecutive runs of slots (start, stop, product) whose moduli multiply below 2^64."""
+    out, start, prod = [], 0, 1
+    for k, ell in enumerate(moduli):
+        if prod * ell >= 1 << 64:
+            out.append((start, k, prod))
+            start, prod = k, 1
+        prod *= ell
+    out.append((start, len(moduli), prod))
+    return out
+
+
+def pack_slots(a: np.ndarray, moduli: Sequence[int]) -> np.ndarray:
+    """Residues (C x L, entry < its column's l) to mixed-radix uint64 words (C x G): each
+    word is r_0 + l_0 (r_1 + l_1 (r_2 + ...)) over one run of slot_groups, so a candidate
+    costs about log2(prod l) bits on the wire instead of 16 per slot."""
+    groups = slot_groups(moduli)
+    out = np.empty((a.shape[0], len(groups)), dtype=np.uint64)
+    for g, (lo, hi, _) in enumerate(groups):
+        w = a[:, hi - 1].astype(np.uint64)
+        for k in range(hi - 2, lo - 1, -1):
+            w *= np.uint64(moduli[k])
+            w += a[:, k]
+        out[:, g] = w
+    return out
+
+
+def unpack_slots(words: np.ndarray, moduli: Sequence[int]) -> np.ndarray:
+    """The inverse of pack_slots, as uint16 residues; ValueError if a word is not below its
+    run's product (then some residue would not be below its l) or the shape is wrong."""
+    groups = slot_groups(moduli)
+    if words.ndim != 2 or words.shape[1] != len(groups) or words.dtype != np.uint64:
+        raise ValueError("packed residues of the wrong shape")
+    out = np.empty((words.shape[0], len(moduli)), dtype=np.uint16)
+    for g, (lo, hi, prod) in enumerate(groups):
+        w = words[:, g].copy()
+        if w.size and int(w.max()) >= prod:
+            raise ValueError("a packed residue word is out of range")
+        for k in range(lo, hi - 1):
+            q, r = np.divmod(w, np.uint64(moduli[k]))
+            out[:, k] = r
+            w = q
+        out[:, hi - 1] = w
+    return out
+
+
 def share_field(secrets: Sequence[int], T: int, N: int, P: int, rng: RNG) -> list[list[int]]:
     """Degree-T Shamir shares mod P of each secret: out[j - 1][k] = f_k(j).
 

@@ -17,8 +17,8 @@ import numpy as np
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
 
 MAGIC = b"DKGM"
-_DTYPES = {1: np.uint16, 2: np.int64}
-_CODES = {np.dtype(np.uint16): 1, np.dtype(np.int64): 2}
+_DTYPES = {1: np.uint16, 2: np.int64, 3: np.uint64}
+_CODES = {np.dtype(np.uint16): 1, np.dtype(np.int64): 2, np.dtype(np.uint64): 3}
 MAX_FIELDS = 64
 
 
