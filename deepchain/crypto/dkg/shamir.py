@@ -134,8 +134,10 @@ def unpack_slots(words: np.ndarray, moduli: Sequence[int]) -> np.ndarray:
         if w.size and int(w.max()) >= prod:
             raise ValueError("a packed residue word is out of range")
         for k in range(lo, hi - 1):
-            q, r = np.divmod(w, np.uint64(moduli[k]))
-            out[:, k] = r
+            ell = np.uint64(moduli[k])
+            q = w // ell  # division by a scalar: several times faster than np.divmod
+            w -= q * ell
+            out[:, k] = w
             w = q
         out[:, hi - 1] = w
     return out
