@@ -238,7 +238,7 @@ def summaries(runs: list[dict[str, Any]]) -> dict[tuple[float, int], dict[str, d
 
 
 def best_strategy(by: dict[str, dict[str, Any]]) -> str | None:
-    """The non-baseline strategy with the smallest mean gap (None if there is none)."""
+    """The non-baseline strategy that never diverged with the smallest mean gap (or None)."""
     others = [
         (s["gap_mean"], label)
         for label, s in by.items()

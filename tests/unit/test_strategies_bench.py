@@ -73,3 +73,18 @@ def test_render_only_rerenders_from_the_json(study: Path, tmp_path: Path) -> Non
     (tmp_path / bench.STUDY_FILE).write_text((study / bench.STUDY_FILE).read_text())
     assert bench.main(["--render-only", "--out", str(tmp_path)]) == 0
     assert (tmp_path / bench.MARKDOWN_FILE).read_text() == (study / bench.MARKDOWN_FILE).read_text()
+
+
+def test_a_diverged_run_is_listed_and_counts_as_no_win() -> None:
+    base = {"alpha": 0.5, "parties": 4, "preset": "p", "config": {}, "centralized": 0.975,
+            "single": 0.9, "test_size": 2000}  # fmt: skip
+    runs = [base | {"seed": s, "strategy": "fedavg", "federated": 0.96, "gap": 0.015,
+                    "gain": 0.06} for s in range(5)]  # fmt: skip
+    runs += [base | {"seed": s, "strategy": "fedyogi", "federated": 0.97, "gap": 0.005,
+                     "gain": 0.07} for s in range(4)]  # fmt: skip
+    runs.append(base | {"seed": 4, "strategy": "fedyogi", "diverged": True, "error": "boom"})
+    s = bench.summaries(runs)[(0.5, 4)]["fedyogi"]
+    assert s["diverged"] == [4] and s["seeds"] == [0, 1, 2, 3]
+    assert (s["vs_baseline"]["wins"], s["vs_baseline"]["seeds"]) == (4, 5)
+    assert bench.best_strategy(bench.summaries(runs)[(0.5, 4)]) is None  # a diverging strategy
+    assert "| `fedyogi` | diverged on seed(s) 4 |" in bench.markdown(runs, [], bench.PLOT_FILE)
