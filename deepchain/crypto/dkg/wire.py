@@ -108,13 +108,14 @@ def encode(phase: str, round_no: int, fields: dict[str, Any]) -> bytes:
                 _array(w, a)
         elif isinstance(value, list):
             w.u8(ord("L"))
-            xs = [int(x) for x in value]
-            if any(x < 0 for x in xs):
+            # C-level passes (map, min, max) over long lists of shares
+            xs = value if set(map(type, value)) <= {int} else [int(x) for x in value]
+            if xs and min(xs) < 0:
                 raise ValueError("list fields carry non-negative integers")
-            width = max([1] + [(x.bit_length() + 7) // 8 for x in xs])
+            width = max(1, (max(xs, default=0).bit_length() + 7) // 8)
             w.u32(len(xs))
             w.u32(width)
-            w.parts.append(b"".join(x.to_bytes(width, "big") for x in xs))
+            w.parts.append(b"".join([x.to_bytes(width, "big") for x in xs]))
         else:
             raise ValueError(f"unsupported field type for {name!r}")
     return w.getvalue()
