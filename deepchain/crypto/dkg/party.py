@@ -43,6 +43,7 @@ from deepchain.crypto.dkg.shamir import (
     unpack_slots,
 )
 from deepchain.crypto.dkg.wire import Body, decode, encode
+from deepchain.crypto.modexp import powmod_same_exp
 from deepchain.crypto.paillier import (
     KeyShare,
     ThresholdPublicKey,
@@ -367,9 +368,12 @@ class DKGParty:
         N, T, P2, senders = prm.N, prm.T, prm.P2, range(1, prm.N + 1)
         phi_i = self._phi_share(n, p, q)
         e = phi_i // 4
-        g = [
-            int(gmpy2.powmod(biprimality_base(n, r), e, n)) for r in range(1, BIPRIMALITY_REPS + 1)
-        ]
+        # one exponent and one modulus for all the bases: the multi-buffer kernel's case
+        bases = [biprimality_base(n, r) for r in range(1, BIPRIMALITY_REPS + 1)]
+        if e < 0:  # parties 2..N hold -(p_i + q_i) / 4
+            bases = [int(gmpy2.invert(b, n)) for b in bases]
+        e_bits = prm.n_bits + 1 if i == 1 else prm.half + 1  # public bounds on |e|
+        g = powmod_same_exp(bases, abs(e), n, e_bits)
         beta_i = randbelow(rng, prm.beta_bound)
         s_i = int(rng.getrandbits(prm.s_bits))
         dealt = share_field([phi_i, beta_i, s_i], T, N, P2, rng)
