@@ -34,7 +34,6 @@ from deepchain.crypto.dkg.shamir import (
     interpolate_at,
     lagrange_slots,
     open_field,
-    pack_slots,
     share_field,
     share_integer,
     share_slots,
@@ -242,9 +241,9 @@ class DKGParty:
         """Shares of C x L random units (one per candidate and sieve prime) for every party."""
         prm = self.params
         a = uniform_mod(self._rng, (C, len(ells)), ells, low=1)
-        dealt = share_slots(a, prm.T, prm.N, ells, self._rng)
+        dealt = share_slots(a, prm.T, prm.N, ells, self._rng, packed=True)
         del a
-        return {j: {"a": pack_slots(dealt[j - 1], prm.sieve)} for j in range(1, prm.N + 1)}
+        return {j: {"a": dealt[j - 1]} for j in range(1, prm.N + 1)}
 
     def _residues(self, inbox: Inbox, j: int, name: str, C: int, m: int | None = None) -> Any:
         """Sender j's packed sieve residues (field ``name``, item m of a list), unpacked to
@@ -272,11 +271,9 @@ class DKGParty:
             prod = cur[2 * m].astype(np.int32)
             prod *= cur[2 * m + 1]
             prod %= mod32
-            resh.append(share_slots(prod, prm.T, prm.N, ells, self._rng))
+            resh.append(share_slots(prod, prm.T, prm.N, ells, self._rng, packed=True))
             del prod
-        return {
-            j: {"m": [pack_slots(r[j - 1], prm.sieve) for r in resh]} for j in range(1, prm.N + 1)
-        }
+        return {j: {"m": [r[j - 1] for r in resh]} for j in range(1, prm.N + 1)}
 
     def _modulus(
         self, shares: tuple[list[int], list[int]]

@@ -66,14 +66,16 @@ def lagrange_slots(points: Sequence[int], moduli: Sequence[int]) -> np.ndarray:
 
 
 def share_slots(
-    secret: np.ndarray, T: int, N: int, moduli: np.ndarray, rng: RNG
+    secret: np.ndarray, T: int, N: int, moduli: np.ndarray, rng: RNG, packed: bool = False
 ) -> list[np.ndarray]:
     """Degree-T Shamir shares f(1..N) of every entry of ``secret`` (C x L), column l mod l.
 
     f(x) is evaluated by Horner in int32 and reduced once when (l - 1) sum_k N^k < 2^31 (no
     intermediate overflows), else reduced after every step in int64. Shares are uint16 arrays
-    (every sieve prime is below 2^15), half the memory and the wire size of int32.
+    (every sieve prime is below 2^15), half the memory and the wire size of int32; with
+    ``packed``, each share is packed (pack_slots) as soon as it is computed.
     """
+    ells = [int(m) for m in moduli]
     coeffs = uniform_mod(rng, (T,) + secret.shape, moduli)
     lmax = int(np.max(moduli))
     wide = (lmax - 1) * sum(N**k for k in range(T + 1)) >= 1 << 31
@@ -91,7 +93,9 @@ def share_slots(
         acc *= x
         acc += base
         acc %= mod
-        out.append(acc.astype(np.uint16))
+        share = acc.astype(np.uint16)
+        del acc
+        out.append(pack_slots(share, ells) if packed else share)
     return out
 
 
