@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import types
 
@@ -21,6 +22,7 @@ from deepchain.crypto.dkg import (
     Relay,
     run_ceremony,
 )
+from deepchain.crypto.dkg.params import coprime_to
 from deepchain.crypto.dkg.party import ceremony_share_context
 from deepchain.crypto.dkg.shamir import (
     crt_slots,
@@ -382,6 +384,14 @@ def test_crt_slots_recombines_every_residue(seed, C, r4):
     for row, c in zip(res, out, strict=True):
         assert c % 4 == r4 and 0 <= c < 4 * np.prod(moduli, dtype=object)
         assert [c % m for m in moduli] == [int(x) for x in row]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 2**200), max_size=20), st.integers(0, 3))
+def test_the_screen_filter_drops_exactly_the_candidates_with_a_factor_in_its_range(values, k):
+    P = DKGParams(256, 4, 3).screen_primorial
+    values = [v * [1, 65537, 1048573, 70001][k] if i % 3 == 0 else v for i, v in enumerate(values)]
+    assert coprime_to(values, P) == [math.gcd(v, int(P)) == 1 for v in values]
 
 
 @settings(max_examples=30, deadline=None)

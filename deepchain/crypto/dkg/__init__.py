@@ -14,6 +14,9 @@ plus the consistency checks listed below):
    opening of the degree-2T product.
 3. Public checks on every opened N: bit length, N = 1 mod 4, not a square, no prime factor
    below 2^16 (one gcd with the primorial; this also covers the primes <= N not sieved).
+   Before the screen of step 4 each party also drops, from the same public values, the
+   candidates with a prime factor in [2^16, 2^20) (a remainder tree over the batch): a filter
+   that saves exponentiations, not a public check.
 4. Boneh-Franklin biprimality test: g^((N - p - q + 1)/4) = +-1 mod N for hash-derived g with
    Jacobi symbol (g/N) = 1, each party raising g to its share of phi/4 (party 1:
    (N + 1 - p_1 - q_1)/4, others -(p_i + q_i)/4); one base screens each candidate, 40 more

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import gmpy2
+import numpy as np
 
 from deepchain.crypto.paillier import MAX_PARTIES, MIN_N_BITS
 from deepchain.crypto.security_params import KAPPA
 
 RHO_BITS = 16  # free top part of each prime share: p_i = c_i + 4 M' rho_i
 TRIAL_DIVISION_BOUND = 1 << 16  # public trial division of N by every prime below B2
+SCREEN_DIVISION_BOUND = 1 << 20  # each party's own filter before the biprimality screen
 BIPRIMALITY_REPS = 40  # Boneh-Franklin test repetitions: error <= 2^-40 on the chosen N
 MAX_BATCHES = 64  # candidate batches before the ceremony gives up
 
@@ -140,6 +142,19 @@ class DKGParams:
         return math.prod(ell for ell in range(3, self.sieve[0], 2) if gmpy2.is_prime(ell))
 
     @cached_property
+    def screen_primorial(self) -> gmpy2.mpz:
+        """Product of the primes in [B2, 2^20): the parties' filter before the screen (a
+        candidate with such a factor cannot be a biprime; not one of the public checks)."""
+        flags = np.ones(SCREEN_DIVISION_BOUND, dtype=bool)
+        flags[:2] = False
+        for p in range(2, math.isqrt(SCREEN_DIVISION_BOUND) + 1):
+            if flags[p]:
+                flags[p * p :: p] = False
+        return product_tree(
+            [int(x) for x in np.nonzero(flags[TRIAL_DIVISION_BOUND:])[0] + TRIAL_DIVISION_BOUND]
+        )[-1][0]
+
+    @cached_property
     def trial_primorial(self) -> int:
         """Product of the primes below B2 (public trial division of N by one gcd)."""
         acc, p = gmpy2.mpz(1), gmpy2.mpz(2)
@@ -147,3 +162,26 @@ class DKGParams:
             acc *= p
             p = gmpy2.next_prime(p)
         return int(acc)
+
+
+def product_tree(values: list[int]) -> list[list[gmpy2.mpz]]:
+    """Levels of pairwise products, leaves first; the last level is [prod(values)]."""
+    levels = [[gmpy2.mpz(v) for v in values] or [gmpy2.mpz(1)]]
+    while len(levels[-1]) > 1:
+        lv = levels[-1]
+        levels.append(
+            [lv[k] * lv[k + 1] if k + 1 < len(lv) else lv[k] for k in range(0, len(lv), 2)]
+        )
+    return levels
+
+
+def coprime_to(values: list[int], P: gmpy2.mpz) -> list[bool]:
+    """[gcd(v, P) == 1 for v in values] by a remainder tree (P mod each v at the cost of a
+    few products of the whole batch, not one long division per value)."""
+    if not values:
+        return []
+    levels = product_tree(values)
+    rems = [P % levels[-1][0]]
+    for lv in reversed(levels[:-1]):
+        rems = [rems[k // 2] % lv[k] for k in range(len(lv))]
+    return [gmpy2.gcd(r, v) == 1 for r, v in zip(rems, levels[0], strict=True)]

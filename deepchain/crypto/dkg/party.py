@@ -28,7 +28,7 @@ from deepchain.crypto.dkg.bases import (
     test_plaintext,
     verification_base,
 )
-from deepchain.crypto.dkg.params import BIPRIMALITY_REPS, MAX_BATCHES, DKGParams
+from deepchain.crypto.dkg.params import BIPRIMALITY_REPS, MAX_BATCHES, DKGParams, coprime_to
 from deepchain.crypto.dkg.shamir import (
     crt_slots,
     interpolate_at,
@@ -295,6 +295,10 @@ class DKGParty:
         opened = {j: self._field(inbox, j, "n") for j in senders}
         moduli = open_field(opened, 2 * T, P1)
         survivors = [k for k, n in enumerate(moduli) if self._plausible(n)]
+        # this party's own filter (same result at every party: public inputs only): a factor
+        # in [B2, 2^20) rules a candidate out before its costly screen exponentiations
+        keep = coprime_to([moduli[k] for k in survivors], prm.screen_primorial)
+        survivors = [k for k, ok in zip(survivors, keep, strict=True) if ok]
         # Boneh-Franklin screen: one base per surviving candidate.
         expo = [self._phi_share(moduli[k], p_i[k], q_i[k]) // 4 for k in survivors]
         g = [
