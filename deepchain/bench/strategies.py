@@ -460,13 +460,27 @@ def _default_note(runs: list[dict[str, Any]]) -> list[str]:
     if label == BASELINE:
         return [line + "No strategy beat FedAvg on every seed, so FedAvg stays the default."]
     if vs and vs["seeds"] >= TARGET_SEEDS and vs["wins"] == vs["seeds"]:
-        return [
-            line + f"It beat FedAvg on {vs['wins']}/{vs['seeds']} seeds at alpha "
+        line += (
+            f"It beat FedAvg on {vs['wins']}/{vs['seeds']} seeds at alpha "
             f"{TARGET_ALPHA:g} with 4 parties (mean {vs['mean']:+.2f} points). It was measured "
             "with the paper preset (paper_cnn) under label skew only; IID groups and other "
             "models take it untested here."
-        ]
-    return [line + "**This study does not show it beating FedAvg on every seed.**"]
+        )
+    else:
+        line += "**This study does not show it beating FedAvg on every seed.**"
+    out = [line, ""]
+    for (alpha, n), cell in summaries(runs).items():
+        d = cell.get(label, {}).get("vs_baseline")
+        if not d or not d["diffs"]:
+            continue
+        worst = min(range(len(d["diffs"])), key=d["diffs"].__getitem__)
+        seed = cell[label]["seeds"][worst]
+        flag = " **(worse than FedAvg)**" if d["diffs"][worst] < 0 else ""
+        out.append(
+            f"- alpha {alpha:g}, {n} parties: better than FedAvg on {d['wins']}/{d['seeds']} "
+            f"seeds; worst seed {seed}: {d['diffs'][worst]:+.2f} points{flag}."
+        )
+    return out
 
 
 def render(outdir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
