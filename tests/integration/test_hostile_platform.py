@@ -171,8 +171,11 @@ class Forger:
         return tx
 
     def aggregate_of(self, r: int) -> bytes | None:
-        self.chain_from(len(self.forged))  # the fork is built up to the tip first
-        return self.aggregates.get(r)
+        while True:  # the fork is built up to the tip first (blocks come 100 at a time)
+            height = len(self.forged)
+            self.chain_from(height)
+            if len(self.forged) == height:
+                return self.aggregates.get(r)
 
     # -- the fork, re-signed with the platform's own worker keys ---------------------------------
     def chain_from(self, height: int) -> list[dict]:
