@@ -304,6 +304,7 @@ def plot(runs: list[dict[str, Any]], outdir: Path) -> str:
             ax.axhline(TARGET_GAP_POINTS[parties], color="r", ls="--", lw=1, label="target")
             ax.legend(fontsize=8)
         ax.axhline(0, color="k", lw=0.5)
+        _clip_collapsed(ax, by)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels([x.replace("(", "\n(").replace("+", "\n+") for x in labels],
                            fontsize=6)  # fmt: skip
@@ -315,6 +316,29 @@ def plot(runs: list[dict[str, Any]], outdir: Path) -> str:
     fig.savefig(outdir / PLOT_FILE, dpi=110)
     plt.close(fig)
     return PLOT_FILE
+
+
+#: Gaps above this (points) are a collapsed run: drawn as a labelled arrow at the top.
+COLLAPSED_GAP_POINTS = 10.0
+
+
+def _clip_collapsed(ax: Any, by: dict[str, list[dict[str, Any]]]) -> None:
+    """Keep the axis on the runs that trained; label each collapsed run's gap at the top."""
+    gaps = [
+        (i, r["seed"], 100 * r["gap"])
+        for i, lst in enumerate(by.values())
+        for r in lst
+        if not r.get("diverged")
+    ]
+    if not any(g > COLLAPSED_GAP_POINTS for _, _, g in gaps):
+        return
+    top = 1.3 * max(g for _, _, g in gaps if g <= COLLAPSED_GAP_POINTS) + 0.5
+    ax.set_ylim(top=top)
+    for i, seed, g in gaps:
+        if g > COLLAPSED_GAP_POINTS:
+            ax.annotate(f"seed {seed}: {g:.1f}", (i, top), xytext=(i, 0.85 * top),
+                        ha="center", fontsize=8, color="r",
+                        arrowprops={"arrowstyle": "->", "color": "r"})  # fmt: skip
 
 
 def _pm(s: dict[str, Any], key: str, sign: str = "") -> str:
