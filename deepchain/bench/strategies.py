@@ -439,6 +439,15 @@ def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: 
             "noise); the study above is what measures them."
         )
         L.append("")
+        studied = {r["strategy"] for r in runs}
+        only_scan = sorted({r["strategy"] for r in scan} - studied)
+        if only_scan:
+            L.append(
+                "Measured in the scan only (one seed, alpha 0.5, 4 parties), not in the study: "
+                + ", ".join(f"`{x}`" for x in only_scan)
+                + "."
+            )
+            L.append("")
         L.append("| alpha | N | seed | strategy | federated | gap | vs FedAvg |")
         L.append("|---:|---:|---:|---|---:|---:|---:|")
         base = {
