@@ -238,13 +238,14 @@ def summaries(runs: list[dict[str, Any]]) -> dict[tuple[float, int], dict[str, d
 
 
 def best_strategy(by: dict[str, dict[str, Any]]) -> str | None:
-    """The non-baseline strategy that never diverged with the smallest mean gap (or None)."""
+    """Among the non-baseline strategies that never diverged and have the most seeds, the one
+    with the smallest mean gap (or None)."""
     others = [
-        (s["gap_mean"], label)
+        (-len(s["seeds"]), s["gap_mean"], label)
         for label, s in by.items()
         if label != BASELINE and s["seeds"] and not s["diverged"]
     ]
-    return min(others)[1] if others else None
+    return min(others)[2] if others else None
 
 
 def verdicts(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
