@@ -444,7 +444,7 @@ def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: 
         only_scan = sorted({r["strategy"] for r in scan} - studied)
         if only_scan:
             L.append(
-                "Measured in the scan only (one seed, alpha 0.5, 4 parties), not in the study: "
+                "Measured in the scan only (one seed each, as in the table), not in the study: "
                 + ", ".join(f"`{x}`" for x in only_scan)
                 + "."
             )
