@@ -47,6 +47,7 @@ from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, parse_spec
 STUDY_STRATEGIES: tuple[str, ...] = (
     "fedavg",
     "fedavgm:server_lr=1.0,beta1=0.7",
+    "fedavgm:server_lr=1.0,beta1=0.5",
     "fedadam:server_lr=0.1,tau=0.001",
     "fedyogi:server_lr=0.1,tau=0.001",
     "fedavg:mu=0.01",

@@ -50,7 +50,7 @@ def test_a_group_created_without_a_strategy_runs_the_measured_default(make_user,
     from training_app import selectors
 
     g = make_group(make_user())
-    assert selectors.strategy_of(g) == DEFAULT_STRATEGY == Strategy("fedavgm", beta1=0.7)
+    assert selectors.strategy_of(g) == DEFAULT_STRATEGY == Strategy("fedavgm", beta1=0.5)
     assert g.strategy == DEFAULT_STRATEGY.to_json()
     from training_app.models import CooperativeGroup
 
