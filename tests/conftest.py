@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -14,6 +15,32 @@ def test_db_name(django_db_setup, django_db_blocker) -> str:
     from django.db import connection
 
     return connection.settings_dict["NAME"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_survives_a_deadlock():
+    """A transactional test's teardown TRUNCATEs every table; a task of the session's Celery
+    worker still finishing (its row locks) can deadlock with it, and PostgreSQL then aborts the
+    TRUNCATE, leaving the rows to the next test. Flush again once that transaction is over."""
+    from django.core.management.base import CommandError
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def fixture_teardown(self):
+        for attempt in range(5):
+            try:
+                return original(self)
+            except CommandError as exc:
+                if attempt == 4 or "deadlock detected" not in str(exc.__cause__):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+
+    TransactionTestCase._fixture_teardown = fixture_teardown
+    try:
+        yield
+    finally:
+        TransactionTestCase._fixture_teardown = original
 
 
 @pytest.fixture(scope="session")
