@@ -56,6 +56,21 @@ def proven_bound_bits(B: int, L: int, K: int, KAPPA: int) -> int:
     return max(proof_pk_range_bits(B, K, KAPPA), batch_proof_range_bits(B, L, K, KAPPA) + 1)
 
 
+#: the largest L2 bound c2 (so c2^2 < 2^128 and m b^2 + c2^2 stays far below the group order)
+L2_BOUND_MAX = (1 << 64) - 1
+
+
+def square_norm(q: np.ndarray) -> int:
+    """sum q^2 over the integers (exact: no int64 overflow)."""
+    q = np.asarray(q, dtype=np.int64)
+    if q.size == 0:
+        return 0
+    m = int(np.max(np.abs(q)))
+    if m < 1 << 31 and q.size * m * m < 1 << 62:
+        return int(np.dot(q, q))
+    return sum(v * v for v in q.tolist())
+
+
 class SlotOverflowError(ValueError):
     """A decrypted slot lies outside the range an honest aggregate can produce."""
 
@@ -74,6 +89,9 @@ class PackingScheme:
     #: b: the group's public L-infinity bound, |q| <= b for every quantized coordinate (None:
     #: no per-slot bound, records made before it); every update then carries a slot-bound proof
     bound: int | None = None
+    #: c2: the group's public L2 bound in quantized units, ||q||_2 <= c2 (None: no L2 bound,
+    #: records made before it); the slot-bound proof then also proves sum q^2 <= c2^2
+    l2_bound: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.Q <= 52 or not 1 <= self.N_max <= 1 << 20:
@@ -88,6 +106,12 @@ class PackingScheme:
             type(self.bound) is int and 1 <= self.bound <= (1 << self.Q) - 1
         ):
             raise ValueError("PackingScheme: the bound must be an integer in [1, 2^Q - 1]")
+        if self.l2_bound is not None and not (
+            type(self.l2_bound) is int and 1 <= self.l2_bound <= L2_BOUND_MAX
+        ):
+            raise ValueError("PackingScheme: the L2 bound must be an integer in [1, 2^64 - 1]")
+        if self.l2_bound is not None and self.bound is None:
+            raise ValueError("PackingScheme: an L2 bound goes with an L-infinity bound")
 
     @property
     def log_n_max(self) -> int:
@@ -139,14 +163,44 @@ class PackingScheme:
             raise ValueError("the clip must be a positive finite number")
         return max(1, min(self.q_max, int(np.rint(clip * self.scale))))
 
+    def l2_bound_for_clip(self, l2_clip: float) -> int:
+        """c2 for a group that clips the L2 norm of dW to l2_clip: round(l2_clip * scale);
+        ValueError unless it is an integer in [1, 2^64 - 1] (quantize keeps ||q||_2 <= c2)."""
+        if not (l2_clip > 0 and math.isfinite(l2_clip)):
+            raise ValueError("the L2 clip must be a positive finite number")
+        c2 = int(np.rint(l2_clip * self.scale))
+        if not 1 <= c2 <= L2_BOUND_MAX:
+            raise ValueError(
+                f"the L2 clip {l2_clip} is {c2} in quantized units (scale {self.scale:g}); "
+                f"it must be between 1 and 2^64 - 1"
+            )
+        return c2
+
     # -- quantization --------------------------------------------------------------------
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """q = round(x * scale) clipped to |q| <= b (the bound; 2^Q - 1 without one), int64.
-        NaN maps to 0."""
+        NaN maps to 0. With an L2 bound c2 the vector is first scaled to ||x scale||_2 <= c2
+        (after the coordinate clip) and, if rounding left sum q^2 > c2^2, rounded toward zero
+        instead and, only if float error still leaves it over, the largest |q| (first index)
+        shrunk by 1 until it fits: always |q| <= b and sum q^2 <= c2^2, deterministically."""
         a = np.asarray(x, dtype=np.float64) * self.scale
         qb = self.q_bound
-        a = np.nan_to_num(a, nan=0.0, posinf=qb, neginf=-qb)
-        return np.clip(np.rint(a), -qb, qb).astype(np.int64)
+        a = np.clip(np.nan_to_num(a, nan=0.0, posinf=qb, neginf=-qb), -qb, qb)
+        q = np.rint(a).astype(np.int64)
+        if self.l2_bound is None:
+            return q
+        c2 = self.l2_bound
+        B2 = c2 * c2
+        norm = float(np.linalg.norm(a))
+        if norm > c2:
+            a = a * (c2 / norm)
+            q = np.clip(np.rint(a), -qb, qb).astype(np.int64)
+        if square_norm(q) > B2:
+            q = np.clip(np.fix(a), -qb, qb).astype(np.int64)  # |fix(v)| <= |v|
+            while square_norm(q) > B2:  # float error only: a few steps at most
+                i = int(np.argmax(np.abs(q)))
+                q[i] -= np.sign(q[i])
+        return q
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         """q / scale as float32 (q may be a sum over parties)."""
@@ -216,6 +270,8 @@ class PackingScheme:
         }
         if self.bound is not None:  # absent otherwise: older records parse unchanged
             d["bound"] = self.bound
+        if self.l2_bound is not None:
+            d["l2_bound"] = self.l2_bound
         return d
 
     @classmethod
@@ -237,6 +293,7 @@ class PackingScheme:
                 # absent in records written before the batched proof: the default
                 batch_log=get_int(d, "batch_log", ctx, 0, 40) if "batch_log" in d else 18,
                 bound=get_int(d, "bound", ctx, 1, (1 << 52) - 1) if "bound" in d else None,
+                l2_bound=get_int(d, "l2_bound", ctx, 1, L2_BOUND_MAX) if "l2_bound" in d else None,
             )
         except CryptoFormatError:
             raise

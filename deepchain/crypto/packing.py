@@ -48,11 +48,17 @@ class PlatformPacking:
         return self.q_by_model.get(model or "", self.default_Q)
 
     def scheme(
-        self, n_bits: int, model: str | None = None, update_clip: float | None = None
+        self,
+        n_bits: int,
+        model: str | None = None,
+        update_clip: float | None = None,
+        l2_clip: float | None = None,
     ) -> PackingScheme:
         """The PackingScheme of a group with an n_bits key training ``model``; with the group's
         ``update_clip`` it carries the public bound b = round(update_clip * scale), so every
-        update must prove |q| <= b in every coordinate (the slot-bound proof)."""
+        update must prove |q| <= b in every coordinate (the slot-bound proof), and with its
+        ``l2_clip`` also the L2 bound c2 = round(l2_clip * scale): sum q^2 <= c2^2 proven too
+        (ValueError for an l2_clip out of range or without update_clip)."""
         q = self.Q(model)
         if q < self.range_bits:
             raise ValueError(f"Q = {q} is below the range bits {self.range_bits} (scale < 1)")
@@ -60,8 +66,11 @@ class PlatformPacking:
             n_bits=n_bits, Q=q, N_max=self.N_max, scale=2.0 ** (q - self.range_bits)
         )
         if update_clip is None:
+            if l2_clip is not None:
+                raise ValueError("an L2 clip goes with an update_clip (the L-infinity bound)")
             return scheme
-        return dataclasses.replace(scheme, bound=scheme.bound_for_clip(update_clip))
+        c2 = None if l2_clip is None else scheme.l2_bound_for_clip(l2_clip)
+        return dataclasses.replace(scheme, bound=scheme.bound_for_clip(update_clip), l2_bound=c2)
 
 
 #: The one packing object of the platform, the agents and the benchmarks.

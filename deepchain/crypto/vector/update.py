@@ -63,7 +63,8 @@ def update_max_bytes(scheme: PackingScheme, length: int) -> int:
     size = 22 + k * ((2 * scheme.n_bits + 7) // 8)
     size += batch_proof_max_bytes(scheme.n_bits, scheme.plaintext_bits, scheme.batch_log)
     if scheme.bound is not None:
-        size += 8 + slot_bound_max_bytes(scheme.n_bits, scheme.bound, k, length)
+        bits, b, c2 = scheme.n_bits, scheme.bound, scheme.l2_bound
+        size += 8 + slot_bound_max_bytes(bits, b, k, length, c2)
     return size
 
 
@@ -279,8 +280,8 @@ def encrypt_update(
 
     proof_mode "batch" (default): one BatchProofPK for the whole update (cheapest for more
     than a few dozen ciphertexts); "each": one ProofPK per ciphertext, bound to its position.
-    If the scheme has a bound, the slot-bound proof for it is attached too (batch mode; q
-    must be within the bound: ``scheme.quantize`` clips to it).
+    If the scheme has a bound, the slot-bound proof for it (and its L2 bound) is attached too
+    (batch mode; q must be within the bounds: ``scheme.quantize`` clips to them).
     """
     if scheme.n_bits != pk.n.bit_length():
         raise ValueError("packing scheme was made for a different key size")
@@ -305,7 +306,9 @@ def encrypt_update(
     batch = prove_update(pk, scheme, cts, ms, alphas, rng, ctx=ctx) if cts else None
     bound = None
     if scheme.bound is not None and cts:
-        bound = prove_slot_bound(pk, scheme, scheme.bound, q, cts, alphas, rng, ctx=ctx)
+        bound = prove_slot_bound(
+            pk, scheme, scheme.bound, q, cts, alphas, rng, ctx=ctx, c2=scheme.l2_bound
+        )
     return EncryptedUpdate(
         ciphertexts=cts, proofs=[], length=int(q.size), batch_proof=batch, bound_proof=bound
     )
@@ -365,17 +368,18 @@ def update_refusal(
 ) -> str:
     """Why the Trading contract refuses an update ("" if it accepts): its Proof_PK
     (``verify_update``), then, in a group with a bound, its slot-bound proof (every
-    coordinate within the bound; the reason names the failed check). The platform and the
-    offline auditor both decide with this function."""
+    coordinate within the bound and, with an L2 bound, its norm within it; the reason names
+    the failed check). The platform and the offline auditor both decide with this function."""
     if not verify_update(pk, scheme, upd, processes, ctx=ctx):
         return "Proof_PK does not verify"
     if scheme.bound is None:
         return ""
     if upd.bound_proof is None:
         return "no slot-bound proof for the group's bound"
-    why = slot_bound_failure(
-        pk, scheme, scheme.bound, upd.length, upd.ciphertexts, upd.bound_proof, rng, ctx=ctx
-    )
+    why = slot_bound_failure(pk, scheme, scheme.bound, upd.length, upd.ciphertexts,
+                             upd.bound_proof, rng, ctx=ctx, c2=scheme.l2_bound)  # fmt: skip
+    if why == "norm":
+        return "slot-bound proof does not verify (norm: over the L2 bound)"
     return "" if why is None else f"slot-bound proof does not verify ({why})"
 
 

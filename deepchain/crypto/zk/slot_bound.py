@@ -59,6 +59,15 @@ transcript is within m ell 2^-KAPPA of one that does not depend on them: 2^-18 a
 2^22 bits), tau uniform, z2 hides e sum rho alpha statistically (2^-KAPPA), a is a DJN
 encryption (short-exponent assumption, as every ciphertext of the protocol).
 
+L2 bound (``zk.norm_bound``, its own soundness argument): with the group's c2 the statement
+also claims sum q^2 <= c2^2 (slack 1x). The slack s = c2^2 - sum q^2 gets bits beta' in
+bit_basis(c2^2) committed in V' (step 1, transcript before rho and y), masked in A' with
+responses z' (steps 3 and 5, same range), checked as bits in the quadratic check (indices after
+the digit bits) and opened in the batched opening check (weight gamma'), not linked to Paillier;
+before e the prover adds U0, U1 and after it tau_U; the verifier's "norm" check is
+``norm_bound.norm_holds`` on z_q,c = sum_i g_i z_ci - e b and Z_s = sum_i g'_i z'_i.
+Without c2 nothing of this is in the transcript or the bytes: those proofs are unchanged.
+
 Cost: per bit, one mask, one response of ZB bits (21 bytes) and its share of two multi-scalar
 multiplications; per ciphertext two G1 points and a scalar. Size is linear in m ell (the
 inner-product argument of Bulletproofs would make it logarithmic; not done).
@@ -83,6 +92,17 @@ from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
 from deepchain.crypto.zk.multiexp import multi_exp
+from deepchain.crypto.zk.norm_bound import (
+    NormBound,
+    check_norm_statement,
+    coordinate_responses,
+    norm_commitments,
+    norm_holds,
+    norm_response,
+    norm_values,
+    slack,
+    slack_bits,
+)
 from deepchain.crypto.zk.transcript import ProofContext, Transcript
 
 __all__ = [
@@ -170,7 +190,8 @@ def _pt(b: bytes) -> G1Point:
 
 @dataclass(frozen=True)
 class SlotBoundProof:
-    """(V_j, A_j, tau_j per ciphertext; T0, T1, tau_T, a, z2; z per bit), see the module."""
+    """(V_j, A_j, tau_j per ciphertext; T0, T1, tau_T, a, z2; z per bit; with an L2 bound
+    its fields ``norm``, after z in the bytes), see the module."""
 
     V: tuple[G1Point, ...]
     A: tuple[G1Point, ...]
@@ -181,6 +202,7 @@ class SlotBoundProof:
     a: int
     z2: int
     z: tuple[int, ...]
+    norm: NormBound | None = None
 
     MAGIC = b"DCSB"
 
@@ -195,6 +217,8 @@ class SlotBoundProof:
         w.var(self.z2)
         w.u64(len(self.z))
         w.parts.append(b"".join(int(x).to_bytes(Z_BYTES, "big") for x in self.z))
+        if self.norm is not None:
+            self.norm.write(w, Z_BYTES)
         return w.getvalue()
 
     @classmethod
@@ -213,6 +237,7 @@ class SlotBoundProof:
             raise CryptoFormatError("truncated data")
         raw = r.take(cnt * Z_BYTES)
         z = tuple(int.from_bytes(raw[i : i + Z_BYTES], "big") for i in range(0, len(raw), Z_BYTES))
+        norm = NormBound.read(r, Z_BYTES) if r.pos < len(data) else None
         r.end()
         return cls(
             V=tuple(pts[:k]),
@@ -224,17 +249,20 @@ class SlotBoundProof:
             a=a,
             z2=z2,
             z=z,
+            norm=norm,
         )
 
 
-def slot_bound_max_bytes(n_bits: int, b: int, k: int, length: int) -> int:
+def slot_bound_max_bytes(n_bits: int, b: int, k: int, length: int, c2: int | None = None) -> int:
     """Most bytes an honest SlotBoundProof takes (``to_bytes``) for k ciphertexts of an update
     of ``length`` coordinates under bound b: 2k + 2 points, k + 1 scalars, a < n^2, z2 below its
-    range, and ell = |2b| responses of Z_BYTES per coordinate (these dominate)."""
+    range, and ell = |2b| responses of Z_BYTES per coordinate (these dominate); with the L2
+    bound c2 its fields (4 points, 2 scalars, |c2^2| responses)."""
     ell = len(bit_basis(2 * b))
     top = max(2 * n_bits, _eta_bits() + 1)
     fixed = 5 + 4 + (2 * k + 2) * POINT_BYTES + (k + 1) * 32 + 2 * (4 + (top + 7) // 8) + 8
-    return fixed + length * ell * Z_BYTES
+    norm = 0 if c2 is None else NormBound.max_bytes(c2, Z_BYTES)
+    return fixed + length * ell * Z_BYTES + norm
 
 
 # -- shared by prover and verifier ---------------------------------------------------------
@@ -256,11 +284,16 @@ def _statement(
     cs: list[int],
     V: tuple[G1Point, ...],
     ctx: ProofContext,
+    c2: int | None = None,
+    Vs: G1Point | None = None,
 ) -> Transcript:
     tr = Transcript(SB_TAG, ctx).int("n", pk.n).int("h_s", pk.h_s)
     tr.int("Q", scheme.Q).int("w", scheme.slot_bits).int("s", scheme.slots_per_ciphertext)
     tr.int("b", b).int("m", length).ints("c", cs)
-    return tr.bytes("V", b"".join(_pt_bytes(p) for p in V))
+    tr.bytes("V", b"".join(_pt_bytes(p) for p in V))
+    if c2 is not None and Vs is not None:  # the L2 statement and the slack's commitment
+        tr.int("c2", c2).bytes("V'", _pt_bytes(Vs))
+    return tr
 
 
 def _rho_y(tr: Transcript, k: int) -> tuple[list[int], int]:
@@ -269,9 +302,19 @@ def _rho_y(tr: Transcript, k: int) -> tuple[list[int], int]:
     return rho, y
 
 
-def _e(tr: Transcript, A: tuple[G1Point, ...], T0: G1Point, T1: G1Point, a: int) -> int:
+def _e(
+    tr: Transcript,
+    A: tuple[G1Point, ...],
+    T0: G1Point,
+    T1: G1Point,
+    a: int,
+    norm: tuple[G1Point, ...] = (),
+) -> int:
     t = tr.copy().bytes("A", b"".join(_pt_bytes(p) for p in A))
-    return t.bytes("T", _pt_bytes(T0) + _pt_bytes(T1)).int("a", a).challenge(K_BITS, "e")
+    t = t.bytes("T", _pt_bytes(T0) + _pt_bytes(T1)).int("a", a)
+    if norm:  # A', U0, U1 of the L2 bound
+        t = t.bytes("N", b"".join(_pt_bytes(p) for p in norm))
+    return t.challenge(K_BITS, "e")
 
 
 def _offsets(scheme: PackingScheme, b: int, counts: list[int]) -> list[int]:
@@ -305,13 +348,17 @@ def _powers(y: int, count: int) -> list[int]:
     return out
 
 
-def _check_statement(pk: ThresholdPublicKey, scheme: PackingScheme, b: int, length: int) -> None:
+def _check_statement(
+    pk: ThresholdPublicKey, scheme: PackingScheme, b: int, length: int, c2: int | None = None
+) -> None:
     if scheme.n_bits != pk.n.bit_length():
         raise ValueError("packing scheme was made for a different key size")
     if not (isinstance(b, int) and 1 <= b <= scheme.q_max):
         raise ValueError(f"the bound b must be an integer in [1, 2^Q - 1 = {scheme.q_max}]")
     if not isinstance(length, int) or length < 1 or scheme.n_ciphertexts(length) > 1 << MAX_LOG_K:
         raise ValueError("an update has between 1 and 2^40 ciphertexts")
+    if c2 is not None:
+        check_norm_statement(c2, b, length)
 
 
 # -- prover -----------------------------------------------------------------------------------
@@ -325,15 +372,25 @@ def prove_slot_bound(
     rng: RNG | None = None,
     *,
     ctx: ProofContext,
+    c2: int | None = None,
 ) -> SlotBoundProof:
     """Prove that cs (the packing of q, encrypted with randomness alphas) has every slot equal
-    to 2^Q + q_i with |q_i| <= b; refuses a q outside the bound (clip first)."""
+    to 2^Q + q_i with |q_i| <= b and, with the L2 bound c2, sum q^2 <= c2^2; refuses a q
+    outside the bounds (clip first: ``PackingScheme.quantize``)."""
     q = np.asarray(q, dtype=np.int64)
-    _check_statement(pk, scheme, b, int(q.size))
+    _check_statement(pk, scheme, b, int(q.size), c2)
     if q.ndim != 1 or (q.size and int(np.max(np.abs(q))) > b):
         raise ValueError("prove_slot_bound: the update is not within the bound (clip it)")
+    s_bits = None
+    if c2 is not None:
+        s = slack(q.tolist(), c2)
+        if s < 0:
+            raise ValueError("prove_slot_bound: the update is over the L2 bound (clip it)")
+        s_bits = slack_bits(s, bit_basis(c2 * c2))
     bits = digit_bits(q + b, 2 * b).reshape(-1).tolist()
-    return prove_bits(pk, scheme, b, int(q.size), cs, bits, alphas, rng, ctx=ctx)
+    return prove_bits(
+        pk, scheme, b, int(q.size), cs, bits, alphas, rng, ctx=ctx, c2=c2, s_bits=s_bits
+    )
 
 
 def prove_bits(
@@ -347,21 +404,28 @@ def prove_bits(
     rng: RNG | None = None,
     *,
     ctx: ProofContext,
+    c2: int | None = None,
+    s_bits: list[int] | None = None,
 ) -> SlotBoundProof:
-    """The prover's algorithm on given bit values (flat, (ciphertext, slot, bit) order).
+    """The prover's algorithm on given bit values (flat, (ciphertext, slot, bit) order) and,
+    with the L2 bound c2, given bits of the slack s (basis bit_basis(c2^2)).
 
     ``prove_slot_bound`` derives them from a clipped update; this step checks nothing about
     them, exactly as a party running the prover with values of its choice would (the attack
     tests do that), so soundness rests on the verifier alone. Bits other than 0 and 1 can
     leave no response in range; after MAX_ATTEMPTS the last (rejected) answer is returned."""
-    _check_statement(pk, scheme, b, length)
+    _check_statement(pk, scheme, b, length, c2)
     counts = _counts(scheme, length)
     g = bit_basis(2 * b)
     ell = len(g)
     if len(cs) != len(counts) or len(alphas) != len(counts) or len(bits) != length * ell:
         raise ValueError("prove_bits: one ciphertext and alpha per packed plaintext, ell bits")
+    gs = bit_basis(c2 * c2) if c2 is not None else []
+    sb = list(s_bits or [])
+    if len(sb) != len(gs):
+        raise ValueError("prove_bits: with an L2 bound, |c2^2| bits of the slack (else none)")
     r = rng_or_system(rng)
-    gens = generators(scheme.slots_per_ciphertext * ell)
+    gens = generators(max(scheme.slots_per_ciphertext * ell, len(gs)))
     rs = [r.getrandbits(256) % R for _ in counts]
     V, pos = [], 0
     for cnt, rj in zip(counts, rs, strict=True):
@@ -370,14 +434,20 @@ def prove_bits(
         V.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(rj)]))
         pos += nb
     V_t = tuple(V)
-    tr = _statement(pk, scheme, b, length, cs, V_t, ctx)
+    r_s = r.getrandbits(256) % R
+    Vs = None
+    if c2 is not None:
+        Vs = G1Point.multiexp_unchecked([*gens[: len(gs)], H], [*map(_scalar, sb), _scalar(r_s)])
+    q_c = coordinate_responses(bits, g, b, 1)  # the coordinates the bits encode
+    tr = _statement(pk, scheme, b, length, cs, V_t, ctx, c2, Vs)
     rho, y = _rho_y(tr, len(counts))
-    ys = _powers(y, len(bits))
+    ys = _powers(y, len(bits) + len(sb))
     n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
     tab = comb_table(pk.n, pk.h_s)
     lo, hi = 1 << K_BITS, 1 << ZB
     for _attempt in range(MAX_ATTEMPTS):
         xs = [r.getrandbits(ZB) for _ in bits]
+        xss = [r.getrandbits(ZB) for _ in sb]
         sigmas = [r.getrandbits(256) % R for _ in counts]
         A, pos = [], 0
         for cnt, sj in zip(counts, sigmas, strict=True):
@@ -387,7 +457,7 @@ def prove_bits(
             pos += nb
         A_t = tuple(A)
         t0 = t1 = 0
-        for yi, x, v in zip(ys, xs, bits, strict=True):
+        for yi, x, v in zip(ys, xs + xss, bits + sb, strict=True):
             t0 += yi * x * x
             t1 += yi * x * (2 * v - 1)
         tau0, tau1 = r.getrandbits(256) % R, r.getrandbits(256) % R
@@ -396,15 +466,29 @@ def prove_bits(
         X = _linked_sum(scheme, g, counts, rho, xs)
         eta = r.getrandbits(_eta_bits())
         a = int((1 + (X % n) * n) * tab.pow(eta) % n2)
-        e = _e(tr, A_t, T0, T1, a)
+        norm_pts: tuple[G1Point, ...] = ()
+        if c2 is not None:
+            sigma_s = r.getrandbits(256) % R
+            As = G1Point.multiexp_unchecked(
+                [*gens[: len(gs)], H], [*map(_scalar, xss), _scalar(sigma_s)]
+            )
+            x_s = sum(gi * x for gi, x in zip(gs, xss, strict=True))
+            u0, u1 = norm_values(coordinate_responses(xs, g, 0, 0), q_c, x_s)
+            U0, U1, nu0, nu1 = norm_commitments(G_Q, H, u0, u1, r)
+            norm_pts = (As, U0, U1)
+        e = _e(tr, A_t, T0, T1, a, norm_pts)
         z = [x + e * v for x, v in zip(xs, bits, strict=True)]
-        if all(lo <= zi < hi for zi in z):
+        zs = [x + e * v for x, v in zip(xss, sb, strict=True)]
+        if all(lo <= zi < hi for zi in z) and all(lo <= zi < hi for zi in zs):
             break
     tau = tuple((sj + e * rj) % R for sj, rj in zip(sigmas, rs, strict=True))
     z2 = eta + e * sum(rj * al for rj, al in zip(rho, alphas, strict=True))
-    return SlotBoundProof(
-        V=V_t, A=A_t, tau=tau, T0=T0, T1=T1, tau_T=(tau0 + e * tau1) % R, a=a, z2=z2, z=tuple(z)
-    )
+    norm = None
+    if c2 is not None and Vs is not None:
+        norm = NormBound(Vs=Vs, As=As, tau_s=(sigma_s + e * r_s) % R, U0=U0, U1=U1,
+                         tau_U=norm_response(nu0, nu1, e), zs=tuple(zs))  # fmt: skip
+    return SlotBoundProof(V=V_t, A=A_t, tau=tau, T0=T0, T1=T1, tau_T=(tau0 + e * tau1) % R,
+                          a=a, z2=z2, z=tuple(z), norm=norm)  # fmt: skip
 
 
 # -- verifier ---------------------------------------------------------------------------------
@@ -422,11 +506,13 @@ def verify_slot_bound(
     rng: RNG | None = None,
     *,
     ctx: ProofContext,
+    c2: int | None = None,
 ) -> bool:
-    """True iff ``proof`` shows every slot of cs encrypts 2^Q + q with |q| <= b (module
-    docstring: the equations, their soundness, slack 1x), for the context ``ctx`` the verifier
-    rebuilt itself. ``rng`` draws the batching weights gamma_j (system randomness by default)."""
-    return slot_bound_failure(pk, scheme, b, length, cs, proof, rng, ctx=ctx) is None
+    """True iff ``proof`` shows every slot of cs encrypts 2^Q + q with |q| <= b and, with the
+    L2 bound c2, sum q^2 <= c2^2 (module docstrings: the equations, their soundness, slack
+    1x), for the context ``ctx`` the verifier rebuilt itself. ``rng`` draws the batching
+    weights gamma_j (system randomness by default)."""
+    return slot_bound_failure(pk, scheme, b, length, cs, proof, rng, ctx=ctx, c2=c2) is None
 
 
 def slot_bound_failure(
@@ -439,13 +525,15 @@ def slot_bound_failure(
     rng: RNG | None = None,
     *,
     ctx: ProofContext,
+    c2: int | None = None,
 ) -> str | None:
     """None if the proof verifies, else the first check that fails: "statement" (bound,
-    key or sizes), "range" (a response or scalar out of range), "bits" (the quadratic check:
-    some bit is not 0 or 1), "openings" (V_j, A_j do not open to the responses) or "link" (the
+    key or sizes; an L2 part missing for c2 or present without it), "range" (a response or
+    scalar out of range), "bits" (the quadratic check: some bit is not 0 or 1), "openings"
+    (the commitments do not open to the responses), "norm" (sum q^2 > c2^2) or "link" (the
     ciphertexts do not encrypt these digits). The verifier is this function's None."""
     try:
-        _check_statement(pk, scheme, b, length)
+        _check_statement(pk, scheme, b, length, c2)
     except ValueError:
         return "statement"
     if not isinstance(proof, SlotBoundProof) or not isinstance(ctx, ProofContext):
@@ -454,25 +542,31 @@ def slot_bound_failure(
     k = len(counts)
     g = bit_basis(2 * b)
     ell = len(g)
+    gs = bit_basis(c2 * c2) if c2 is not None else []
+    nm = proof.norm
     n, n2 = pk.n, pk.n * pk.n
     if len(cs) != k or len(proof.V) != k or len(proof.A) != k or len(proof.tau) != k:
         return "statement"
     if len(proof.z) != length * ell or not all(_is_unit(c, n, n2) for c in cs):
         return "statement"
+    if (nm is None) != (c2 is None) or (nm is not None and len(nm.zs) != len(gs)):
+        return "statement"
     if not _is_unit(proof.a, n, n2) or not 0 <= proof.z2 < 1 << (_eta_bits() + 1):
         return "range"
     lo, hi = 1 << K_BITS, 1 << ZB
-    if not all(isinstance(zi, int) and lo <= zi < hi for zi in proof.z):
+    zs = nm.zs if nm is not None else ()
+    if not all(isinstance(zi, int) and lo <= zi < hi for zi in (*proof.z, *zs)):
         return "range"
-    if not all(isinstance(t, int) and 0 <= t < R for t in (*proof.tau, proof.tau_T)):
+    taus = (*proof.tau, proof.tau_T, *((nm.tau_s, nm.tau_U) if nm is not None else ()))
+    if not all(isinstance(t, int) and 0 <= t < R for t in taus):
         return "range"
-    tr = _statement(pk, scheme, b, length, list(cs), proof.V, ctx)
+    tr = _statement(pk, scheme, b, length, list(cs), proof.V, ctx, c2, nm and nm.Vs)
     rho, y = _rho_y(tr, k)
-    e = _e(tr, proof.A, proof.T0, proof.T1, proof.a)
+    e = _e(tr, proof.A, proof.T0, proof.T1, proof.a, (nm.As, nm.U0, nm.U1) if nm else ())
     z = proof.z
-    # the quadratic check: every bit is 0 or 1
+    # the quadratic check: every bit (the digits' and the slack's) is 0 or 1
     acc, yi = 0, 1
-    for zi in z:
+    for zi in (*z, *zs):
         acc += yi * (zi * (zi - e) % R)
         yi = yi * y % R
     lhs = G1Point.multiexp_unchecked([G_Q, H], [_scalar(acc), _scalar(proof.tau_T)])
@@ -481,7 +575,7 @@ def slot_bound_failure(
     # the commitments open to z: one multi-scalar multiplication with random weights gamma_j
     r = rng_or_system(rng)
     gam = [r.getrandbits(GAMMA_BITS) | 1 for _ in range(k)]
-    nb_max = scheme.slots_per_ciphertext * ell
+    nb_max = max(scheme.slots_per_ciphertext * ell, len(gs))
     coef = [0] * nb_max
     pos = 0
     for cnt, gj in zip(counts, gam, strict=True):
@@ -490,10 +584,23 @@ def slot_bound_failure(
         pos += cnt * ell
     h_coef = sum(gj * t for gj, t in zip(gam, proof.tau, strict=True))
     pts = [*generators(nb_max), H, *proof.A, *proof.V]
-    scs = [_scalar(c) for c in coef] + [_scalar(h_coef)]
-    scs += [_scalar(-gj) for gj in gam] + [_scalar(-gj * e) for gj in gam]
+    neg = [-gj for gj in gam] + [-gj * e for gj in gam]
+    if nm is not None:  # V', A' with one more weight
+        g_s = r.getrandbits(GAMMA_BITS) | 1
+        for li, zi in enumerate(zs):
+            coef[li] += g_s * zi
+        h_coef += g_s * nm.tau_s
+        pts += [nm.As, nm.Vs]
+        neg += [-g_s, -g_s * e]
+    scs = [_scalar(c) for c in coef] + [_scalar(h_coef)] + [_scalar(c) for c in neg]
     if G1Point.multiexp_unchecked(pts, scs) != G1Point.identity():
         return "openings"
+    # the L2 bound: sum q^2 + s = c2^2 (norm_bound)
+    if nm is not None and c2 is not None:
+        Z_s = sum(gi * zi for gi, zi in zip(gs, zs, strict=True))
+        z_q = coordinate_responses(list(z), g, b, e)
+        if not norm_holds(G_Q, H, z_q, Z_s, e, c2 * c2, nm.U0, nm.U1, nm.tau_U):
+            return "norm"
     # the Paillier link: the ciphertexts encrypt exactly these digits
     Z = _linked_sum(scheme, g, counts, rho, list(z))
     O = sum(rj * off for rj, off in zip(rho, _offsets(scheme, b, counts), strict=True))
