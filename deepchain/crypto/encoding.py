@@ -183,7 +183,8 @@ class PackingScheme:
         (after the coordinate clip) and, if rounding left sum q^2 > c2^2, rounded toward zero
         instead and, only if float error still leaves it over, the largest |q| (first index)
         shrunk by 1 until it fits: always |q| <= b and sum q^2 <= c2^2, deterministically."""
-        a = np.asarray(x, dtype=np.float64) * self.scale
+        with np.errstate(over="ignore"):  # an overflow to +-inf clips to +-b below
+            a = np.asarray(x, dtype=np.float64) * self.scale
         qb = self.q_bound
         a = np.clip(np.nan_to_num(a, nan=0.0, posinf=qb, neginf=-qb), -qb, qb)
         q = np.rint(a).astype(np.int64)

@@ -53,7 +53,11 @@ deepchain.party``).
 from deepchain.party.agent import IDENTITY_FILE, AgentConfig, PartyAgent
 from deepchain.party.api import Api, ApiError
 from deepchain.party.cli import main
-from deepchain.party.faults import fault_in_round, model_replacement_update
+from deepchain.party.faults import (
+    fault_in_round,
+    model_replacement_update,
+    norm_violating_update,
+)
 
 __all__ = [
     "IDENTITY_FILE",
@@ -64,4 +68,5 @@ __all__ = [
     "fault_in_round",
     "main",
     "model_replacement_update",
+    "norm_violating_update",
 ]

@@ -40,7 +40,7 @@ from deepchain.learning.local import evaluate, train_local
 from deepchain.learning.strategies import Strategy
 from deepchain.ledger.transactions import Transaction, TxKind, make_tx
 from deepchain.party.api import Api, ApiError
-from deepchain.party.faults import fault_in_round, model_replacement_update
+from deepchain.party.faults import fault_in_round, model_replacement_update, norm_violating_update
 from deepchain.party.membership import join_group, register_account
 from deepchain.party.model import ModelFollower
 from deepchain.party.state import LocalState
@@ -63,7 +63,9 @@ class AgentConfig:
     data_dir: Path
     keystore: Path
     group: int | None = None
-    behaviour: str = "honest"  # demo faults: honest | late | cheat | flaky | silent | scaled
+    behaviour: str = (
+        "honest"  # demo faults: honest | late | cheat | flaky | silent | scaled | stretched
+    )
     validation_fraction: float = 0.2
     seed: int = 0
     record_updates: bool = False  # keep plaintext q_i in keystore/updates/ (tests, debugging)
@@ -328,6 +330,8 @@ class PartyAgent:
         fault = fault_in_round(self.cfg.behaviour, r)
         if fault == "scaled":
             q, upd = model_replacement_update(pk, scheme, q, ctx)
+        elif fault == "stretched":
+            q, upd = norm_violating_update(pk, scheme, q, ctx)
         else:
             upd = encrypt_update(pk, scheme, q, ctx=ctx)
         if fault == "cheat":  # demo: a ciphertext unproven

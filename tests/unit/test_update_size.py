@@ -34,6 +34,18 @@ def test_an_honest_update_fits_its_computed_size(pk, bound, length):
     assert update_max_bytes(scheme, length) - FRAMING <= size <= update_max_bytes(scheme, length)
 
 
+@pytest.mark.parametrize(("c2", "length"), [(1, 61), (300, 61), (2**40, 27)])
+def test_an_honest_update_with_an_l2_bound_fits_its_computed_size(pk, c2, length):
+    scheme = PackingScheme(512, Q=8, N_max=4, scale=2.0**4, bound=100, l2_bound=c2)
+    q = scheme.quantize(np.random.default_rng(length).normal(0, 8, length))
+    upd = encrypt_update(pk, scheme, q, rng=random.Random(length), ctx=grad_ctx(pk))
+    size = len(upd.to_bytes(pk))
+    assert update_max_bytes(scheme, length) - FRAMING <= size <= update_max_bytes(scheme, length)
+    plain = dataclasses.replace(scheme, l2_bound=None)
+    extra = 4 * 48 + 2 * 32 + 4 + (c2 * c2).bit_length() * 21  # the L2 part, at most 5.6 kB
+    assert update_max_bytes(scheme, length) - update_max_bytes(plain, length) == extra
+
+
 def test_the_slot_bound_proof_dominates_the_size_and_grows_with_the_bound():
     base = PackingScheme(2048, Q=14, N_max=16, scale=2.0**10)
     plain = update_max_bytes(base, 252_398)

@@ -28,6 +28,7 @@ BEHAVIOURS = (
     "flaky",
     "silent",
     "scaled",
+    "stretched",
     "silent_keygen",
     "cheat_keygen",
 )
