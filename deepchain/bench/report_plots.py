@@ -115,6 +115,13 @@ def plot_accuracy(r: dict[str, Any], n: str, outdir: Path, plots: list[str]) -> 
     _save(fig, outdir, f"fig6_7_accuracy_{n}_parties.png", plots)
 
 
+def run_data(run: dict[str, Any]) -> str:
+    """How a training run split the data: "iid" or "Dirichlet alpha A"."""
+    if run.get("partition", "iid") == "iid":
+        return "iid"
+    return f"Dirichlet alpha {run['alpha']:g}"
+
+
 def plot_encrypted(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for run in r["encrypted"]:
@@ -124,11 +131,12 @@ def plot_encrypted(r: dict[str, Any], outdir: Path, plots: list[str]) -> None:
             it,
             run["encrypted_curve"],
             "-o",
-            label=f"{run['parties']} parties, t = {run['threshold']}, {run['key_bits']}-bit",
+            label=f"{run['parties']} parties, t = {run['threshold']}, {run['key_bits']}-bit, "
+            f"{run_data(run)}, {run.get('strategy_label', 'fedavg')}",
         )
         ax.axhline(
             run["centralized_accuracy"], color=line.get_color(), ls=":", lw=1,
-            label=f"centralized (same split as {run['parties']} parties)",
+            label=f"centralized (same split as {run['parties']} parties, {run_data(run)})",
         )  # fmt: skip
     ax.set_xlabel("local SGD iterations per party")
     ax.set_ylabel("test accuracy")

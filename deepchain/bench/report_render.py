@@ -15,10 +15,12 @@ from deepchain.bench.report_plots import (
     plot_round,
     plot_sizes,
     plot_throughput,
+    run_data,
 )
 
-#: Where ``python -m deepchain.bench training --json`` runs are picked up from (in ``outdir``).
-TRAINING_RUN_GLOB = "training_*_parties.json"
+#: Where ``python -m deepchain.bench training --json`` runs are picked up from (in ``outdir``):
+#: ``training_N_parties.json``, with any suffix (``_dirichlet``, ``_1round``, ...).
+TRAINING_RUN_GLOB = "training_*_parties*.json"
 
 
 #: Where ``python -m deepchain.learning.experiment --seeds ... --json`` studies are picked up.
@@ -77,8 +79,12 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
         "Each run trains with real threshold Paillier keys: every round each party quantizes, "
         "packs, encrypts and proves its update (batched Proof_PK), the worker verifies and "
         "aggregates, t parties post decryption shares with Proof_CD, and the combined "
-        "aggregate is asserted equal to the exact sum of the parties' quantized updates. The "
-        "plaintext twin is FedAvg with the same fixed point; float FedAvg has none. Times are "
+        "aggregate is asserted equal to the exact sum of the parties' quantized updates; the "
+        "group's strategy then updates the model in fixed point. The plaintext twin runs the "
+        'same strategy in the same fixed point without encryption ("= twin": the final '
+        'models are equal bit for bit); float FedAvg has no fixed point. "Audited": the '
+        "auditor's replay re-derived every round's model from W_0 and the published "
+        "aggregates alone, equal bit for bit. Times are "
         'all parties and the worker on this one machine; "parallel" counts one party\'s '
         "training, encryption and share once, as when each party runs on its own host."
     )
@@ -86,17 +92,23 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
     L.append("![encrypted](encrypted_training.png)")
     L.append("")
     L.append(
-        "| N | t | key | model | Q | encrypted | plaintext twin | float FedAvg | centralized "
+        "| N | t | key | model | Q | data | strategy | rounds | encrypted | plaintext twin "
+        "| = twin | audited | float FedAvg | centralized "
         "| one party alone | gap to centralized | gain over alone | s/round (one machine) "
         "| s/round (parallel) | clock |"
     )
-    L.append("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    L.append(
+        "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:"
+        "|---:|---|"
+    )
     for x in runs:
         enc, cen, one = x["encrypted_accuracy"], x["centralized_accuracy"], x["single_accuracy"]
         L.append(
             f"| {x['parties']} | {x['threshold']} | {x['key_bits']} | {x['config']['model']} "
-            f"| {x.get('Q', '20 (before Q per model)')} | **{enc:.4f}** "
-            f"| {x['plaintext_twin_accuracy']:.4f} "
+            f"| {x.get('Q', '20 (before Q per model)')} | {run_data(x)} "
+            f"| `{x.get('strategy_label', 'fedavg')}` | {x['config']['rounds']} | **{enc:.4f}** "
+            f"| {x['plaintext_twin_accuracy']:.4f} | {_yes(x.get('twin_model_equal'))} "
+            f"| {_yes(x.get('models_rederived'))} "
             f"| {x['plaintext_float_accuracy']:.4f} | {cen:.4f} | {one:.4f} "
             f"| {100 * (cen - enc):.2f} pts | {100 * (enc - one):+.2f} pts "
             f"| {sum(x['mean_round_seconds'].values()):.0f} | {x['parallel_round_seconds']:.0f} "
@@ -106,7 +118,7 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
     L.append(
         "Time per round by phase (s, mean over rounds, one machine): "
         + "; ".join(
-            f"N = {x['parties']}: "
+            f"N = {x['parties']} ({run_data(x)}, `{x.get('strategy_label', 'fedavg')}`): "
             + ", ".join(f"{k} {v:.1f}" for k, v in x["mean_round_seconds"].items())
             for x in runs
         )
@@ -123,6 +135,10 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
         )
         L.append("")
     return L
+
+
+def _yes(flag: bool | None) -> str:
+    return "not recorded" if flag is None else ("yes" if flag else "**NO**")
 
 
 def _seed_section(studies: list[dict[str, Any]]) -> list[str]:
@@ -247,7 +263,8 @@ def readme(r: dict[str, Any], plots: list[str]) -> str:
     for x in r["encrypted"]:
         L.append(
             f"- Encrypted end to end, {x['parties']} parties (t = {x['threshold']}, "
-            f"{x['key_bits']}-bit): **{x['encrypted_accuracy']:.4f}**, plaintext twin "
+            f"{x['key_bits']}-bit, {run_data(x)}, `{x.get('strategy_label', 'fedavg')}`, "
+            f"{x['config']['rounds']} rounds): **{x['encrypted_accuracy']:.4f}**, plaintext twin "
             f"{x['plaintext_twin_accuracy']:.4f}, centralized {x['centralized_accuracy']:.4f}, "
             f"one party alone {x['single_accuracy']:.4f} (section 3b)."
         )

@@ -119,6 +119,13 @@ def test_render_only_adds_the_encrypted_runs_saved_beside_the_report(
          "--json", str(run_json)]
     ) == 0  # fmt: skip
     run = json.loads(run_json.read_text())
+    skewed_json = tmp_path / "training_2_parties_dirichlet.json"
+    assert training.main(
+        ["--quick", "--model", "tiny", "--parties", "2", "--key-bits", "512", "--rounds", "2",
+         "--partition", "dirichlet", "--alpha", "0.5", "--strategy", "fedavgm:beta1=0.5",
+         "--json", str(skewed_json)]
+    ) == 0  # fmt: skip
+    skewed = json.loads(skewed_json.read_text())
     seeds_json = tmp_path / "seeds_2_parties.json"
     assert experiment.main(
         ["--parties", "2", "--preset", "test", "--seeds", "0,1", "--exact-twin",
@@ -128,7 +135,17 @@ def test_render_only_adds_the_encrypted_runs_saved_beside_the_report(
     assert report.main(["--render-only", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "### 3b. Encrypted training end to end" in text
-    assert f"| 2 | 2 | 512 | tiny | {run['Q']} | **{run['encrypted_accuracy']:.4f}** |" in text
+    assert (
+        f"| 2 | 2 | 512 | tiny | {run['Q']} | iid | `fedavg` | 2 "
+        f"| **{run['encrypted_accuracy']:.4f}** | {run['plaintext_twin_accuracy']:.4f} "
+        "| yes | yes |"
+    ) in text
+    assert (
+        f"| 2 | 2 | 512 | tiny | {skewed['Q']} | Dirichlet alpha 0.5 "
+        f"| `{skewed['strategy_label']}` | 2 | **{skewed['encrypted_accuracy']:.4f}** "
+        f"| {skewed['plaintext_twin_accuracy']:.4f} | yes | yes |"
+    ) in text
+    assert skewed["strategy_label"].startswith("fedavgm")
     assert f"| {100 * study['gap_mean']:.2f} +- {100 * study['gap_std']:.2f} (" in text
     assert f"| {study['targets_met']}/2 seeds |" in text
     assert (tmp_path / "encrypted_training.png").read_bytes()[:4] == b"\x89PNG"
