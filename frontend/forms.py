@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from deepchain.crypto.packing import l2_bound_error
 from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, StrategyError
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain_web.limits import INT32_MAX, INT64_MAX
@@ -102,6 +103,11 @@ class GroupCreateForm(forms.Form):
         min_value=1, max_value=10_000, initial=20,
         help_text="SGD steps each party takes on its own data per round.",
     )  # fmt: skip
+    l2_clip = forms.FloatField(
+        required=False, label="L2 bound on each update (optional)",
+        help_text="Agents clip ||dW||_2 to it and every update proves its norm within it "
+        "(besides the per-coordinate bound |dW| <= 8). Blank: no L2 bound.",
+    )  # fmt: skip
     strategy = forms.ChoiceField(
         choices=[
             ("fedavg", "FedAvg (the paper)"),
@@ -151,6 +157,9 @@ class GroupCreateForm(forms.Form):
         m = data.get("min_contributors")
         if n is not None and m is not None and m > n:
             raise forms.ValidationError("The minimum contributors cannot exceed N.")
+        l2 = data.get("l2_clip")
+        if l2 is not None and (why := l2_bound_error(data.get("model_name"), l2)) is not None:
+            self.add_error("l2_clip", why)
         if data.get("strategy"):
             values = {k: data.get(k) for k in ("server_lr", "beta1", "beta2", "tau")}
             try:

@@ -148,6 +148,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 min_contributors=d.get("min_contributors") or 3,
                 simulated=d["simulated"],
                 key_origin=d.get("key_origin") or training_services.DEALERLESS,
+                l2_clip=d.get("l2_clip"),
             )
         except DomainError as exc:
             form.add_error(None, exc.message)

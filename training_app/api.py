@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepchain.agent_verify import MIN_CONTRIBUTORS
+from deepchain.crypto.packing import l2_bound_error
 from deepchain.incentives.clock import Phase
 from deepchain.learning.strategies import DEFAULT_STRATEGY, STRATEGIES
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
@@ -122,6 +123,12 @@ class GroupCreateSerializer(RequestSerializer):
     learning_rate = StrictFloatField(min_value=1e-6, max_value=10, default=0.1)
     batch_size = StrictIntegerField(min_value=1, max_value=60_000, default=64)
     deadlines = DeadlinesSerializer(required=False, help_text="phase -> duration in ms")
+    l2_clip = StrictFloatField(
+        required=False, allow_null=True, default=None,
+        help_text="optional public L2 bound: agents clip ||dW||_2 to it and every update "
+        "proves sum q^2 <= round(l2_clip * scale)^2 in its slot-bound proof (null: none); "
+        "a positive finite number whose quantized bound is in [1, 2^64 - 1]",
+    )  # fmt: skip
     strategy = serializers.ChoiceField(
         choices=STRATEGIES, default=DEFAULT_STRATEGY.name,
         help_text="server optimizer on the decrypted aggregate (learning.strategies; default "
@@ -132,6 +139,14 @@ class GroupCreateSerializer(RequestSerializer):
     beta2 = _range_field("beta2", "second-moment decay (fedadam, fedyogi)")
     tau = _range_field("tau", "adaptivity tau (fedadam, fedyogi)")
     prox_mu = _range_field("mu", "FedProx proximal coefficient mu (0: plain local SGD)")
+
+    def validate_l2_clip(self, value: float | None) -> float | None:
+        if value is not None:
+            why = l2_bound_error(self.initial_data.get("model_name") or "mlp", value)
+            if why is not None:
+                raise serializers.ValidationError(why)
+        return value
+
     key_origin = serializers.ChoiceField(
         choices=services.KEY_ORIGINS, default=services.DEALERLESS,
         help_text="dealerless (default): the parties make PK_model in their own key ceremony "
@@ -314,7 +329,7 @@ class MeView(APIView):
             "dealer": authority_identity().address,
             "model_name": g.model_name, "local_iterations": g.local_iterations,
             "learning_rate": g.learning_rate, "batch_size": g.batch_size,
-            "update_clip": g.update_clip, "seed": g.seed, "rounds": g.rounds,
+            "update_clip": g.update_clip, "l2_clip": g.l2_clip, "seed": g.seed, "rounds": g.rounds,
             "strategy": selectors.strategy_of(g).to_json(),
             "deadlines": g.deadlines, "min_contributors": g.min_contributors,
             "simulated": g.simulated,

@@ -57,6 +57,7 @@ class CooperativeGroup(models.Model):
     seed = models.IntegerField(default=0)  # W_0 init, data partition and batch-order seeds
     data_limit = models.PositiveIntegerField(default=0)  # demo/tests: MNIST subset size (0: all)
     update_clip = models.FloatField(default=8.0)  # |dW| bound before quantization
+    l2_clip = models.FloatField(null=True, blank=True, default=None)  # ||dW||_2 bound, optional
     # learning.strategies.Strategy.to_json(): FedProx mu + server optimizer; {} = FedAvg
     strategy = models.JSONField(default=dict, blank=True)
     api_url = models.CharField(max_length=200, blank=True)  # where simulated agents call the API

@@ -28,15 +28,19 @@ def model_length(model_name: str) -> int:
     return param_count(build_model(model_name, seed=0))
 
 
-def update_bytes(key_bits: int, model_name: str, update_clip: float) -> int:
+def update_bytes(
+    key_bits: int, model_name: str, update_clip: float, l2_clip: float | None = None
+) -> int:
     """Most bytes of an honest update of a group created with these settings today."""
-    scheme = PLATFORM_PACKING.scheme(key_bits, model_name, update_clip)
+    scheme = PLATFORM_PACKING.scheme(key_bits, model_name, update_clip, l2_clip)
     return update_max_bytes(scheme, model_length(model_name))
 
 
-def check_update_fits(key_bits: int, model_name: str, update_clip: float) -> None:
+def check_update_fits(
+    key_bits: int, model_name: str, update_clip: float, l2_clip: float | None = None
+) -> None:
     """Refuse (409) settings whose update, with its proofs, exceeds what an upload may carry."""
-    size, limit = update_bytes(key_bits, model_name, update_clip), max_blob()
+    size, limit = update_bytes(key_bits, model_name, update_clip, l2_clip), max_blob()
     if size > limit:
         raise DomainError(
             f"a {model_name} update at {key_bits}-bit keys is {size:,} bytes with its proofs "
@@ -53,5 +57,7 @@ def gradient_blob_limit(group: CooperativeGroup) -> int:
     if group.packing:
         scheme = PackingScheme.from_json(group.packing)
     else:
-        scheme = PLATFORM_PACKING.scheme(group.key_bits, group.model_name, group.update_clip)
+        scheme = PLATFORM_PACKING.scheme(
+            group.key_bits, group.model_name, group.update_clip, group.l2_clip
+        )
     return min(max_blob(), update_max_bytes(scheme, model_length(group.model_name)))

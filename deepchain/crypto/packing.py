@@ -73,5 +73,15 @@ class PlatformPacking:
         return dataclasses.replace(scheme, bound=scheme.bound_for_clip(update_clip), l2_bound=c2)
 
 
+def l2_bound_error(model: str | None, l2_clip: float) -> str | None:
+    """Why ``l2_clip`` cannot be a group's L2 clip for ``model`` (None if it can): it must be
+    a positive finite number whose quantized bound round(l2_clip * scale) is in [1, 2^64 - 1]."""
+    try:
+        PLATFORM_PACKING.scheme(2048, model, 8.0, float(l2_clip))
+    except (TypeError, ValueError, OverflowError) as exc:
+        return str(exc)
+    return None
+
+
 #: The one packing object of the platform, the agents and the benchmarks.
 PLATFORM_PACKING = PlatformPacking()

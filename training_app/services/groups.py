@@ -18,7 +18,7 @@ from deepchain.blobs import blob_hash
 from deepchain.canonical import canonical_json
 from deepchain.crypto.dkg import DKGParams
 from deepchain.crypto.identity import PublicIdentity
-from deepchain.crypto.packing import PLATFORM_PACKING  # agents read the group's g.packing
+from deepchain.crypto.packing import PLATFORM_PACKING, l2_bound_error  # agents: g.packing
 from deepchain.crypto.paillier import ThresholdPublicKey
 from deepchain.incentives.clock import Deadlines, Phase
 from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, StrategyError
@@ -59,6 +59,7 @@ def create_group(
     seed: int = 0,
     data_limit: int = 0,
     update_clip: float = 8.0,
+    l2_clip: float | None = None,
     api_url: str = "",
     public: bool = False,
     strategy: Strategy | None = None,
@@ -98,7 +99,9 @@ def create_group(
     if bits < 256 or bits % 2:
         raise DomainError("key size must be an even number of bits >= 256", code="bad_key_bits")
     check_key_origin(key_origin, bits, n_parties, threshold, key_round_ms, simulated=simulated)
-    upload_limits.check_update_fits(bits, model_name, update_clip)
+    if l2_clip is not None and (why := l2_bound_error(model_name, l2_clip)) is not None:
+        raise DomainError(f"bad L2 clip: {why}", code="bad_l2_clip", status_code=400)
+    upload_limits.check_update_fits(bits, model_name, update_clip, l2_clip)
     try:
         dl = Deadlines.default() if not deadlines else _deadlines(deadlines)
     except (ValueError, KeyError) as exc:
@@ -124,6 +127,7 @@ def create_group(
             seed=seed,
             data_limit=data_limit,
             update_clip=update_clip,
+            l2_clip=None if l2_clip is None else float(l2_clip),
             api_url=api_url,
             public=bool(public),
             strategy=(strategy or DEFAULT_STRATEGY).to_json(),
@@ -259,7 +263,7 @@ def record_group_key(
     g = CooperativeGroup.objects.get(pk=group_id)
     if not key_fits_group(pk, g):
         raise RuntimeError("key ceremony: PK_model's (N, t) are not the group's")
-    scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name, g.update_clip)
+    scheme = PLATFORM_PACKING.scheme(pk.n_bits, g.model_name, g.update_clip, g.l2_clip)
     w0 = initial_params(g.model_name, g.seed)
     w0_blob = ledger.blob_store().put(floats_to_bytes(w0))
     # PK_model itself, public, content-addressed: its blob hash is pk.fingerprint() (auditors)
