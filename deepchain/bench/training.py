@@ -94,6 +94,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="no slot-bound proof (the platform's groups have one: update_clip)",
     )
+    p.add_argument(
+        "--l2-clip",
+        type=float,
+        default=None,
+        help="the group's optional L2 bound on each update (the agents, the twin and the "
+        "slot-bound proof all use it); default none",
+    )
     return p.parse_args(argv)
 
 
@@ -122,7 +129,9 @@ def main(argv: list[str]) -> int:
     pk, keys = generate_threshold_keypair(a.key_bits, n, t)
     keygen_s = clock() - t0
     clip = None if a.no_bound else cfg.update_clip  # a group's bound is its update_clip
-    scheme = PLATFORM_PACKING.scheme(pk.n_bits, cfg.model, clip)
+    scheme = PLATFORM_PACKING.scheme(
+        pk.n_bits, cfg.model, clip, None if clip is None else a.l2_clip
+    )
     w = initial_params(cfg, seed)
     w0, s_bits = w.copy(), scale_bits_of(scheme.scale)
     opt_state = strat.initial_state(w.size, s_bits)

@@ -262,3 +262,18 @@ def test_an_update_already_within_the_l2_bound_is_quantized_as_without_it(x, c2)
     a = np.clip(np.asarray(x) * 16, -(2**15), 2**15)
     if float(np.linalg.norm(a)) <= c2 and square_norm(q0) <= c2 * c2:
         assert np.array_equal(dataclasses.replace(plain, l2_bound=c2).quantize(np.asarray(x)), q0)
+
+
+def test_the_plaintext_twin_quantizes_with_the_same_l2_clipping():
+    from deepchain.learning.fixed_point import apply_aggregate, fixed_point_twin
+    from deepchain.learning.strategies import Strategy
+
+    scheme = PackingScheme(2048, Q=12, N_max=16, scale=2.0**8, bound=2048, l2_bound=300)
+    rng = np.random.default_rng(12)
+    updates = [rng.normal(0, 0.5, 500).astype(np.float32) for _ in range(3)]
+    qs = [scheme.quantize(u) for u in updates]
+    assert all(square_norm(q) <= 300**2 for q in qs)
+    assert any(square_norm(np.clip(np.rint(u * 256), -2048, 2048)) > 300**2 for u in updates)
+    w0 = np.zeros(500, dtype=np.float32)
+    twin = fixed_point_twin(scheme, Strategy())(w0, updates)
+    assert np.array_equal(twin, apply_aggregate(w0, np.sum(qs, axis=0), 3, scheme))
