@@ -72,7 +72,7 @@ Cost: per bit, one mask, one response of ZB bits (21 bytes) and its share of two
 multiplications; per ciphertext two G1 points and a scalar. Size is linear in m ell (the
 inner-product argument of Bulletproofs would make it logarithmic; not done).
 
-One piece (over 500 lines) on purpose: one proof system per file; its prover, verifier and
+One piece (about 600 lines) on purpose: one proof system per file; its prover, verifier and
 byte format share the statement, the generators and the transcript order above.
 """
 
