@@ -24,7 +24,7 @@ from deepchain.crypto.vector import (
     update_max_bytes,
     update_refusal,
 )
-from deepchain.crypto.zk import slot_bound
+from deepchain.crypto.zk import norm_bound, slot_bound
 from deepchain.crypto.zk.norm_bound import check_norm_statement, slack, slack_bits
 from deepchain.crypto.zk.slot_bound import (
     SlotBoundProof,
@@ -133,10 +133,10 @@ def test_it_rejects_forged_values_in_u0_and_u1(pk, scheme, monkeypatch):
     to absorb it without knowing e): the e^2 coefficient still exposes it."""
     q = at_1_01_times_the_l2_bound()
     excess = square_norm(q) - C2 * C2
-    real = slot_bound.norm_values
+    real = norm_bound.norm_values
     for du0, du1 in ((excess, 0), (0, excess), (-excess, 2 * excess)):
         monkeypatch.setattr(
-            slot_bound, "norm_values", lambda x, v, s, a=du0, b=du1: (
+            norm_bound, "norm_values", lambda x, v, s, a=du0, b=du1: (
                 (real(x, v, s)[0] + a) % slot_bound.R, (real(x, v, s)[1] + b) % slot_bound.R)
         )  # fmt: skip
         cs, proof = cheat(pk, scheme, q, 0)

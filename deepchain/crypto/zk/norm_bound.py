@@ -48,6 +48,7 @@ prover's and verifier's extra work is one sum of m squares of integers of about 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from py_arkworks_bls12381 import G1Point, Scalar
@@ -63,8 +64,11 @@ __all__ = [
     "coordinate_responses",
     "norm_commitments",
     "norm_holds",
+    "norm_masks",
+    "norm_proof",
     "norm_response",
     "norm_values",
+    "norm_verifies",
     "slack",
     "slack_bits",
 ]
@@ -96,7 +100,7 @@ def slack_bits(s: int, g: list[int]) -> list[int]:
     return [(low >> i) & 1 for i in range(ell - 1)] + [top]
 
 
-def coordinate_responses(z: list[int], g: list[int], b: int, e: int) -> list[int]:
+def coordinate_responses(z: Sequence[int], g: list[int], b: int, e: int) -> list[int]:
     """z_q,c = sum_i g_i z_ci - e b per coordinate (z flat in (coordinate, bit) order); with
     the masks x and e = 0 it is x_q,c = sum_i g_i x_ci."""
     ell, eb = len(g), e * b
@@ -154,6 +158,64 @@ def norm_holds(
     pts = [G_q, H, U0, U1]
     scs = [_scalar(lhs), _scalar(tau_U), _scalar(-1), _scalar(-e)]
     return G1Point.multiexp_unchecked(pts, scs) == G1Point.identity()
+
+
+def norm_masks(
+    G_q: G1Point,
+    H: G1Point,
+    gens: list[G1Point],
+    g: list[int],
+    xs: list[int],
+    q: list[int],
+    gs: list[int],
+    xss: list[int],
+    rng: RNG,
+) -> tuple[tuple[G1Point, G1Point, G1Point], tuple[int, int, int]]:
+    """The prover's L2 messages before e for the digit bits' masks xs (basis g, coordinates q)
+    and the slack bits' masks xss (basis g'): ((A', U0, U1), (sigma', nu0, nu1)) with
+    A' = sum x'_i G_i + sigma' H and U0, U1 as ``norm_commitments`` of ``norm_values``."""
+    sigma_s = rng.getrandbits(256) % R
+    As = G1Point.multiexp_unchecked([*gens[: len(xss)], H], [*map(_scalar, xss), _scalar(sigma_s)])
+    x_s = sum(gi * x for gi, x in zip(gs, xss, strict=True))
+    u0, u1 = norm_values(coordinate_responses(xs, g, 0, 0), q, x_s)
+    U0, U1, nu0, nu1 = norm_commitments(G_q, H, u0, u1, rng)
+    return (As, U0, U1), (sigma_s, nu0, nu1)
+
+
+def norm_proof(
+    Vs: G1Point,
+    r_s: int,
+    pts: tuple[G1Point, ...],
+    secrets: tuple[int, ...],
+    e: int,
+    zs: list[int],
+) -> NormBound:
+    """The L2 fields after e: tau' = sigma' + e r', tau_U = nu0 + e nu1 and the responses z'."""
+    As, U0, U1 = pts
+    sigma_s, nu0, nu1 = secrets
+    return NormBound(Vs=Vs, As=As, tau_s=(sigma_s + e * r_s) % R, U0=U0, U1=U1,
+                     tau_U=norm_response(nu0, nu1, e), zs=tuple(zs))  # fmt: skip
+
+
+def norm_verifies(
+    G_q: G1Point,
+    H: G1Point,
+    z: Sequence[int],
+    g: list[int],
+    b: int,
+    e: int,
+    gs: list[int],
+    c2: int,
+    nm: NormBound,
+) -> bool:
+    """The "norm" check on the digit bits' responses z (basis g, bound b) and nm's slack
+    responses (basis gs = bit_basis(c2^2)): ``norm_holds`` with z_q,c = sum_i g_i z_ci - e b
+    and Z_s = sum_i g'_i z'_i."""
+    if len(nm.zs) != len(gs):
+        return False
+    Z_s = sum(gi * zi for gi, zi in zip(gs, nm.zs, strict=True))
+    z_q = coordinate_responses(z, g, b, e)
+    return norm_holds(G_q, H, z_q, Z_s, e, c2 * c2, nm.U0, nm.U1, nm.tau_U)
 
 
 def _point(b: bytes) -> G1Point:

@@ -96,10 +96,9 @@ from deepchain.crypto.zk.norm_bound import (
     NormBound,
     check_norm_statement,
     coordinate_responses,
-    norm_commitments,
-    norm_holds,
-    norm_response,
-    norm_values,
+    norm_masks,
+    norm_proof,
+    norm_verifies,
     slack,
     slack_bits,
 )
@@ -467,15 +466,8 @@ def prove_bits(
         eta = r.getrandbits(_eta_bits())
         a = int((1 + (X % n) * n) * tab.pow(eta) % n2)
         norm_pts: tuple[G1Point, ...] = ()
-        if c2 is not None:
-            sigma_s = r.getrandbits(256) % R
-            As = G1Point.multiexp_unchecked(
-                [*gens[: len(gs)], H], [*map(_scalar, xss), _scalar(sigma_s)]
-            )
-            x_s = sum(gi * x for gi, x in zip(gs, xss, strict=True))
-            u0, u1 = norm_values(coordinate_responses(xs, g, 0, 0), q_c, x_s)
-            U0, U1, nu0, nu1 = norm_commitments(G_Q, H, u0, u1, r)
-            norm_pts = (As, U0, U1)
+        if c2 is not None:  # A', U0, U1 and their blinds
+            norm_pts, norm_sec = norm_masks(G_Q, H, gens, g, xs, q_c, gs, xss, r)
         e = _e(tr, A_t, T0, T1, a, norm_pts)
         z = [x + e * v for x, v in zip(xs, bits, strict=True)]
         zs = [x + e * v for x, v in zip(xss, sb, strict=True)]
@@ -483,10 +475,7 @@ def prove_bits(
             break
     tau = tuple((sj + e * rj) % R for sj, rj in zip(sigmas, rs, strict=True))
     z2 = eta + e * sum(rj * al for rj, al in zip(rho, alphas, strict=True))
-    norm = None
-    if c2 is not None and Vs is not None:
-        norm = NormBound(Vs=Vs, As=As, tau_s=(sigma_s + e * r_s) % R, U0=U0, U1=U1,
-                         tau_U=norm_response(nu0, nu1, e), zs=tuple(zs))  # fmt: skip
+    norm = None if Vs is None else norm_proof(Vs, r_s, norm_pts, norm_sec, e, zs)
     return SlotBoundProof(V=V_t, A=A_t, tau=tau, T0=T0, T1=T1, tau_T=(tau0 + e * tau1) % R,
                           a=a, z2=z2, z=tuple(z), norm=norm)  # fmt: skip
 
@@ -596,11 +585,8 @@ def slot_bound_failure(
     if G1Point.multiexp_unchecked(pts, scs) != G1Point.identity():
         return "openings"
     # the L2 bound: sum q^2 + s = c2^2 (norm_bound)
-    if nm is not None and c2 is not None:
-        Z_s = sum(gi * zi for gi, zi in zip(gs, zs, strict=True))
-        z_q = coordinate_responses(list(z), g, b, e)
-        if not norm_holds(G_Q, H, z_q, Z_s, e, c2 * c2, nm.U0, nm.U1, nm.tau_U):
-            return "norm"
+    if nm is not None and c2 is not None and not norm_verifies(G_Q, H, z, g, b, e, gs, c2, nm):
+        return "norm"
     # the Paillier link: the ciphertexts encrypt exactly these digits
     Z = _linked_sum(scheme, g, counts, rho, list(z))
     O = sum(rj * off for rj, off in zip(rho, _offsets(scheme, b, counts), strict=True))
