@@ -1,0 +1,266 @@
+"""Many non-negative integers at once: packed as fixed-width big-endian bytes (``PackedInts``,
+the slot-bound proof's responses as they are on the wire) and exact sums over them computed
+with numpy on 24-bit limbs (``limbs``, ``weighted_sum``, ``power_sums``, ``square``,
+``linked_sum``), so that millions of responses cost no Python object per element.
+
+Exactness. A limb array holds x = sum_a X[a] 2^(24 a) with 0 <= X[a] < 2^24 (``limbs``,
+``normalize``); weights are split into 16-bit limbs; ``weighted_sum`` multiplies them in float64
+(numpy's BLAS) over at most 2^13 rows at a time, so every product is below 2^40 and every
+partial sum below 2^53: every intermediate value is an integer that float64 holds exactly,
+whatever the order of summation. Limbs are recombined with Python integers. Each function
+equals its straightforward Python definition (in its docstring; hypothesis-tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
+
+import numpy as np
+
+__all__ = [
+    "LIMB_BITS",
+    "PackedInts",
+    "at_least_pow2",
+    "limbs",
+    "limbs_of_ints",
+    "linked_sum",
+    "normalize",
+    "pack",
+    "power_sum",
+    "power_sums",
+    "square",
+    "to_ints",
+    "weighted_sum",
+]
+
+LIMB_BITS = 24
+_MASK = (1 << LIMB_BITS) - 1
+_W_BITS = 16  # weight limbs
+_ROWS = 1 << 13  # rows per float64 product: (2^24 - 1)(2^16 - 1) 2^13 < 2^53
+_ELEMS = 1 << 22  # limbs turned into float64 at a time (bounds the memory)
+_CHUNK = 1 << 16  # rows per call in power_sum
+
+
+class PackedInts(Sequence[int]):
+    """A read-only sequence of integers in [0, 2^(8 width)), held as their concatenated
+    ``width``-byte big-endian encodings (``raw``); equal to any sequence of the same ints."""
+
+    __slots__ = ("raw", "width")
+
+    def __init__(self, raw: bytes, width: int) -> None:
+        if width < 1 or len(raw) % width:
+            raise ValueError("PackedInts: the bytes are not a whole number of values")
+        self.raw, self.width = bytes(raw), width
+
+    @classmethod
+    def of(cls, values: Sequence[int], width: int) -> PackedInts:
+        """Pack ints (OverflowError if one is negative or does not fit in ``width`` bytes)."""
+        if isinstance(values, PackedInts) and values.width == width:
+            return values
+        return cls(b"".join([int(v).to_bytes(width, "big") for v in values]), width)
+
+    def __len__(self) -> int:
+        return len(self.raw) // self.width
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[int, ...]: ...
+    def __getitem__(self, i: int | slice) -> int | tuple[int, ...]:
+        if isinstance(i, slice):
+            return tuple(self)[i] if i.step not in (None, 1) else self._range(i)
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("PackedInts index out of range")
+        w = self.width
+        return int.from_bytes(self.raw[i * w : (i + 1) * w], "big")
+
+    def _range(self, s: slice) -> tuple[int, ...]:
+        lo, hi, _ = s.indices(len(self))
+        w, raw = self.width, self.raw
+        return tuple(int.from_bytes(raw[p : p + w], "big") for p in range(lo * w, hi * w, w))
+
+    def __iter__(self) -> Iterator[int]:
+        w, raw = self.width, self.raw
+        return (int.from_bytes(raw[p : p + w], "big") for p in range(0, len(raw), w))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedInts):
+            return self.width == other.width and self.raw == other.raw
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(other) == len(self) and tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"PackedInts({len(self)} values of {self.width} bytes)"
+
+    def limbs(self) -> np.ndarray:
+        """The values as an (n, ceil(8 width / 24)) int64 array of 24-bit limbs."""
+        return limbs(self.raw, self.width)
+
+
+def limbs(raw: bytes, width: int) -> np.ndarray:
+    """(n, L) int64, L = ceil(width / 3): row i holds value i (``width`` big-endian bytes each)
+    as 24-bit limbs, least significant first."""
+    n = len(raw) // width
+    L = -(-width // 3)
+    b = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
+    if width != 3 * L:
+        b = np.concatenate([np.zeros((n, 3 * L - width), dtype=np.uint8), b], axis=1)
+    b = b.reshape(n, L, 3).astype(np.int64)
+    out = (b[:, :, 0] << 16) | (b[:, :, 1] << 8) | b[:, :, 2]
+    return np.ascontiguousarray(out[:, ::-1])
+
+
+def limbs_of_ints(values: Sequence[int], n_limbs: int) -> np.ndarray:
+    """(n, n_limbs) int64 24-bit limbs of non-negative ints below 2^(24 n_limbs)."""
+    return limbs(PackedInts.of(values, 3 * n_limbs).raw, 3 * n_limbs)
+
+
+def to_ints(X: np.ndarray) -> list[int]:
+    """The integers sum_a X[i, a] 2^(24 a) (any non-negative int64 limbs below 2^62)."""
+    X = normalize(X)
+    return list(pack(X, 3 * X.shape[1]))
+
+
+def normalize(X: np.ndarray) -> np.ndarray:
+    """The same integers (limbs >= 0, each below 2^62) with every limb in [0, 2^24): carries
+    propagated into as many more limbs as they need."""
+    X = np.asarray(X, dtype=np.int64)
+    n, L = X.shape
+    out = np.concatenate([X, np.zeros((n, 3), dtype=np.int64)], axis=1)
+    for a in range(L + 2):
+        out[:, a + 1] += out[:, a] >> LIMB_BITS
+        out[:, a] &= _MASK
+    top = L + 3
+    while top > L and not out[:, top - 1].any():
+        top -= 1
+    return np.ascontiguousarray(out[:, :top])
+
+
+def at_least_pow2(X: np.ndarray, bits: int) -> np.ndarray:
+    """Per row: is sum_a X[a] 2^(24 a) >= 2^bits (X normalized)?"""
+    out = np.zeros(X.shape[0], dtype=bool)
+    for a in range(X.shape[1]):
+        if LIMB_BITS * (a + 1) <= bits:
+            continue
+        out |= (X[:, a] >> max(0, bits - LIMB_BITS * a)) != 0
+    return out
+
+
+def square(X: np.ndarray) -> np.ndarray:
+    """Normalized limbs of x^2 for the normalized limbs X (n, L) of each x."""
+    n, L = X.shape
+    out = np.zeros((n, 2 * L), dtype=np.int64)
+    for a in range(L):  # each product < 2^49; a column gathers at most L of them (L < 2^13)
+        out[:, 2 * a] += X[:, a] * X[:, a]
+        if a + 1 < L:
+            out[:, 2 * a + 1 : a + L] += 2 * X[:, a : a + 1] * X[:, a + 1 :]
+    return normalize(out)
+
+
+def _weight_limbs(w: Sequence[int]) -> np.ndarray:
+    """(T, K) float64 16-bit limbs of non-negative ints w."""
+    top = max((int(v).bit_length() for v in w), default=0)
+    K = max(1, -(-top // _W_BITS))
+    raw = b"".join([int(v).to_bytes(2 * K, "little") for v in w])
+    return np.frombuffer(raw, dtype="<u2").reshape(len(w), K).astype(np.float64)
+
+
+def weighted_sum(w: Sequence[int], X: np.ndarray) -> list[int]:
+    """[sum_t w_t x_tc for each c]: w non-negative ints (T of them), X (T, C, L) normalized
+    24-bit limbs of the x_tc."""
+    T, C, L = X.shape
+    if len(w) != T:
+        raise ValueError("weighted_sum: one weight per row")
+    W = _weight_limbs(w)
+    K = W.shape[1]
+    step = max(1, min(_ROWS, _ELEMS // max(1, C * L)))  # rows turned into float64 at once
+    acc = np.zeros(C * L * K, dtype=object)
+    for lo in range(0, T, _ROWS):  # at most 2^13 rows per exact float64 sum
+        M = np.zeros((C, L, K))
+        for s in range(lo, min(T, lo + _ROWS), step):
+            Xf = X[s : min(s + step, lo + _ROWS, T)].astype(np.float64)
+            M += np.tensordot(Xf, W[s : s + Xf.shape[0]], axes=([0], [0]))
+        acc += M.reshape(-1).astype(np.int64).astype(object)
+    shifts = [1 << (LIMB_BITS * a + _W_BITS * k) for a in range(L) for k in range(K)]
+    return list((acc.reshape(C, L * K) * np.array(shifts, dtype=object)).sum(axis=1)) if C else []
+
+
+def power_sums(
+    y: int, n: int, mod: int, maps: Sequence[Callable[[slice], np.ndarray]]
+) -> list[int]:
+    """[sum_i y^i x_i mod ``mod`` for each map]: ``map(rows)`` gives the normalized limbs of
+    x_i for i in that slice of range(n) (rows are asked for a chunk at a time)."""
+    B = min(_ROWS, max(1, n))
+    P, p = [0] * B, 1
+    for t in range(B):
+        P[t] = p
+        p = p * y % mod
+    Y = p  # y^B
+    totals = [0] * len(maps)
+    for lo in range(0, n, _CHUNK):  # _CHUNK is a multiple of B (or n < B)
+        rows = slice(lo, min(n, lo + _CHUNK))
+        for f_i, f in enumerate(maps):
+            X = f(rows)
+            L, cnt = X.shape[1], X.shape[0]
+            nb = -(-cnt // B)
+            if nb * B != cnt:
+                X = np.concatenate([X, np.zeros((nb * B - cnt, L), dtype=np.int64)])
+            s = weighted_sum(P, X.reshape(nb, B, L).transpose(1, 0, 2))
+            yb, acc = pow(Y, lo // B, mod), 0
+            for sj in s:
+                acc += yb * sj
+                yb = yb * Y % mod
+            totals[f_i] = (totals[f_i] + acc) % mod
+    return totals
+
+
+def power_sum(y: int, X: np.ndarray, mod: int) -> int:
+    """sum_i y^i x_i mod ``mod`` for the normalized limbs X (n, L) of x_0..x_(n-1)."""
+    return power_sums(y, X.shape[0], mod, [lambda rows: X[rows]])[0]
+
+
+def pack(X: np.ndarray, width: int) -> PackedInts:
+    """The integers of the limbs X as PackedInts (OverflowError if one needs more bytes)."""
+    X = normalize(X)
+    L = -(-width // 3)
+    if X.shape[1] > L:
+        if X[:, L:].any():
+            raise OverflowError("pack: a value does not fit in the width")
+        X = X[:, :L]
+    elif X.shape[1] < L:
+        X = np.concatenate([X, np.zeros((X.shape[0], L - X.shape[1]), dtype=np.int64)], axis=1)
+    b = np.empty((X.shape[0], L, 3), dtype=np.uint8)
+    Xr = X[:, ::-1]
+    b[:, :, 0], b[:, :, 1], b[:, :, 2] = Xr >> 16, (Xr >> 8) & 0xFF, Xr & 0xFF
+    b = b.reshape(X.shape[0], 3 * L)
+    if width != 3 * L:
+        if b[:, : 3 * L - width].any():
+            raise OverflowError("pack: a value does not fit in the width")
+        b = b[:, 3 * L - width :]
+    return PackedInts(b.tobytes(), width)
+
+
+def linked_sum(X: np.ndarray, g: Sequence[int], counts: Sequence[int], slots: int,
+               slot_bits: int, rho: Sequence[int]) -> int:  # fmt: skip
+    """sum_j rho_j sum_k 2^(w k) sum_i g_i x_jki for the normalized limbs X of the x's, flat
+    in (ciphertext j, slot k, bit i) order, ciphertext j having counts[j] slots of len(g) bits
+    (all but the last ``slots``), w = ``slot_bits``."""
+    ell, L, k = len(g), X.shape[1], len(counts)
+    m = sum(counts)
+    if X.shape[0] != m * ell:
+        raise ValueError("linked_sum: one row per bit")
+    U = np.tensordot(X.reshape(m, ell, L), np.asarray(g, dtype=np.int64), axes=([1], [0]))
+    U = normalize(U)  # (m, L') digit sums: g_i < 2^62 / (2^24 ell) keeps them exact
+    pad = k * slots - m
+    if pad:
+        U = np.concatenate([U, np.zeros((pad, U.shape[1]), dtype=np.int64)])
+    per_slot = weighted_sum(list(rho), U.reshape(k, slots, U.shape[1]))
+    return sum(v << (slot_bits * kk) for kk, v in enumerate(per_slot))
