@@ -78,6 +78,7 @@ byte format share the statement, the generators and the transcript order above.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gmpy2
@@ -102,6 +103,18 @@ from deepchain.crypto.zk.norm_bound import (
     slack,
     slack_bits,
 )
+from deepchain.crypto.zk.packed import (
+    PackedInts,
+    at_least_pow2,
+    limbs_of_ints,
+    linked_sum,
+    normalize,
+    pack,
+    power_sums,
+    square,
+    to_ints,
+    weighted_sum,
+)
 from deepchain.crypto.zk.transcript import ProofContext, Transcript
 
 __all__ = [
@@ -122,6 +135,7 @@ SB_TAG = "deepchain/slot-bound/v1"
 DST = b"DEEPCHAIN-SLOT-BOUND-V1_BLS12381G1_XMD:SHA-256_SSWU_RO_"
 ZB = K_BITS + KAPPA  # bits of a response z = x + e beta
 Z_BYTES = (ZB + 7) // 8
+N_LIMBS = -(-Z_BYTES // 3)  # 24-bit limbs of a response (zk.packed)
 RHO_BITS = 128  # linking weights rho_j
 GAMMA_BITS = 128  # the verifier's batching weights
 POINT_BYTES = 48
@@ -200,7 +214,7 @@ class SlotBoundProof:
     tau_T: int
     a: int
     z2: int
-    z: tuple[int, ...]
+    z: Sequence[int]  # PackedInts from the prover and from_bytes; any ints are accepted
     norm: NormBound | None = None
 
     MAGIC = b"DCSB"
@@ -215,7 +229,7 @@ class SlotBoundProof:
         w.var(self.a)
         w.var(self.z2)
         w.u64(len(self.z))
-        w.parts.append(b"".join(int(x).to_bytes(Z_BYTES, "big") for x in self.z))
+        w.parts.append(PackedInts.of(self.z, Z_BYTES).raw)
         if self.norm is not None:
             self.norm.write(w, Z_BYTES)
         return w.getvalue()
@@ -234,8 +248,7 @@ class SlotBoundProof:
         cnt = r.u64()
         if cnt * Z_BYTES > len(data):
             raise CryptoFormatError("truncated data")
-        raw = r.take(cnt * Z_BYTES)
-        z = tuple(int.from_bytes(raw[i : i + Z_BYTES], "big") for i in range(0, len(raw), Z_BYTES))
+        z = PackedInts(r.take(cnt * Z_BYTES), Z_BYTES)
         norm = NormBound.read(r, Z_BYTES) if r.pos < len(data) else None
         r.end()
         return cls(
@@ -321,30 +334,62 @@ def _offsets(scheme: PackingScheme, b: int, counts: list[int]) -> list[int]:
     return [sum(base << (w * k) for k in range(cnt)) for cnt in counts]
 
 
-def _linked_sum(
-    scheme: PackingScheme, g: list[int], counts: list[int], rho: list[int], vals: list[int]
-) -> int:
-    """sum_j rho_j sum_k 2^(w k) sum_i g_i vals_jki (vals flat in (j, k, i) order)."""
-    w, ell = scheme.slot_bits, len(g)
-    total, pos = 0, 0
-    for rj, cnt in zip(rho, counts, strict=True):
-        acc = 0
-        for k in range(cnt):
-            u = 0
-            for gi, v in zip(g, vals[pos : pos + ell], strict=True):
-                u += gi * v
-            acc += u << (w * k)
-            pos += ell
-        total += rj * acc
-    return total
+def _linked(scheme: PackingScheme, g: list[int], counts: list[int], rho: list[int], X) -> int:
+    """sum_j rho_j sum_k 2^(w k) sum_i g_i v_jki for the limbs X of v, flat in (j, k, i) order."""
+    s, w = scheme.slots_per_ciphertext, scheme.slot_bits
+    return linked_sum(X, g, counts, s, w, rho)
 
 
-def _powers(y: int, count: int) -> list[int]:
-    out, p = [0] * count, 1
-    for i in range(count):
-        out[i] = p
-        p = p * y % R
-    return out
+def _binary(bits: list[int]) -> np.ndarray | None:
+    """The bits as an int64 array if every one is 0 or 1 (the honest case), else None."""
+    if not set(bits) <= {0, 1}:
+        return None
+    return np.frombuffer(bytes(bits), dtype=np.uint8).astype(np.int64)
+
+
+def _mask_sums(
+    y: int, XL: np.ndarray, beta: np.ndarray | None, xs: list[int], bits: list[int]
+) -> tuple[int, int]:
+    """(t0, t1) = (sum y^idx x^2, sum y^idx x (2 beta - 1)) mod r for the masks xs (limbs XL)."""
+    if beta is None:  # bits other than 0 and 1 (a cheating prover): the sums as defined
+        t0 = t1 = 0
+        yi = 1
+        for x, v in zip(xs, bits, strict=True):
+            t0, t1, yi = t0 + yi * x * x, t1 + yi * x * (2 * v - 1), yi * y % R
+        return t0 % R, t1 % R
+    sq, sx, sb = power_sums(y, len(XL), R, [lambda rows: square(XL[rows]),
+                                            lambda rows: XL[rows],
+                                            lambda rows: XL[rows] * beta[rows, None]])  # fmt: skip
+    return sq, (2 * sb - sx) % R
+
+
+def _responses(
+    XL: np.ndarray, beta: np.ndarray | None, e: int, xs: list[int], bits: list[int], nd: int
+) -> tuple[Sequence[int], list[int], bool]:
+    """(z, z', ok): z = x + e beta for the first nd bits (the digits'), z' for the rest (the
+    slack's), ok iff every one lies in [2^K, 2^ZB)."""
+    if beta is None:
+        z = [x + e * v for x, v in zip(xs, bits, strict=True)]
+        ok = all(1 << K_BITS <= v < 1 << ZB for v in z)
+        return z[:nd], z[nd:], ok
+    Z = normalize(XL + beta[:, None] * limbs_of_ints([e], XL.shape[1]))
+    if not (at_least_pow2(Z, K_BITS).all() and not at_least_pow2(Z, ZB).any()):
+        return to_ints(Z[:nd]), to_ints(Z[nd:]), False
+    zp = pack(Z, Z_BYTES)
+    return PackedInts(zp.raw[: nd * Z_BYTES], Z_BYTES), list(zp[nd:]), True
+
+
+def _response_limbs(z: Sequence[int], zs: Sequence[int]) -> np.ndarray | None:
+    """The limbs of the responses z then z', or None unless each is an int in [2^K, 2^ZB)."""
+    ok = lambda v: isinstance(v, int) and 1 << K_BITS <= v < 1 << ZB  # noqa: E731
+    if not all(map(ok, zs)):
+        return None
+    if not (isinstance(z, PackedInts) and z.width == Z_BYTES):
+        if not all(map(ok, z)):
+            return None
+        z = PackedInts.of(z, Z_BYTES)
+    X = np.concatenate([z.limbs(), limbs_of_ints(zs, N_LIMBS)])
+    return X if at_least_pow2(X, K_BITS).all() and not at_least_pow2(X, ZB).any() else None
 
 
 def _check_statement(
@@ -437,13 +482,12 @@ def prove_bits(
     Vs = None
     if c2 is not None:
         Vs = G1Point.multiexp_unchecked([*gens[: len(gs)], H], [*map(_scalar, sb), _scalar(r_s)])
-    q_c = coordinate_responses(bits, g, b, 1)  # the coordinates the bits encode
+    q_c = coordinate_responses(bits, g, b, 1) if c2 is not None else []  # the coordinates
     tr = _statement(pk, scheme, b, length, cs, V_t, ctx, c2, Vs)
     rho, y = _rho_y(tr, len(counts))
-    ys = _powers(y, len(bits) + len(sb))
+    beta = _binary(bits + sb)
     n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
     tab = comb_table(pk.n, pk.h_s)
-    lo, hi = 1 << K_BITS, 1 << ZB
     for _attempt in range(MAX_ATTEMPTS):
         xs = [r.getrandbits(ZB) for _ in bits]
         xss = [r.getrandbits(ZB) for _ in sb]
@@ -455,29 +499,26 @@ def prove_bits(
             A.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(sj)]))
             pos += nb
         A_t = tuple(A)
-        t0 = t1 = 0
-        for yi, x, v in zip(ys, xs + xss, bits + sb, strict=True):
-            t0 += yi * x * x
-            t1 += yi * x * (2 * v - 1)
+        XL = limbs_of_ints(xs + xss, N_LIMBS)
+        t0, t1 = _mask_sums(y, XL, beta, xs + xss, bits + sb)
         tau0, tau1 = r.getrandbits(256) % R, r.getrandbits(256) % R
         T0 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t0), _scalar(tau0)])
         T1 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t1), _scalar(tau1)])
-        X = _linked_sum(scheme, g, counts, rho, xs)
+        X = _linked(scheme, g, counts, rho, XL[: len(bits)])
         eta = r.getrandbits(_eta_bits())
         a = int((1 + (X % n) * n) * tab.pow(eta) % n2)
         norm_pts: tuple[G1Point, ...] = ()
         if c2 is not None:  # A', U0, U1 and their blinds
             norm_pts, norm_sec = norm_masks(G_Q, H, gens, g, xs, q_c, gs, xss, r)
         e = _e(tr, A_t, T0, T1, a, norm_pts)
-        z = [x + e * v for x, v in zip(xs, bits, strict=True)]
-        zs = [x + e * v for x, v in zip(xss, sb, strict=True)]
-        if all(lo <= zi < hi for zi in z) and all(lo <= zi < hi for zi in zs):
+        z, zs, ok = _responses(XL, beta, e, xs + xss, bits + sb, len(bits))
+        if ok:
             break
     tau = tuple((sj + e * rj) % R for sj, rj in zip(sigmas, rs, strict=True))
     z2 = eta + e * sum(rj * al for rj, al in zip(rho, alphas, strict=True))
     norm = None if Vs is None else norm_proof(Vs, r_s, norm_pts, norm_sec, e, zs)
     return SlotBoundProof(V=V_t, A=A_t, tau=tau, T0=T0, T1=T1, tau_T=(tau0 + e * tau1) % R,
-                          a=a, z2=z2, z=tuple(z), norm=norm)  # fmt: skip
+                          a=a, z2=z2, z=z, norm=norm)  # fmt: skip
 
 
 # -- verifier ---------------------------------------------------------------------------------
@@ -542,9 +583,9 @@ def slot_bound_failure(
         return "statement"
     if not _is_unit(proof.a, n, n2) or not 0 <= proof.z2 < 1 << (_eta_bits() + 1):
         return "range"
-    lo, hi = 1 << K_BITS, 1 << ZB
     zs = nm.zs if nm is not None else ()
-    if not all(isinstance(zi, int) and lo <= zi < hi for zi in (*proof.z, *zs)):
+    ZL = _response_limbs(proof.z, zs)
+    if ZL is None:
         return "range"
     taus = (*proof.tau, proof.tau_T, *((nm.tau_s, nm.tau_U) if nm is not None else ()))
     if not all(isinstance(t, int) and 0 <= t < R for t in taus):
@@ -552,12 +593,10 @@ def slot_bound_failure(
     tr = _statement(pk, scheme, b, length, list(cs), proof.V, ctx, c2, nm and nm.Vs)
     rho, y = _rho_y(tr, k)
     e = _e(tr, proof.A, proof.T0, proof.T1, proof.a, (nm.As, nm.U0, nm.U1) if nm else ())
-    z = proof.z
+    z, nd = proof.z, length * ell
     # the quadratic check: every bit (the digits' and the slack's) is 0 or 1
-    acc, yi = 0, 1
-    for zi in (*z, *zs):
-        acc += yi * (zi * (zi - e) % R)
-        yi = yi * y % R
+    s2, s1 = power_sums(y, len(ZL), R, [lambda rows: square(ZL[rows]), lambda rows: ZL[rows]])
+    acc = (s2 - e * s1) % R  # sum y^idx z (z - e)
     lhs = G1Point.multiexp_unchecked([G_Q, H], [_scalar(acc), _scalar(proof.tau_T)])
     if lhs != proof.T0 + proof.T1 * _scalar(e):
         return "bits"
@@ -565,12 +604,9 @@ def slot_bound_failure(
     r = rng_or_system(rng)
     gam = [r.getrandbits(GAMMA_BITS) | 1 for _ in range(k)]
     nb_max = max(scheme.slots_per_ciphertext * ell, len(gs))
-    coef = [0] * nb_max
-    pos = 0
-    for cnt, gj in zip(counts, gam, strict=True):
-        for li, zi in enumerate(z[pos : pos + cnt * ell]):
-            coef[li] += gj * zi
-        pos += cnt * ell
+    per = scheme.slots_per_ciphertext * ell  # coef_l = sum_j gamma_j z_jl
+    Zd = np.concatenate([ZL[:nd], np.zeros((k * per - nd, ZL.shape[1]), dtype=np.int64)])
+    coef = weighted_sum(gam, Zd.reshape(k, per, ZL.shape[1])) + [0] * (nb_max - per)
     h_coef = sum(gj * t for gj, t in zip(gam, proof.tau, strict=True))
     pts = [*generators(nb_max), H, *proof.A, *proof.V]
     neg = [-gj for gj in gam] + [-gj * e for gj in gam]
@@ -588,7 +624,7 @@ def slot_bound_failure(
     if nm is not None and c2 is not None and not norm_verifies(G_Q, H, z, g, b, e, gs, c2, nm):
         return "norm"
     # the Paillier link: the ciphertexts encrypt exactly these digits
-    Z = _linked_sum(scheme, g, counts, rho, list(z))
+    Z = _linked(scheme, g, counts, rho, ZL[:nd])
     O = sum(rj * off for rj, off in zip(rho, _offsets(scheme, b, counts), strict=True))
     m_n2 = mpz(n2)
     C = multi_exp(list(cs), rho, n2)
