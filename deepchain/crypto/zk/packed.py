@@ -31,6 +31,7 @@ __all__ = [
     "power_sums",
     "square",
     "to_ints",
+    "weight_limbs",
     "weighted_sum",
 ]
 
@@ -101,119 +102,120 @@ class PackedInts(Sequence[int]):
         return f"PackedInts({len(self)} values of {self.width} bytes)"
 
     def limbs(self) -> np.ndarray:
-        """The values as an (n, ceil(8 width / 24)) int64 array of 24-bit limbs."""
+        """The values as a (ceil(width / 3), n) int64 array of 24-bit limbs (``limbs``)."""
         return limbs(self.raw, self.width)
 
 
 def limbs(raw: bytes, width: int) -> np.ndarray:
-    """(n, L) int64, L = ceil(width / 3): row i holds value i (``width`` big-endian bytes each)
-    as 24-bit limbs, least significant first."""
+    """(L, n) int64, L = ceil(width / 3): column i holds value i (``width`` big-endian bytes
+    each) as 24-bit limbs, least significant (row 0) first."""
     n = len(raw) // width
     L = -(-width // 3)
     b = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
     if width != 3 * L:
         b = np.concatenate([np.zeros((n, 3 * L - width), dtype=np.uint8), b], axis=1)
-    b = b.reshape(n, L, 3).astype(np.int64)
-    out = (b[:, :, 0] << 16) | (b[:, :, 1] << 8) | b[:, :, 2]
-    return np.ascontiguousarray(out[:, ::-1])
+    b = b.reshape(n, L, 3)[:, ::-1].transpose(1, 2, 0).astype(np.int64)  # (L, 3, n)
+    return (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
 
 
 def limbs_of_ints(values: Sequence[int], n_limbs: int) -> np.ndarray:
-    """(n, n_limbs) int64 24-bit limbs of non-negative ints below 2^(24 n_limbs)."""
+    """(n_limbs, n) int64 24-bit limbs of non-negative ints below 2^(24 n_limbs)."""
     return limbs(PackedInts.of(values, 3 * n_limbs).raw, 3 * n_limbs)
 
 
 def to_ints(X: np.ndarray) -> list[int]:
-    """The integers sum_a X[i, a] 2^(24 a) (any non-negative int64 limbs below 2^62)."""
+    """The integers sum_a X[a, i] 2^(24 a) (any non-negative int64 limbs below 2^62)."""
     X = normalize(X)
-    return list(pack(X, 3 * X.shape[1]))
+    return list(pack(X, 3 * X.shape[0]))
 
 
 def normalize(X: np.ndarray) -> np.ndarray:
     """The same integers (limbs >= 0, each below 2^62) with every limb in [0, 2^24): carries
     propagated into as many more limbs as they need."""
     X = np.asarray(X, dtype=np.int64)
-    n, L = X.shape
-    out = np.concatenate([X, np.zeros((n, 3), dtype=np.int64)], axis=1)
+    L, n = X.shape
+    out = np.concatenate([X, np.zeros((3, n), dtype=np.int64)])
     for a in range(L + 2):
-        out[:, a + 1] += out[:, a] >> LIMB_BITS
-        out[:, a] &= _MASK
+        out[a + 1] += out[a] >> LIMB_BITS
+        out[a] &= _MASK
     top = L + 3
-    while top > L and not out[:, top - 1].any():
+    while top > L and not out[top - 1].any():
         top -= 1
-    return np.ascontiguousarray(out[:, :top])
+    return out[:top]
 
 
 def at_least_pow2(X: np.ndarray, bits: int) -> np.ndarray:
-    """Per row: is sum_a X[a] 2^(24 a) >= 2^bits (X normalized)?"""
-    out = np.zeros(X.shape[0], dtype=bool)
-    for a in range(X.shape[1]):
-        if LIMB_BITS * (a + 1) <= bits:
-            continue
-        out |= (X[:, a] >> max(0, bits - LIMB_BITS * a)) != 0
+    """Per value: is sum_a X[a] 2^(24 a) >= 2^bits (X normalized)?"""
+    out = np.zeros(X.shape[1], dtype=bool)
+    for a in range(X.shape[0]):
+        if LIMB_BITS * (a + 1) > bits:
+            out |= (X[a] >> max(0, bits - LIMB_BITS * a)) != 0
     return out
 
 
 def square(X: np.ndarray) -> np.ndarray:
-    """Normalized limbs of x^2 for the normalized limbs X (n, L) of each x."""
-    n, L = X.shape
-    out = np.zeros((n, 2 * L), dtype=np.int64)
-    for a in range(L):  # each product < 2^49; a column gathers at most L of them (L < 2^13)
-        out[:, 2 * a] += X[:, a] * X[:, a]
+    """Normalized limbs of x^2 for the normalized limbs X (L, n) of each x."""
+    L, n = X.shape
+    out = np.zeros((2 * L, n), dtype=np.int64)
+    for a in range(L):  # each product < 2^49; a row gathers at most L of them (L < 2^13)
+        out[2 * a] += X[a] * X[a]
         if a + 1 < L:
-            out[:, 2 * a + 1 : a + L] += 2 * X[:, a : a + 1] * X[:, a + 1 :]
+            out[2 * a + 1 : a + L] += 2 * X[a] * X[a + 1 :]
     return normalize(out)
 
 
-def _weight_limbs(w: Sequence[int]) -> np.ndarray:
-    """(T, K) float64 16-bit limbs of non-negative ints w."""
-    top = max((int(v).bit_length() for v in w), default=0)
+def weight_limbs(w: Sequence[int]) -> np.ndarray:
+    """(T, K) float64 16-bit limbs of the non-negative ints w (the weights of weighted_sum)."""
+    top = max(map(int.bit_length, map(int, w)), default=0)
     K = max(1, -(-top // _W_BITS))
     raw = b"".join([int(v).to_bytes(2 * K, "little") for v in w])
     return np.frombuffer(raw, dtype="<u2").reshape(len(w), K).astype(np.float64)
 
 
-def weighted_sum(w: Sequence[int], X: np.ndarray) -> list[int]:
-    """[sum_t w_t x_tc for each c]: w non-negative ints (T of them), X (T, C, L) normalized
-    24-bit limbs of the x_tc."""
-    T, C, L = X.shape
-    if len(w) != T:
+def weighted_sum(w: Sequence[int] | np.ndarray, X: np.ndarray) -> list[int]:
+    """[sum_t w_t x_tc for each c]: w non-negative ints (T of them, or their weight_limbs),
+    X (L, T, C) normalized 24-bit limbs of the x_tc."""
+    L, T, C = X.shape
+    W = w if isinstance(w, np.ndarray) else weight_limbs(w)
+    if W.shape[0] != T:
         raise ValueError("weighted_sum: one weight per row")
-    W = _weight_limbs(w)
     K = W.shape[1]
     step = max(1, min(_ROWS, _ELEMS // max(1, C * L)))  # rows turned into float64 at once
-    acc = np.zeros(C * L * K, dtype=object)
+    acc = np.zeros(L * C * K, dtype=object)
     for lo in range(0, T, _ROWS):  # at most 2^13 rows per exact float64 sum
-        M = np.zeros((C, L, K))
+        M = np.zeros((L, C, K))
         for s in range(lo, min(T, lo + _ROWS), step):
-            Xf = X[s : min(s + step, lo + _ROWS, T)].astype(np.float64)
-            M += np.tensordot(Xf, W[s : s + Xf.shape[0]], axes=([0], [0]))
+            e = min(s + step, lo + _ROWS, T)
+            M += np.tensordot(X[:, s:e].astype(np.float64), W[s:e], axes=([1], [0]))
         acc += M.reshape(-1).astype(np.int64).astype(object)
-    shifts = [1 << (LIMB_BITS * a + _W_BITS * k) for a in range(L) for k in range(K)]
-    return list((acc.reshape(C, L * K) * np.array(shifts, dtype=object)).sum(axis=1)) if C else []
+    shifts = [
+        1 << (LIMB_BITS * a + _W_BITS * k) for a in range(L) for _ in range(C) for k in range(K)
+    ]
+    terms = (acc * np.array(shifts, dtype=object)).reshape(L, C, K)
+    return list(terms.sum(axis=(0, 2))) if C else []
 
 
 def power_sums(
     y: int, n: int, mod: int, maps: Sequence[Callable[[slice], np.ndarray]]
 ) -> list[int]:
-    """[sum_i y^i x_i mod ``mod`` for each map]: ``map(rows)`` gives the normalized limbs of
-    x_i for i in that slice of range(n) (rows are asked for a chunk at a time)."""
+    """[sum_i y^i x_i mod ``mod`` for each map]: ``map(cols)`` gives the normalized limbs of
+    x_i for i in that slice of range(n) (asked for a chunk at a time)."""
     B = min(_ROWS, max(1, n))
     P, p = [0] * B, 1
     for t in range(B):
         P[t] = p
         p = p * y % mod
-    Y = p  # y^B
+    Y, W = p, weight_limbs(P)  # y^B and the limbs of y^0..y^(B-1)
     totals = [0] * len(maps)
     for lo in range(0, n, _CHUNK):  # _CHUNK is a multiple of B (or n < B)
-        rows = slice(lo, min(n, lo + _CHUNK))
+        cols = slice(lo, min(n, lo + _CHUNK))
         for f_i, f in enumerate(maps):
-            X = f(rows)
-            L, cnt = X.shape[1], X.shape[0]
+            X = f(cols)
+            L, cnt = X.shape
             nb = -(-cnt // B)
             if nb * B != cnt:
-                X = np.concatenate([X, np.zeros((nb * B - cnt, L), dtype=np.int64)])
-            s = weighted_sum(P, X.reshape(nb, B, L).transpose(1, 0, 2))
+                X = np.concatenate([X, np.zeros((L, nb * B - cnt), dtype=np.int64)], axis=1)
+            s = weighted_sum(W, X.reshape(L, nb, B).transpose(0, 2, 1))
             yb, acc = pow(Y, lo // B, mod), 0
             for sj in s:
                 acc += yb * sj
@@ -223,24 +225,24 @@ def power_sums(
 
 
 def power_sum(y: int, X: np.ndarray, mod: int) -> int:
-    """sum_i y^i x_i mod ``mod`` for the normalized limbs X (n, L) of x_0..x_(n-1)."""
-    return power_sums(y, X.shape[0], mod, [lambda rows: X[rows]])[0]
+    """sum_i y^i x_i mod ``mod`` for the normalized limbs X (L, n) of x_0..x_(n-1)."""
+    return power_sums(y, X.shape[1], mod, [lambda cols: X[:, cols]])[0]
 
 
 def pack(X: np.ndarray, width: int) -> PackedInts:
-    """The integers of the limbs X as PackedInts (OverflowError if one needs more bytes)."""
+    """The integers of the limbs X (L, n) as PackedInts (OverflowError if one needs more)."""
     X = normalize(X)
-    L = -(-width // 3)
-    if X.shape[1] > L:
-        if X[:, L:].any():
+    L, n = -(-width // 3), X.shape[1]
+    if X.shape[0] > L:
+        if X[L:].any():
             raise OverflowError("pack: a value does not fit in the width")
-        X = X[:, :L]
-    elif X.shape[1] < L:
-        X = np.concatenate([X, np.zeros((X.shape[0], L - X.shape[1]), dtype=np.int64)], axis=1)
-    b = np.empty((X.shape[0], L, 3), dtype=np.uint8)
-    Xr = X[:, ::-1]
+        X = X[:L]
+    elif X.shape[0] < L:
+        X = np.concatenate([X, np.zeros((L - X.shape[0], n), dtype=np.int64)])
+    b = np.empty((n, L, 3), dtype=np.uint8)
+    Xr = X[::-1].T
     b[:, :, 0], b[:, :, 1], b[:, :, 2] = Xr >> 16, (Xr >> 8) & 0xFF, Xr & 0xFF
-    b = b.reshape(X.shape[0], 3 * L)
+    b = b.reshape(n, 3 * L)
     if width != 3 * L:
         if b[:, : 3 * L - width].any():
             raise OverflowError("pack: a value does not fit in the width")
@@ -253,14 +255,13 @@ def linked_sum(X: np.ndarray, g: Sequence[int], counts: Sequence[int], slots: in
     """sum_j rho_j sum_k 2^(w k) sum_i g_i x_jki for the normalized limbs X of the x's, flat
     in (ciphertext j, slot k, bit i) order, ciphertext j having counts[j] slots of len(g) bits
     (all but the last ``slots``), w = ``slot_bits``."""
-    ell, L, k = len(g), X.shape[1], len(counts)
+    ell, (L, n), k = len(g), X.shape, len(counts)
     m = sum(counts)
-    if X.shape[0] != m * ell:
-        raise ValueError("linked_sum: one row per bit")
-    U = np.tensordot(X.reshape(m, ell, L), np.asarray(g, dtype=np.int64), axes=([1], [0]))
-    U = normalize(U)  # (m, L') digit sums: g_i < 2^62 / (2^24 ell) keeps them exact
+    if n != m * ell or max(g) >= 1 << 35:
+        raise ValueError("linked_sum: one column per bit, basis values below 2^35")
+    U = normalize(X.reshape(L, m, ell) @ np.asarray(g, dtype=np.int64))  # digit sums, exact
     pad = k * slots - m
     if pad:
-        U = np.concatenate([U, np.zeros((pad, U.shape[1]), dtype=np.int64)])
-    per_slot = weighted_sum(list(rho), U.reshape(k, slots, U.shape[1]))
+        U = np.concatenate([U, np.zeros((U.shape[0], pad), dtype=np.int64)], axis=1)
+    per_slot = weighted_sum(list(rho), U.reshape(U.shape[0], k, slots))
     return sum(v << (slot_bits * kk) for kk, v in enumerate(per_slot))

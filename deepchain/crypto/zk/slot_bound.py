@@ -357,9 +357,8 @@ def _mask_sums(
         for x, v in zip(xs, bits, strict=True):
             t0, t1, yi = t0 + yi * x * x, t1 + yi * x * (2 * v - 1), yi * y % R
         return t0 % R, t1 % R
-    sq, sx, sb = power_sums(y, len(XL), R, [lambda rows: square(XL[rows]),
-                                            lambda rows: XL[rows],
-                                            lambda rows: XL[rows] * beta[rows, None]])  # fmt: skip
+    sq, sx, sb = power_sums(y, XL.shape[1], R, [lambda c: square(XL[:, c]), lambda c: XL[:, c],
+                                                lambda c: XL[:, c] * beta[c]])  # fmt: skip
     return sq, (2 * sb - sx) % R
 
 
@@ -372,9 +371,9 @@ def _responses(
         z = [x + e * v for x, v in zip(xs, bits, strict=True)]
         ok = all(1 << K_BITS <= v < 1 << ZB for v in z)
         return z[:nd], z[nd:], ok
-    Z = normalize(XL + beta[:, None] * limbs_of_ints([e], XL.shape[1]))
+    Z = normalize(XL + limbs_of_ints([e], XL.shape[0]) * beta)
     if not (at_least_pow2(Z, K_BITS).all() and not at_least_pow2(Z, ZB).any()):
-        return to_ints(Z[:nd]), to_ints(Z[nd:]), False
+        return to_ints(Z[:, :nd]), to_ints(Z[:, nd:]), False
     zp = pack(Z, Z_BYTES)
     return PackedInts(zp.raw[: nd * Z_BYTES], Z_BYTES), list(zp[nd:]), True
 
@@ -388,7 +387,7 @@ def _response_limbs(z: Sequence[int], zs: Sequence[int]) -> np.ndarray | None:
         if not all(map(ok, z)):
             return None
         z = PackedInts.of(z, Z_BYTES)
-    X = np.concatenate([z.limbs(), limbs_of_ints(zs, N_LIMBS)])
+    X = np.concatenate([z.limbs(), limbs_of_ints(zs, N_LIMBS)], axis=1)
     return X if at_least_pow2(X, K_BITS).all() and not at_least_pow2(X, ZB).any() else None
 
 
@@ -504,7 +503,7 @@ def prove_bits(
         tau0, tau1 = r.getrandbits(256) % R, r.getrandbits(256) % R
         T0 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t0), _scalar(tau0)])
         T1 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t1), _scalar(tau1)])
-        X = _linked(scheme, g, counts, rho, XL[: len(bits)])
+        X = _linked(scheme, g, counts, rho, XL[:, : len(bits)])
         eta = r.getrandbits(_eta_bits())
         a = int((1 + (X % n) * n) * tab.pow(eta) % n2)
         norm_pts: tuple[G1Point, ...] = ()
@@ -595,7 +594,7 @@ def slot_bound_failure(
     e = _e(tr, proof.A, proof.T0, proof.T1, proof.a, (nm.As, nm.U0, nm.U1) if nm else ())
     z, nd = proof.z, length * ell
     # the quadratic check: every bit (the digits' and the slack's) is 0 or 1
-    s2, s1 = power_sums(y, len(ZL), R, [lambda rows: square(ZL[rows]), lambda rows: ZL[rows]])
+    s2, s1 = power_sums(y, ZL.shape[1], R, [lambda c: square(ZL[:, c]), lambda c: ZL[:, c]])
     acc = (s2 - e * s1) % R  # sum y^idx z (z - e)
     lhs = G1Point.multiexp_unchecked([G_Q, H], [_scalar(acc), _scalar(proof.tau_T)])
     if lhs != proof.T0 + proof.T1 * _scalar(e):
@@ -605,8 +604,9 @@ def slot_bound_failure(
     gam = [r.getrandbits(GAMMA_BITS) | 1 for _ in range(k)]
     nb_max = max(scheme.slots_per_ciphertext * ell, len(gs))
     per = scheme.slots_per_ciphertext * ell  # coef_l = sum_j gamma_j z_jl
-    Zd = np.concatenate([ZL[:nd], np.zeros((k * per - nd, ZL.shape[1]), dtype=np.int64)])
-    coef = weighted_sum(gam, Zd.reshape(k, per, ZL.shape[1])) + [0] * (nb_max - per)
+    L = ZL.shape[0]
+    Zd = np.concatenate([ZL[:, :nd], np.zeros((L, k * per - nd), dtype=np.int64)], axis=1)
+    coef = weighted_sum(gam, Zd.reshape(L, k, per)) + [0] * (nb_max - per)
     h_coef = sum(gj * t for gj, t in zip(gam, proof.tau, strict=True))
     pts = [*generators(nb_max), H, *proof.A, *proof.V]
     neg = [-gj for gj in gam] + [-gj * e for gj in gam]
@@ -624,7 +624,7 @@ def slot_bound_failure(
     if nm is not None and c2 is not None and not norm_verifies(G_Q, H, z, g, b, e, gs, c2, nm):
         return "norm"
     # the Paillier link: the ciphertexts encrypt exactly these digits
-    Z = _linked(scheme, g, counts, rho, ZL[:nd])
+    Z = _linked(scheme, g, counts, rho, ZL[:, :nd])
     O = sum(rj * off for rj, off in zip(rho, _offsets(scheme, b, counts), strict=True))
     m_n2 = mpz(n2)
     C = multi_exp(list(cs), rho, n2)
