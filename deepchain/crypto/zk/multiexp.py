@@ -18,7 +18,8 @@ def multi_exp(bases: list[int], exps: list[int], mod: int) -> mpz:
     nbits = max(int(e).bit_length() for e in exps)
     if nbits == 0:
         return mpz(1)
-    c = max(1, min(10, len(bases).bit_length() - 2))
+    # c-bit windows: ceil(nbits / c) rounds of one product per base and two per bucket
+    c = min(range(1, 13), key=lambda c: -(-nbits // c) * (len(bases) + (2 << c)))
     mask = (1 << c) - 1
     bs = [mpz(b) % m for b in bases]
     es = [int(e) for e in exps]

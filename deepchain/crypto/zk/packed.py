@@ -7,16 +7,19 @@ Exactness. A limb array holds x = sum_a X[a] 2^(24 a) with 0 <= X[a] < 2^24 (``l
 ``normalize``); weights are split into 16-bit limbs; ``weighted_sum`` multiplies them in float64
 (numpy's BLAS) over at most 2^13 rows at a time, so every product is below 2^40 and every
 partial sum below 2^53: every intermediate value is an integer that float64 holds exactly,
-whatever the order of summation. Limbs are recombined with Python integers. Each function
+whatever the order of summation (BLAS runs on one thread). Limbs are recombined with Python
+integers. Each function
 equals its straightforward Python definition (in its docstring; hypothesis-tested).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "LIMB_BITS",
@@ -35,6 +38,7 @@ __all__ = [
     "weighted_sum",
 ]
 
+_BLAS = ThreadpoolController()
 LIMB_BITS = 24
 _MASK = (1 << LIMB_BITS) - 1
 _W_BITS = 16  # weight limbs
@@ -109,13 +113,21 @@ class PackedInts(Sequence[int]):
 def limbs(raw: bytes, width: int) -> np.ndarray:
     """(L, n) int64, L = ceil(width / 3): column i holds value i (``width`` big-endian bytes
     each) as 24-bit limbs, least significant (row 0) first."""
-    n = len(raw) // width
-    L = -(-width // 3)
-    b = np.frombuffer(raw, dtype=np.uint8).reshape(n, width)
-    if width != 3 * L:
-        b = np.concatenate([np.zeros((n, 3 * L - width), dtype=np.uint8), b], axis=1)
-    b = b.reshape(n, L, 3)[:, ::-1].transpose(1, 2, 0).astype(np.int64)  # (L, 3, n)
-    return (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
+    n, L = len(raw) // width, -(-width // 3)
+    out = np.zeros((L, n), dtype=np.int64)
+    if n == 0:
+        return out
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    for a in range(L):  # limb a is the bytes [start, start + 3) of each value
+        start = width - 3 * (a + 1)
+        if start >= 1 or (start == 0 and width >= 4):  # one strided 4-byte read per value
+            off = max(0, start - 1)
+            v = np.ndarray((n,), dtype=">u4", buffer=buf, offset=off, strides=(width,))
+            out[a] = (v & _MASK) if start >= 1 else (v >> 8)
+        else:
+            for i in range(max(0, start), start + 3):
+                out[a] = (out[a] << 8) | buf[i::width]
+    return out
 
 
 def limbs_of_ints(values: Sequence[int], n_limbs: int) -> np.ndarray:
@@ -172,6 +184,38 @@ def weight_limbs(w: Sequence[int]) -> np.ndarray:
     return np.frombuffer(raw, dtype="<u2").reshape(len(w), K).astype(np.float64)
 
 
+@functools.cache
+def _shifts(L: int, K: int) -> np.ndarray:
+    """(L, 1, K) object array of 2^(24 a + 16 k): the place of each limb product."""
+    out = np.empty((L, 1, K), dtype=object)
+    for a in range(L):
+        for k in range(K):
+            out[a, 0, k] = 1 << (LIMB_BITS * a + _W_BITS * k)
+    return out
+
+
+def _combine(M: np.ndarray) -> list[int]:
+    """[sum_a,k M[a, c, k] 2^(24 a + 16 k) for each c] for exact non-negative products M."""
+    L, C, K = M.shape
+    if C == 0:
+        return []
+    terms = np.asarray(M, dtype=np.int64).astype(object) * _shifts(L, K)
+    return list(terms.sum(axis=(0, 2)))
+
+
+def _one_blas_thread(fn):
+    """Run fn with BLAS on one thread: these products are small, and threads spinning on a
+    shared machine only add CPU time."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with _BLAS.limit(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+@_one_blas_thread
 def weighted_sum(w: Sequence[int] | np.ndarray, X: np.ndarray) -> list[int]:
     """[sum_t w_t x_tc for each c]: w non-negative ints (T of them, or their weight_limbs),
     X (L, T, C) normalized 24-bit limbs of the x_tc."""
@@ -179,22 +223,18 @@ def weighted_sum(w: Sequence[int] | np.ndarray, X: np.ndarray) -> list[int]:
     W = w if isinstance(w, np.ndarray) else weight_limbs(w)
     if W.shape[0] != T:
         raise ValueError("weighted_sum: one weight per row")
-    K = W.shape[1]
     step = max(1, min(_ROWS, _ELEMS // max(1, C * L)))  # rows turned into float64 at once
-    acc = np.zeros(L * C * K, dtype=object)
+    out = [0] * C
     for lo in range(0, T, _ROWS):  # at most 2^13 rows per exact float64 sum
-        M = np.zeros((L, C, K))
+        M = np.zeros((L, C, W.shape[1]))
         for s in range(lo, min(T, lo + _ROWS), step):
             e = min(s + step, lo + _ROWS, T)
             M += np.tensordot(X[:, s:e].astype(np.float64), W[s:e], axes=([1], [0]))
-        acc += M.reshape(-1).astype(np.int64).astype(object)
-    shifts = [
-        1 << (LIMB_BITS * a + _W_BITS * k) for a in range(L) for _ in range(C) for k in range(K)
-    ]
-    terms = (acc * np.array(shifts, dtype=object)).reshape(L, C, K)
-    return list(terms.sum(axis=(0, 2))) if C else []
+        out = [u + v for u, v in zip(out, _combine(M), strict=True)]
+    return out
 
 
+@_one_blas_thread
 def power_sums(
     y: int, n: int, mod: int, maps: Sequence[Callable[[slice], np.ndarray]]
 ) -> list[int]:
@@ -210,12 +250,13 @@ def power_sums(
     for lo in range(0, n, _CHUNK):  # _CHUNK is a multiple of B (or n < B)
         cols = slice(lo, min(n, lo + _CHUNK))
         for f_i, f in enumerate(maps):
-            X = f(cols)
+            X = np.ascontiguousarray(f(cols), dtype=np.float64)
             L, cnt = X.shape
             nb = -(-cnt // B)
             if nb * B != cnt:
-                X = np.concatenate([X, np.zeros((L, nb * B - cnt), dtype=np.int64)], axis=1)
-            s = weighted_sum(W, X.reshape(L, nb, B).transpose(0, 2, 1))
+                X = np.concatenate([X, np.zeros((L, nb * B - cnt))], axis=1)
+            # block j's sum_t y^t x_(jB+t), one exact product: (L nb, B) @ (B, K)
+            s = _combine((X.reshape(L * nb, B) @ W).reshape(L, nb, W.shape[1]))
             yb, acc = pow(Y, lo // B, mod), 0
             for sj in s:
                 acc += yb * sj

@@ -331,7 +331,7 @@ def _e(
 
 def _offsets(scheme: PackingScheme, b: int, counts: list[int]) -> list[int]:
     w, base = scheme.slot_bits, (1 << scheme.Q) - b
-    return [sum(base << (w * k) for k in range(cnt)) for cnt in counts]
+    return [base * ((1 << (w * cnt)) - 1) // ((1 << w) - 1) for cnt in counts]  # sum_k base 2^wk
 
 
 def _linked(scheme: PackingScheme, g: list[int], counts: list[int], rho: list[int], X) -> int:
@@ -379,7 +379,7 @@ def _responses(
 
 
 def _response_limbs(z: Sequence[int], zs: Sequence[int]) -> np.ndarray | None:
-    """The limbs of the responses z then z', or None unless each is an int in [2^K, 2^ZB)."""
+    """The limbs of the responses z, or None unless each of z, z' is an int in [2^K, 2^ZB)."""
     ok = lambda v: isinstance(v, int) and 1 << K_BITS <= v < 1 << ZB  # noqa: E731
     if not all(map(ok, zs)):
         return None
@@ -387,7 +387,7 @@ def _response_limbs(z: Sequence[int], zs: Sequence[int]) -> np.ndarray | None:
         if not all(map(ok, z)):
             return None
         z = PackedInts.of(z, Z_BYTES)
-    X = np.concatenate([z.limbs(), limbs_of_ints(zs, N_LIMBS)], axis=1)
+    X = z.limbs()
     return X if at_least_pow2(X, K_BITS).all() and not at_least_pow2(X, ZB).any() else None
 
 
@@ -594,8 +594,10 @@ def slot_bound_failure(
     e = _e(tr, proof.A, proof.T0, proof.T1, proof.a, (nm.As, nm.U0, nm.U1) if nm else ())
     z, nd = proof.z, length * ell
     # the quadratic check: every bit (the digits' and the slack's) is 0 or 1
-    s2, s1 = power_sums(y, ZL.shape[1], R, [lambda c: square(ZL[:, c]), lambda c: ZL[:, c]])
-    acc = (s2 - e * s1) % R  # sum y^idx z (z - e)
+    s2, s1 = power_sums(y, nd, R, [lambda c: square(ZL[:, c]), lambda c: ZL[:, c]])
+    acc, yi = s2 - e * s1, pow(y, nd, R)  # sum y^idx z (z - e), the slack's bits after nd
+    for zi in zs:
+        acc, yi = acc + yi * zi * (zi - e), yi * y % R
     lhs = G1Point.multiexp_unchecked([G_Q, H], [_scalar(acc), _scalar(proof.tau_T)])
     if lhs != proof.T0 + proof.T1 * _scalar(e):
         return "bits"
@@ -604,9 +606,10 @@ def slot_bound_failure(
     gam = [r.getrandbits(GAMMA_BITS) | 1 for _ in range(k)]
     nb_max = max(scheme.slots_per_ciphertext * ell, len(gs))
     per = scheme.slots_per_ciphertext * ell  # coef_l = sum_j gamma_j z_jl
-    L = ZL.shape[0]
-    Zd = np.concatenate([ZL[:, :nd], np.zeros((L, k * per - nd), dtype=np.int64)], axis=1)
-    coef = weighted_sum(gam, Zd.reshape(L, k, per)) + [0] * (nb_max - per)
+    full = ZL[:, : (k - 1) * per].reshape(ZL.shape[0], k - 1, per)  # all but the last one
+    coef = weighted_sum(gam[:-1], full) + [0] * (nb_max - per)
+    for li, zi in enumerate(proof.z[(k - 1) * per : nd]):
+        coef[li] += gam[-1] * zi
     h_coef = sum(gj * t for gj, t in zip(gam, proof.tau, strict=True))
     pts = [*generators(nb_max), H, *proof.A, *proof.V]
     neg = [-gj for gj in gam] + [-gj * e for gj in gam]
