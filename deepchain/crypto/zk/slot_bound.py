@@ -92,6 +92,15 @@ from deepchain.crypto.paillier import ThresholdPublicKey, comb_table
 from deepchain.crypto.randomness import RNG, rng_or_system
 from deepchain.crypto.security_params import ALPHA_BITS, K_BITS, KAPPA
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
+from deepchain.crypto.zk.bit_vectors import (
+    N_LIMBS,
+    Z_BYTES,
+    ZB,
+    binary,
+    mask_sums,
+    response_limbs,
+    responses,
+)
 from deepchain.crypto.zk.multiexp import multi_exp
 from deepchain.crypto.zk.norm_bound import (
     NormBound,
@@ -105,14 +114,10 @@ from deepchain.crypto.zk.norm_bound import (
 )
 from deepchain.crypto.zk.packed import (
     PackedInts,
-    at_least_pow2,
     limbs_of_ints,
     linked_sum,
-    normalize,
-    pack,
     power_sums,
     square,
-    to_ints,
     weighted_sum,
 )
 from deepchain.crypto.zk.transcript import ProofContext, Transcript
@@ -133,9 +138,6 @@ __all__ = [
 
 SB_TAG = "deepchain/slot-bound/v1"
 DST = b"DEEPCHAIN-SLOT-BOUND-V1_BLS12381G1_XMD:SHA-256_SSWU_RO_"
-ZB = K_BITS + KAPPA  # bits of a response z = x + e beta
-Z_BYTES = (ZB + 7) // 8
-N_LIMBS = -(-Z_BYTES // 3)  # 24-bit limbs of a response (zk.packed)
 RHO_BITS = 128  # linking weights rho_j
 GAMMA_BITS = 128  # the verifier's batching weights
 POINT_BYTES = 48
@@ -340,57 +342,6 @@ def _linked(scheme: PackingScheme, g: list[int], counts: list[int], rho: list[in
     return linked_sum(X, g, counts, s, w, rho)
 
 
-def _binary(bits: list[int]) -> np.ndarray | None:
-    """The bits as an int64 array if every one is 0 or 1 (the honest case), else None."""
-    if not set(bits) <= {0, 1}:
-        return None
-    return np.frombuffer(bytes(bits), dtype=np.uint8).astype(np.int64)
-
-
-def _mask_sums(
-    y: int, XL: np.ndarray, beta: np.ndarray | None, xs: list[int], bits: list[int]
-) -> tuple[int, int]:
-    """(t0, t1) = (sum y^idx x^2, sum y^idx x (2 beta - 1)) mod r for the masks xs (limbs XL)."""
-    if beta is None:  # bits other than 0 and 1 (a cheating prover): the sums as defined
-        t0 = t1 = 0
-        yi = 1
-        for x, v in zip(xs, bits, strict=True):
-            t0, t1, yi = t0 + yi * x * x, t1 + yi * x * (2 * v - 1), yi * y % R
-        return t0 % R, t1 % R
-    sq, sx, sb = power_sums(y, XL.shape[1], R, [lambda c: square(XL[:, c]), lambda c: XL[:, c],
-                                                lambda c: XL[:, c] * beta[c]])  # fmt: skip
-    return sq, (2 * sb - sx) % R
-
-
-def _responses(
-    XL: np.ndarray, beta: np.ndarray | None, e: int, xs: list[int], bits: list[int], nd: int
-) -> tuple[Sequence[int], list[int], bool]:
-    """(z, z', ok): z = x + e beta for the first nd bits (the digits'), z' for the rest (the
-    slack's), ok iff every one lies in [2^K, 2^ZB)."""
-    if beta is None:
-        z = [x + e * v for x, v in zip(xs, bits, strict=True)]
-        ok = all(1 << K_BITS <= v < 1 << ZB for v in z)
-        return z[:nd], z[nd:], ok
-    Z = normalize(XL + limbs_of_ints([e], XL.shape[0]) * beta)
-    if not (at_least_pow2(Z, K_BITS).all() and not at_least_pow2(Z, ZB).any()):
-        return to_ints(Z[:, :nd]), to_ints(Z[:, nd:]), False
-    zp = pack(Z, Z_BYTES)
-    return PackedInts(zp.raw[: nd * Z_BYTES], Z_BYTES), list(zp[nd:]), True
-
-
-def _response_limbs(z: Sequence[int], zs: Sequence[int]) -> np.ndarray | None:
-    """The limbs of the responses z, or None unless each of z, z' is an int in [2^K, 2^ZB)."""
-    ok = lambda v: isinstance(v, int) and 1 << K_BITS <= v < 1 << ZB  # noqa: E731
-    if not all(map(ok, zs)):
-        return None
-    if not (isinstance(z, PackedInts) and z.width == Z_BYTES):
-        if not all(map(ok, z)):
-            return None
-        z = PackedInts.of(z, Z_BYTES)
-    X = z.limbs()
-    return X if at_least_pow2(X, K_BITS).all() and not at_least_pow2(X, ZB).any() else None
-
-
 def _check_statement(
     pk: ThresholdPublicKey, scheme: PackingScheme, b: int, length: int, c2: int | None = None
 ) -> None:
@@ -484,7 +435,7 @@ def prove_bits(
     q_c = coordinate_responses(bits, g, b, 1) if c2 is not None else []  # the coordinates
     tr = _statement(pk, scheme, b, length, cs, V_t, ctx, c2, Vs)
     rho, y = _rho_y(tr, len(counts))
-    beta = _binary(bits + sb)
+    beta = binary(bits + sb)
     n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
     tab = comb_table(pk.n, pk.h_s)
     for _attempt in range(MAX_ATTEMPTS):
@@ -499,7 +450,7 @@ def prove_bits(
             pos += nb
         A_t = tuple(A)
         XL = limbs_of_ints(xs + xss, N_LIMBS)
-        t0, t1 = _mask_sums(y, XL, beta, xs + xss, bits + sb)
+        t0, t1 = mask_sums(y, XL, beta, xs + xss, bits + sb)
         tau0, tau1 = r.getrandbits(256) % R, r.getrandbits(256) % R
         T0 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t0), _scalar(tau0)])
         T1 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t1), _scalar(tau1)])
@@ -510,7 +461,7 @@ def prove_bits(
         if c2 is not None:  # A', U0, U1 and their blinds
             norm_pts, norm_sec = norm_masks(G_Q, H, gens, g, xs, q_c, gs, xss, r)
         e = _e(tr, A_t, T0, T1, a, norm_pts)
-        z, zs, ok = _responses(XL, beta, e, xs + xss, bits + sb, len(bits))
+        z, zs, ok = responses(XL, beta, e, xs + xss, bits + sb, len(bits))
         if ok:
             break
     tau = tuple((sj + e * rj) % R for sj, rj in zip(sigmas, rs, strict=True))
@@ -583,7 +534,7 @@ def slot_bound_failure(
     if not _is_unit(proof.a, n, n2) or not 0 <= proof.z2 < 1 << (_eta_bits() + 1):
         return "range"
     zs = nm.zs if nm is not None else ()
-    ZL = _response_limbs(proof.z, zs)
+    ZL = response_limbs(proof.z, zs)
     if ZL is None:
         return "range"
     taus = (*proof.tau, proof.tau_T, *((nm.tau_s, nm.tau_U) if nm is not None else ()))
