@@ -14,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepchain.crypto.assets import R
+from deepchain.crypto.zk.norm_bound import coordinate_responses, coordinate_square_sum
 from deepchain.crypto.zk.packed import (
     PackedInts,
     at_least_pow2,
+    digit_sums,
     limbs,
     limbs_of_ints,
     linked_sum,
@@ -25,7 +27,9 @@ from deepchain.crypto.zk.packed import (
     power_sum,
     power_sums,
     square,
+    square_total,
     to_ints,
+    total,
     weighted_sum,
 )
 
@@ -131,6 +135,21 @@ def test_linked_sum_matches_the_definition(k, slots, last, data):
     rho = data.draw(st.lists(st.integers(0, (1 << 128) - 1), min_size=k, max_size=k))
     X = limbs_of_ints(vals, 7)
     assert linked_sum(X, g, counts, slots, 20, rho) == linked_definition(g, counts, rho, 20, vals)
+
+
+@given(st.integers(0, 6), st.integers(1, 300), st.integers(0, (1 << 128) - 1), st.data())
+def test_coordinate_sums_match_the_definitions(m, b, e, data):
+    g = [1, 2, 4, 8, 16, 32, 64, 128, 2 * b - 255] if 2 * b >= 256 else [1, 2, 2 * b - 3]
+    g = [gi for gi in g if gi > 0] or [1]
+    z = data.draw(st.lists(st.integers(0, (1 << 168) - 1), min_size=m * len(g),
+                           max_size=m * len(g)))  # fmt: skip
+    X = limbs_of_ints(z, 7)
+    u = coordinate_responses(z, g, 0, 0)
+    assert to_ints(digit_sums(X, g)) == u
+    assert total(X) == sum(z) and square_total(X) == sum(v * v for v in z)
+    want = sum(v * v for v in coordinate_responses(z, g, b, e))
+    assert coordinate_square_sum(PackedInts.of(z, 21), g, b, e) == want
+    assert coordinate_square_sum(tuple(z), g, b, e) == want
 
 
 def test_a_proof_is_the_same_whether_its_responses_are_packed_or_a_tuple():

@@ -57,11 +57,13 @@ from deepchain.crypto.assets import R
 from deepchain.crypto.encoding import L2_BOUND_MAX
 from deepchain.crypto.randomness import RNG
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
+from deepchain.crypto.zk.packed import PackedInts, digit_sums, square_total, total
 
 __all__ = [
     "NormBound",
     "check_norm_statement",
     "coordinate_responses",
+    "coordinate_square_sum",
     "norm_commitments",
     "norm_holds",
     "norm_masks",
@@ -154,7 +156,23 @@ def norm_holds(
     acc = 0
     for v in z_q:
         acc += v * v
-    lhs = (acc + e * Z_s - e * e * B2) % R
+    return _norm_equation(G_q, H, acc, Z_s, e, B2, U0, U1, tau_U)
+
+
+def coordinate_square_sum(z: Sequence[int], g: list[int], b: int, e: int) -> int:
+    """sum_c z_q,c^2 for z_q,c = sum_i g_i z_ci - e b (``coordinate_responses``); with z packed
+    (``zk.packed.PackedInts``) as sum u^2 - 2 e b sum u + m (e b)^2 on limbs, u = z_q + e b."""
+    if not isinstance(z, PackedInts):
+        return sum(v * v for v in coordinate_responses(z, g, b, e))
+    U, eb = digit_sums(z.limbs(), g), e * b
+    return square_total(U) - 2 * eb * total(U) + U.shape[1] * eb * eb
+
+
+def _norm_equation(
+    G_q: G1Point, H: G1Point, sq: int, Z_s: int, e: int, B2: int, U0: G1Point, U1: G1Point,
+    tau_U: int,
+) -> bool:  # fmt: skip
+    lhs = (sq + e * Z_s - e * e * B2) % R
     pts = [G_q, H, U0, U1]
     scs = [_scalar(lhs), _scalar(tau_U), _scalar(-1), _scalar(-e)]
     return G1Point.multiexp_unchecked(pts, scs) == G1Point.identity()
@@ -210,12 +228,12 @@ def norm_verifies(
 ) -> bool:
     """The "norm" check on the digit bits' responses z (basis g, bound b) and nm's slack
     responses (basis gs = bit_basis(c2^2)): ``norm_holds`` with z_q,c = sum_i g_i z_ci - e b
-    and Z_s = sum_i g'_i z'_i."""
+    and Z_s = sum_i g'_i z'_i (sum z_q^2 by ``coordinate_square_sum``)."""
     if len(nm.zs) != len(gs):
         return False
     Z_s = sum(gi * zi for gi, zi in zip(gs, nm.zs, strict=True))
-    z_q = coordinate_responses(z, g, b, e)
-    return norm_holds(G_q, H, z_q, Z_s, e, c2 * c2, nm.U0, nm.U1, nm.tau_U)
+    sq = coordinate_square_sum(z, g, b, e)
+    return _norm_equation(G_q, H, sq, Z_s, e, c2 * c2, nm.U0, nm.U1, nm.tau_U)
 
 
 def _point(b: bytes) -> G1Point:

@@ -1,7 +1,8 @@
 """Many non-negative integers at once: packed as fixed-width big-endian bytes (``PackedInts``,
 the slot-bound proof's responses as they are on the wire) and exact sums over them computed
 with numpy on 24-bit limbs (``limbs``, ``weighted_sum``, ``power_sums``, ``square``,
-``linked_sum``), so that millions of responses cost no Python object per element.
+``linked_sum``, ``digit_sums``, ``square_total``), so that millions of responses cost no
+Python object per element.
 
 Exactness. A limb array holds x = sum_a X[a] 2^(24 a) with 0 <= X[a] < 2^24 (``limbs``,
 ``normalize``); weights are split into 16-bit limbs; ``weighted_sum`` multiplies them in float64
@@ -25,6 +26,7 @@ __all__ = [
     "LIMB_BITS",
     "PackedInts",
     "at_least_pow2",
+    "digit_sums",
     "limbs",
     "limbs_of_ints",
     "linked_sum",
@@ -33,7 +35,9 @@ __all__ = [
     "power_sum",
     "power_sums",
     "square",
+    "square_total",
     "to_ints",
+    "total",
     "weight_limbs",
     "weighted_sum",
 ]
@@ -296,13 +300,37 @@ def linked_sum(X: np.ndarray, g: Sequence[int], counts: Sequence[int], slots: in
     """sum_j rho_j sum_k 2^(w k) sum_i g_i x_jki for the normalized limbs X of the x's, flat
     in (ciphertext j, slot k, bit i) order, ciphertext j having counts[j] slots of len(g) bits
     (all but the last ``slots``), w = ``slot_bits``."""
-    ell, (L, n), k = len(g), X.shape, len(counts)
+    ell, n, k = len(g), X.shape[1], len(counts)
     m = sum(counts)
-    if n != m * ell or max(g) >= 1 << 35:
-        raise ValueError("linked_sum: one column per bit, basis values below 2^35")
-    U = normalize(X.reshape(L, m, ell) @ np.asarray(g, dtype=np.int64))  # digit sums, exact
+    if n != m * ell:
+        raise ValueError("linked_sum: one column per bit")
+    U = digit_sums(X, g)
     pad = k * slots - m
     if pad:
         U = np.concatenate([U, np.zeros((U.shape[0], pad), dtype=np.int64)], axis=1)
     per_slot = weighted_sum(list(rho), U.reshape(U.shape[0], k, slots))
     return sum(v << (slot_bits * kk) for kk, v in enumerate(per_slot))
+
+
+def digit_sums(X: np.ndarray, g: Sequence[int]) -> np.ndarray:
+    """Normalized limbs of u_c = sum_i g_i x_ci for the limbs X of the x's, flat in (c, i)
+    order (len(g) per c), basis values g_i below 2^35."""
+    (L, n), ell = X.shape, len(g)
+    if n % ell or max(g) >= 1 << 35:
+        raise ValueError("digit_sums: len(g) columns per value, basis values below 2^35")
+    return normalize(X.reshape(L, n // ell, ell) @ np.asarray(g, dtype=np.int64))  # exact
+
+
+def total(X: np.ndarray) -> int:
+    """sum_i x_i for the normalized limbs X (L, n)."""
+    step = 1 << 30  # int64 column sums of 24-bit limbs stay exact
+    return sum(
+        int(X[a, lo : lo + step].sum()) << (LIMB_BITS * a)
+        for a in range(X.shape[0])
+        for lo in range(0, X.shape[1], step)
+    )
+
+
+def square_total(X: np.ndarray) -> int:
+    """sum_i x_i^2 for the normalized limbs X (L, n)."""
+    return sum(total(square(X[:, lo : lo + _CHUNK])) for lo in range(0, X.shape[1], _CHUNK))
