@@ -80,6 +80,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 import gmpy2
 import numpy as np
@@ -145,7 +146,6 @@ MAX_LOG_K = 40  # ciphertexts per update: eta covers sum rho_j alpha_j for k <= 
 MAX_ATTEMPTS = 64  # honest bits need a second attempt with probability < 2^-17 at 2^22 bits
 
 
-_ONE, _ZERO = Scalar(1), Scalar(0)
 _GENS: list[G1Point] = []
 
 
@@ -421,11 +421,14 @@ def prove_bits(
     r = rng_or_system(rng)
     gens = generators(max(scheme.slots_per_ciphertext * ell, len(gs)))
     rs = [r.getrandbits(256) % R for _ in counts]
-    V, pos = [], 0
+    V, pos, beta = [], 0, binary(bits + sb)
     for cnt, rj in zip(counts, rs, strict=True):
         nb = cnt * ell
-        sc = [_ONE if v == 1 else _ZERO if v == 0 else _scalar(v) for v in bits[pos : pos + nb]]
-        V.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(rj)]))
+        if beta is not None:  # 0/1 bits: the sum of the chosen generators (cheaper than an MSM)
+            V.append(sum(compress(gens[:nb], bits[pos : pos + nb]), H * _scalar(rj)))
+        else:
+            sc = [_scalar(v) for v in bits[pos : pos + nb]]
+            V.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(rj)]))
         pos += nb
     V_t = tuple(V)
     r_s = r.getrandbits(256) % R
@@ -435,7 +438,6 @@ def prove_bits(
     q_c = coordinate_responses(bits, g, b, 1) if c2 is not None else []  # the coordinates
     tr = _statement(pk, scheme, b, length, cs, V_t, ctx, c2, Vs)
     rho, y = _rho_y(tr, len(counts))
-    beta = binary(bits + sb)
     n, n2 = mpz(pk.n), mpz(pk.n) * pk.n
     tab = comb_table(pk.n, pk.h_s)
     for _attempt in range(MAX_ATTEMPTS):
