@@ -68,9 +68,13 @@ before e the prover adds U0, U1 and after it tau_U; the verifier's "norm" check 
 ``norm_bound.norm_holds`` on z_q,c = sum_i g_i z_ci - e b and Z_s = sum_i g'_i z'_i.
 Without c2 nothing of this is in the transcript or the bytes: those proofs are unchanged.
 
-Cost: per bit, one mask, one response of ZB bits (21 bytes) and its share of two multi-scalar
-multiplications; per ciphertext two G1 points and a scalar. Size is linear in m ell (the
-inner-product argument of Bulletproofs would make it logarithmic; not done).
+Cost: per bit, one mask, one response of ZB bits (21 bytes), its share of the masks' multi-scalar
+multiplication A_j and, for a 1, one point addition in V_j; per ciphertext two G1 points and a
+scalar. Size is linear in m ell (the inner-product argument of Bulletproofs would make it
+logarithmic; not done). The per-bit sums of both sides (t0, t1, X, z and its range, the
+quadratic check, the gamma-combination, Z) run on numpy limbs of the packed responses
+(``zk.bit_vectors``, ``zk.packed``: exact, each equal to its loop), so the verifier's group
+work (one MSM over the generators, A_j, V_j; one Paillier multi-exponentiation) dominates it.
 
 One piece (about 600 lines) on purpose: one proof system per file; its prover, verifier and
 byte format share the statement, the generators and the transcript order above.
