@@ -340,7 +340,9 @@ def _offsets(scheme: PackingScheme, b: int, counts: list[int]) -> list[int]:
     return [base * ((1 << (w * cnt)) - 1) // ((1 << w) - 1) for cnt in counts]  # sum_k base 2^wk
 
 
-def _linked(scheme: PackingScheme, g: list[int], counts: list[int], rho: list[int], X) -> int:
+def _linked(
+    scheme: PackingScheme, g: list[int], counts: list[int], rho: list[int], X: np.ndarray
+) -> int:
     """sum_j rho_j sum_k 2^(w k) sum_i g_i v_jki for the limbs X of v, flat in (j, k, i) order."""
     s, w = scheme.slots_per_ciphertext, scheme.slot_bits
     return linked_sum(X, g, counts, s, w, rho)
