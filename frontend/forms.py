@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from deepchain.crypto.packing import l2_bound_error
+from deepchain.crypto.packing import L2_CLIP_MAX, L2_CLIP_MIN, l2_bound_error
 from deepchain.learning.strategies import DEFAULT_STRATEGY, Strategy, StrategyError
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
 from deepchain_web.limits import INT32_MAX, INT64_MAX
@@ -105,6 +105,7 @@ class GroupCreateForm(forms.Form):
     )  # fmt: skip
     l2_clip = forms.FloatField(
         required=False, label="L2 bound on each update (optional)",
+        min_value=L2_CLIP_MIN, max_value=L2_CLIP_MAX,
         help_text="Agents clip ||dW||_2 to it and every update proves its norm within it "
         "(besides the per-coordinate bound |dW| <= 8). Blank: no L2 bound.",
     )  # fmt: skip

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepchain.agent_verify import MIN_CONTRIBUTORS
-from deepchain.crypto.packing import l2_bound_error
+from deepchain.crypto.packing import L2_CLIP_MAX, L2_CLIP_MIN, l2_bound_error
 from deepchain.incentives.clock import Phase
 from deepchain.learning.strategies import DEFAULT_STRATEGY, STRATEGIES
 from deepchain.learning.strategies import RANGES as STRATEGY_RANGES
@@ -125,9 +125,10 @@ class GroupCreateSerializer(RequestSerializer):
     deadlines = DeadlinesSerializer(required=False, help_text="phase -> duration in ms")
     l2_clip = StrictFloatField(
         required=False, allow_null=True, default=None,
+        min_value=L2_CLIP_MIN, max_value=L2_CLIP_MAX,
         help_text="optional public L2 bound: agents clip ||dW||_2 to it and every update "
         "proves sum q^2 <= round(l2_clip * scale)^2 in its slot-bound proof (null: none); "
-        "a positive finite number whose quantized bound is in [1, 2^64 - 1]",
+        "every model accepts the whole range",
     )  # fmt: skip
     strategy = serializers.ChoiceField(
         choices=STRATEGIES, default=DEFAULT_STRATEGY.name,

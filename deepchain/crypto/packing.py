@@ -73,9 +73,17 @@ class PlatformPacking:
         return dataclasses.replace(scheme, bound=scheme.bound_for_clip(update_clip), l2_bound=c2)
 
 
+#: The l2_clip values a group may choose (inclusive): over this range every platform model's
+#: quantized L2 bound round(l2_clip * scale) is in [1, 2^64 - 1] (scales 2^8 to 2^16), so the
+#: API's schema states exactly what it accepts.
+L2_CLIP_MIN, L2_CLIP_MAX = 0.01, 1e12
+
+
 def l2_bound_error(model: str | None, l2_clip: float) -> str | None:
     """Why ``l2_clip`` cannot be a group's L2 clip for ``model`` (None if it can): it must be
     a positive finite number whose quantized bound round(l2_clip * scale) is in [1, 2^64 - 1]."""
+    if not L2_CLIP_MIN <= l2_clip <= L2_CLIP_MAX:  # NaN fails too
+        return f"the L2 clip must be between {L2_CLIP_MIN:g} and {L2_CLIP_MAX:g}"
     try:
         PLATFORM_PACKING.scheme(2048, model, 8.0, float(l2_clip))
     except (TypeError, ValueError, OverflowError) as exc:

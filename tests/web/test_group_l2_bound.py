@@ -130,3 +130,19 @@ def test_the_create_form_takes_the_l2_clip_and_explains_a_bad_one(client, make_u
     res = client.post("/groups/new/", _form(name="no l2"))
     assert res.status_code == 302
     assert CooperativeGroup.objects.get(name="no l2").l2_clip is None
+
+
+def test_the_l2_clip_range_the_schema_states_is_what_every_model_accepts(make_user):
+    from deepchain.crypto.packing import L2_CLIP_MAX, L2_CLIP_MIN, l2_bound_error
+    from deepchain.learning.models import MODELS
+
+    for model in MODELS:
+        assert l2_bound_error(model, L2_CLIP_MIN) is None, model
+        assert l2_bound_error(model, L2_CLIP_MAX) is None, model
+        assert l2_bound_error(model, L2_CLIP_MIN * 0.999) is not None
+        assert l2_bound_error(model, L2_CLIP_MAX * 1.001) is not None
+    schema = _api(make_user()).get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    field = schema["components"]["schemas"]["GroupCreate"]["properties"]["l2_clip"]
+    assert (field["minimum"], field["maximum"]) == (L2_CLIP_MIN, L2_CLIP_MAX)
+    res = _api(make_user()).post("/api/groups/", {**BASE, "l2_clip": L2_CLIP_MIN}, format="json")
+    assert res.status_code == 201, res.content
