@@ -84,7 +84,9 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
         'same strategy in the same fixed point without encryption ("= twin": the final '
         'models are equal bit for bit); float FedAvg has no fixed point. "Audited": the '
         "auditor's replay re-derived every round's model from W_0 and the published "
-        "aggregates alone, equal bit for bit. Times are "
+        'aggregates alone, equal bit for bit. "Slot-bound proofs": whether every update '
+        "also carried its slot-bound proof (the arithmetic is the same either way: its bound is "
+        "the clip the agents apply anyway). Times are "
         'all parties and the worker on this one machine; "parallel" counts one party\'s '
         "training, encryption and share once, as when each party runs on its own host."
     )
@@ -95,11 +97,11 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
         "| N | t | key | model | Q | data | strategy | rounds | encrypted | plaintext twin "
         "| = twin | audited | float FedAvg | centralized "
         "| one party alone | gap to centralized | gain over alone | s/round (one machine) "
-        "| s/round (parallel) | clock |"
+        "| s/round (parallel) | slot-bound proofs | clock |"
     )
     L.append(
         "|---:|---:|---:|---|---:|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:"
-        "|---:|---|"
+        "|---:|---|---|"
     )
     for x in runs:
         enc, cen, one = x["encrypted_accuracy"], x["centralized_accuracy"], x["single_accuracy"]
@@ -112,7 +114,8 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
             f"| {x['plaintext_float_accuracy']:.4f} | {cen:.4f} | {one:.4f} "
             f"| {100 * (cen - enc):.2f} pts | {100 * (enc - one):+.2f} pts "
             f"| {sum(x['mean_round_seconds'].values()):.0f} | {x['parallel_round_seconds']:.0f} "
-            f"| {x.get('clock', 'wall time')} |"
+            f"| {_proofs(x.get('bound_proof'))} "
+            f"| {x.get('clock', 'wall time')}, modexp {x.get('modexp', 'not recorded')} |"
         )
     L.append("")
     L.append(
@@ -135,6 +138,10 @@ def _encrypted_section(r: dict[str, Any]) -> list[str]:
         )
         L.append("")
     return L
+
+
+def _proofs(flag: bool | None) -> str:
+    return "not recorded" if flag is None else ("yes" if flag else "no (`--no-bound`)")
 
 
 def _yes(flag: bool | None) -> str:

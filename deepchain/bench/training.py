@@ -273,6 +273,7 @@ def main(argv: list[str]) -> int:
                     "mean_round_seconds": mean, "party_round_seconds": per_party,
                     "parallel_round_seconds": deployed, "targets_met": targets,
                     "clock": clock_name, "modexp": modexp_backend(), "Q": scheme.Q,
+                    "bound_proof": scheme.bound is not None,
                     "agent_verify_ratio": verify_ratio,
                 },
                 f, indent=1,
