@@ -51,12 +51,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from py_arkworks_bls12381 import G1Point, Scalar
+from py_arkworks_bls12381 import G1Point
 
 from deepchain.crypto.assets import R
 from deepchain.crypto.encoding import L2_BOUND_MAX
 from deepchain.crypto.randomness import RNG
 from deepchain.crypto.serialize import CryptoFormatError, Reader, Writer
+from deepchain.crypto.zk.g1 import POINT_BYTES, point_bytes, point_from_bytes, scalar
 from deepchain.crypto.zk.packed import PackedInts, digit_sums, square_total, total
 
 __all__ = [
@@ -74,8 +75,6 @@ __all__ = [
     "slack",
     "slack_bits",
 ]
-
-POINT_BYTES = 48
 
 
 def check_norm_statement(c2: int, b: int, length: int) -> None:
@@ -122,17 +121,13 @@ def norm_values(x_q: list[int], q: list[int], x_s: int) -> tuple[int, int]:
     return u0, u1
 
 
-def _scalar(x: int) -> Scalar:
-    return Scalar.from_le_bytes((x % R).to_bytes(32, "little"))
-
-
 def norm_commitments(
     G_q: G1Point, H: G1Point, u0: int, u1: int, rng: RNG
 ) -> tuple[G1Point, G1Point, int, int]:
     """(U0, U1, nu0, nu1): U_i = u_i G_q + nu_i H with fresh nu_i uniform mod r."""
     nu0, nu1 = rng.getrandbits(256) % R, rng.getrandbits(256) % R
-    U0 = G1Point.multiexp_unchecked([G_q, H], [_scalar(u0), _scalar(nu0)])
-    U1 = G1Point.multiexp_unchecked([G_q, H], [_scalar(u1), _scalar(nu1)])
+    U0 = G1Point.multiexp_unchecked([G_q, H], [scalar(u0), scalar(nu0)])
+    U1 = G1Point.multiexp_unchecked([G_q, H], [scalar(u1), scalar(nu1)])
     return U0, U1, nu0, nu1
 
 
@@ -174,7 +169,7 @@ def _norm_equation(
 ) -> bool:  # fmt: skip
     lhs = (sq + e * Z_s - e * e * B2) % R
     pts = [G_q, H, U0, U1]
-    scs = [_scalar(lhs), _scalar(tau_U), _scalar(-1), _scalar(-e)]
+    scs = [scalar(lhs), scalar(tau_U), scalar(-1), scalar(-e)]
     return G1Point.multiexp_unchecked(pts, scs) == G1Point.identity()
 
 
@@ -193,7 +188,7 @@ def norm_masks(
     and the slack bits' masks xss (basis g'): ((A', U0, U1), (sigma', nu0, nu1)) with
     A' = sum x'_i G_i + sigma' H and U0, U1 as ``norm_commitments`` of ``norm_values``."""
     sigma_s = rng.getrandbits(256) % R
-    As = G1Point.multiexp_unchecked([*gens[: len(xss)], H], [*map(_scalar, xss), _scalar(sigma_s)])
+    As = G1Point.multiexp_unchecked([*gens[: len(xss)], H], [*map(scalar, xss), scalar(sigma_s)])
     x_s = sum(gi * x for gi, x in zip(gs, xss, strict=True))
     u0, u1 = norm_values(coordinate_responses(xs, g, 0, 0), q, x_s)
     U0, U1, nu0, nu1 = norm_commitments(G_q, H, u0, u1, rng)
@@ -236,16 +231,6 @@ def norm_verifies(
     return _norm_equation(G_q, H, sq, Z_s, e, c2 * c2, nm.U0, nm.U1, nm.tau_U)
 
 
-def _point(b: bytes) -> G1Point:
-    try:
-        p = G1Point.from_compressed_bytes(b)
-    except Exception as exc:  # the binding raises its own error types
-        raise CryptoFormatError("NormBound: bad G1 point") from exc
-    if not p.is_in_subgroup():
-        raise CryptoFormatError("NormBound: G1 point outside the subgroup")
-    return p
-
-
 @dataclass(frozen=True)
 class NormBound:
     """The L2 fields of a slot-bound proof: V' (the slack's bits), A' (their masks), tau'
@@ -261,7 +246,7 @@ class NormBound:
 
     def write(self, w: Writer, z_bytes: int) -> None:
         for p in (self.Vs, self.As, self.U0, self.U1):
-            w.parts.append(bytes(p.to_compressed_bytes()))
+            w.parts.append(point_bytes(p))
         w.fixed(self.tau_s, 32)
         w.fixed(self.tau_U, 32)
         w.u32(len(self.zs))
@@ -269,7 +254,7 @@ class NormBound:
 
     @classmethod
     def read(cls, r: Reader, z_bytes: int) -> NormBound:
-        Vs, As, U0, U1 = (_point(r.take(POINT_BYTES)) for _ in range(4))
+        Vs, As, U0, U1 = (point_from_bytes(r.take(POINT_BYTES), "NormBound") for _ in range(4))
         tau_s, tau_U = r.fixed(32), r.fixed(32)
         if tau_s >= R or tau_U >= R:
             raise CryptoFormatError("NormBound: tau not reduced mod r")

@@ -106,6 +106,7 @@ from deepchain.crypto.zk.bit_vectors import (
     response_limbs,
     responses,
 )
+from deepchain.crypto.zk.g1 import POINT_BYTES, point_bytes, point_from_bytes, scalar
 from deepchain.crypto.zk.multiexp import multi_exp
 from deepchain.crypto.zk.norm_bound import (
     NormBound,
@@ -145,7 +146,6 @@ SB_TAG = "deepchain/slot-bound/v1"
 DST = b"DEEPCHAIN-SLOT-BOUND-V1_BLS12381G1_XMD:SHA-256_SSWU_RO_"
 RHO_BITS = 128  # linking weights rho_j
 GAMMA_BITS = 128  # the verifier's batching weights
-POINT_BYTES = 48
 MAX_LOG_K = 40  # ciphertexts per update: eta covers sum rho_j alpha_j for k <= 2^40
 MAX_ATTEMPTS = 64  # honest bits need a second attempt with probability < 2^-17 at 2^22 bits
 
@@ -188,25 +188,6 @@ def digit_bits(d: np.ndarray, R_: int) -> np.ndarray:
     return out
 
 
-def _scalar(x: int) -> Scalar:
-    # from_le_bytes is about 25x faster than Scalar(int) in the binding
-    return Scalar.from_le_bytes((x % R).to_bytes(32, "little"))
-
-
-def _pt_bytes(p: G1Point) -> bytes:
-    return bytes(p.to_compressed_bytes())
-
-
-def _pt(b: bytes) -> G1Point:
-    try:
-        p = G1Point.from_compressed_bytes(b)
-    except Exception as exc:  # the binding raises its own error types
-        raise CryptoFormatError("SlotBoundProof: bad G1 point") from exc
-    if not p.is_in_subgroup():
-        raise CryptoFormatError("SlotBoundProof: G1 point outside the subgroup")
-    return p
-
-
 @dataclass(frozen=True)
 class SlotBoundProof:
     """(V_j, A_j, tau_j per ciphertext; T0, T1, tau_T, a, z2; z per bit; with an L2 bound
@@ -229,7 +210,7 @@ class SlotBoundProof:
         w = Writer(self.MAGIC)
         w.u32(len(self.V))
         for p in (*self.V, *self.A, self.T0, self.T1):
-            w.parts.append(_pt_bytes(p))
+            w.parts.append(point_bytes(p))
         for t in (*self.tau, self.tau_T):
             w.fixed(t, 32)
         w.var(self.a)
@@ -246,7 +227,7 @@ class SlotBoundProof:
         k = r.u32()
         if k < 1 or k > 1 << MAX_LOG_K or k * 2 * POINT_BYTES > len(data):
             raise CryptoFormatError("SlotBoundProof: bad ciphertext count")
-        pts = [_pt(r.take(POINT_BYTES)) for _ in range(2 * k + 2)]
+        pts = [point_from_bytes(r.take(POINT_BYTES), "SlotBoundProof") for _ in range(2 * k + 2)]
         taus = [r.fixed(32) for _ in range(k + 1)]
         if any(t >= R for t in taus):
             raise CryptoFormatError("SlotBoundProof: tau not reduced mod r")
@@ -308,9 +289,9 @@ def _statement(
     tr = Transcript(SB_TAG, ctx).int("n", pk.n).int("h_s", pk.h_s)
     tr.int("Q", scheme.Q).int("w", scheme.slot_bits).int("s", scheme.slots_per_ciphertext)
     tr.int("b", b).int("m", length).ints("c", cs)
-    tr.bytes("V", b"".join(_pt_bytes(p) for p in V))
+    tr.bytes("V", b"".join(point_bytes(p) for p in V))
     if c2 is not None and Vs is not None:  # the L2 statement and the slack's commitment
-        tr.int("c2", c2).bytes("V'", _pt_bytes(Vs))
+        tr.int("c2", c2).bytes("V'", point_bytes(Vs))
     return tr
 
 
@@ -328,10 +309,10 @@ def _e(
     a: int,
     norm: tuple[G1Point, ...] = (),
 ) -> int:
-    t = tr.copy().bytes("A", b"".join(_pt_bytes(p) for p in A))
-    t = t.bytes("T", _pt_bytes(T0) + _pt_bytes(T1)).int("a", a)
+    t = tr.copy().bytes("A", b"".join(point_bytes(p) for p in A))
+    t = t.bytes("T", point_bytes(T0) + point_bytes(T1)).int("a", a)
     if norm:  # A', U0, U1 of the L2 bound
-        t = t.bytes("N", b"".join(_pt_bytes(p) for p in norm))
+        t = t.bytes("N", b"".join(point_bytes(p) for p in norm))
     return t.challenge(K_BITS, "e")
 
 
@@ -431,16 +412,16 @@ def prove_bits(
     for cnt, rj in zip(counts, rs, strict=True):
         nb = cnt * ell
         if beta is not None:  # 0/1 bits: the sum of the chosen generators (cheaper than an MSM)
-            V.append(sum(compress(gens[:nb], bits[pos : pos + nb]), H * _scalar(rj)))
+            V.append(sum(compress(gens[:nb], bits[pos : pos + nb]), H * scalar(rj)))
         else:
-            sc = [_scalar(v) for v in bits[pos : pos + nb]]
-            V.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(rj)]))
+            sc = [scalar(v) for v in bits[pos : pos + nb]]
+            V.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, scalar(rj)]))
         pos += nb
     V_t = tuple(V)
     r_s = r.getrandbits(256) % R
     Vs = None
     if c2 is not None:
-        Vs = G1Point.multiexp_unchecked([*gens[: len(gs)], H], [*map(_scalar, sb), _scalar(r_s)])
+        Vs = G1Point.multiexp_unchecked([*gens[: len(gs)], H], [*map(scalar, sb), scalar(r_s)])
     q_c = coordinate_responses(bits, g, b, 1) if c2 is not None else []  # the coordinates
     tr = _statement(pk, scheme, b, length, cs, V_t, ctx, c2, Vs)
     rho, y = _rho_y(tr, len(counts))
@@ -454,14 +435,14 @@ def prove_bits(
         for cnt, sj in zip(counts, sigmas, strict=True):
             nb = cnt * ell
             sc = [Scalar.from_le_bytes(x.to_bytes(32, "little")) for x in xs[pos : pos + nb]]
-            A.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, _scalar(sj)]))
+            A.append(G1Point.multiexp_unchecked([*gens[:nb], H], [*sc, scalar(sj)]))
             pos += nb
         A_t = tuple(A)
         XL = limbs_of_ints(xs + xss, N_LIMBS)
         t0, t1 = mask_sums(y, XL, beta, xs + xss, bits + sb)
         tau0, tau1 = r.getrandbits(256) % R, r.getrandbits(256) % R
-        T0 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t0), _scalar(tau0)])
-        T1 = G1Point.multiexp_unchecked([G_Q, H], [_scalar(t1), _scalar(tau1)])
+        T0 = G1Point.multiexp_unchecked([G_Q, H], [scalar(t0), scalar(tau0)])
+        T1 = G1Point.multiexp_unchecked([G_Q, H], [scalar(t1), scalar(tau1)])
         X = _linked(scheme, g, counts, rho, XL[:, : len(bits)])
         eta = r.getrandbits(_eta_bits())
         a = int((1 + (X % n) * n) * tab.pow(eta) % n2)
@@ -557,8 +538,8 @@ def slot_bound_failure(
     acc, yi = s2 - e * s1, pow(y, nd, R)  # sum y^idx z (z - e), the slack's bits after nd
     for zi in zs:
         acc, yi = acc + yi * zi * (zi - e), yi * y % R
-    lhs = G1Point.multiexp_unchecked([G_Q, H], [_scalar(acc), _scalar(proof.tau_T)])
-    if lhs != proof.T0 + proof.T1 * _scalar(e):
+    lhs = G1Point.multiexp_unchecked([G_Q, H], [scalar(acc), scalar(proof.tau_T)])
+    if lhs != proof.T0 + proof.T1 * scalar(e):
         return "bits"
     # the commitments open to z: one multi-scalar multiplication with random weights gamma_j
     r = rng_or_system(rng)
@@ -579,7 +560,7 @@ def slot_bound_failure(
         h_coef += g_s * nm.tau_s
         pts += [nm.As, nm.Vs]
         neg += [-g_s, -g_s * e]
-    scs = [_scalar(c) for c in coef] + [_scalar(h_coef)] + [_scalar(c) for c in neg]
+    scs = [scalar(c) for c in coef] + [scalar(h_coef)] + [scalar(c) for c in neg]
     if G1Point.multiexp_unchecked(pts, scs) != G1Point.identity():
         return "openings"
     # the L2 bound: sum q^2 + s = c2^2 (norm_bound)
