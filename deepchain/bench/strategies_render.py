@@ -216,7 +216,7 @@ def markdown(runs: list[dict[str, Any]], scan: list[dict[str, Any]], plot_name: 
         "sd is the sample standard deviation over seeds."
         + "".join(
             f" One held-out image is {100 / t:.3g} points ({t} test images)."
-            for t in sorted({r["test_size"] for r in runs})
+            for t in sorted({r["test_size"] for r in runs if not r.get("diverged")})
         )
     )
     L.append("")

@@ -83,7 +83,8 @@ def test_a_diverged_run_is_listed_and_counts_as_no_win() -> None:
                     "gain": 0.06} for s in range(5)]  # fmt: skip
     runs += [base | {"seed": s, "strategy": "fedyogi", "federated": 0.97, "gap": 0.005,
                      "gain": 0.07} for s in range(4)]  # fmt: skip
-    runs.append(base | {"seed": 4, "strategy": "fedyogi", "diverged": True, "error": "boom"})
+    cell = {k: base[k] for k in ("alpha", "parties", "preset", "config")}  # as the runner saves
+    runs.append(cell | {"seed": 4, "strategy": "fedyogi", "diverged": True, "error": "boom"})
     s = bench.summaries(runs)[(0.5, 4)]["fedyogi"]
     assert s["diverged"] == [4] and s["seeds"] == [0, 1, 2, 3]
     assert (s["vs_baseline"]["wins"], s["vs_baseline"]["seeds"]) == (4, 5)
