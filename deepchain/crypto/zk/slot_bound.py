@@ -76,7 +76,7 @@ quadratic check, the gamma-combination, Z) run on numpy limbs of the packed resp
 (``zk.bit_vectors``, ``zk.packed``: exact, each equal to its loop), so the verifier's group
 work (one MSM over the generators, A_j, V_j; one Paillier multi-exponentiation) dominates it.
 
-One piece (about 600 lines) on purpose: one proof system per file; its prover, verifier and
+One piece (over 500 lines) on purpose: one proof system per file; its prover, verifier and
 byte format share the statement, the generators and the transcript order above.
 """
 
