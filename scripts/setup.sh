@@ -33,6 +33,20 @@ if [ ! -f "$so" ] || [ "$native/_modexp.c" -nt "$so" ]; then
     echo "    (native kernel not built: deepchain.crypto.modexp uses gmpy2)"
   fi
 fi
+# The native BabyBear NTT kernel (deepchain/crypto/native/_babybear.c), the same way; without it
+# deepchain.crypto.zk.babybear.ntt runs the numpy loop (the same numbers, an order of magnitude slower).
+so="$native/_babybear$ext"
+if [ ! -f "$so" ] || [ "$native/_babybear.c" -nt "$so" ]; then
+  inc=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  echo "==> building the native BabyBear NTT kernel"
+  if "${CC:-gcc}" -O3 -std=gnu11 -shared -fPIC -Wall -I"$inc" "$native/_babybear.c" -o "$so.tmp" \
+      && mv "$so.tmp" "$so"; then
+    echo "    babybear ntt: native"
+  else
+    rm -f "$so.tmp"
+    echo "    (native kernel not built: deepchain.crypto.zk.babybear uses the numpy loop)"
+  fi
+fi
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   echo "==> installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
