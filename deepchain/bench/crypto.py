@@ -432,7 +432,8 @@ def _hash_bound_section(pk, scheme, q, cs, alphas, rng, t_today: float) -> None:
     nbytes = len(proof.to_bytes())
     ntt = "native" if babybear_ntt(np.zeros((1, 2), dtype=np.uint64)) is not None else "numpy"
     print(f"# hash-based slot-bound proof (Ligero over BabyBear, {ntt} NTT; not yet the "
-          "platform's proof)")  # fmt: skip
+          f"platform's proof): {length:,} coordinates, bound |q| <= {scheme.bound}, "
+          f"{len(cs)} ciphertexts; encrypt + Proof_PK (today): {t_today:.2f} s")  # fmt: skip
     print(f"hash-based prove:                  {t_prove:9.2f} s  ({t_prove / t_today:.1f}x today; "
           f"target <= 2x {'met' if t_prove <= 2 * t_today else 'NOT met'})")  # fmt: skip
     print(f"hash-based verify:                 {t_verify:9.2f} s  ({t_verify / t_today:.1f}x today;"
